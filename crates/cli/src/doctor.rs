@@ -1,0 +1,71 @@
+//! `doctor`: the resolved target, secrets redacted, and one probe per configured service.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use carbon_config::{Service, Target};
+
+pub async fn run() -> anyhow::Result<ExitCode> {
+    let target = carbon_config::load().context("loading the target")?;
+    let env = carbon_config::Env::from_process();
+    println!("target `{}` ({:?}) from {}", target.name, target.settings.kind, target.source.display());
+    if !target.settings.description.is_empty() {
+        println!("  {}", target.settings.description);
+    }
+    println!(
+        "  request timeout {} s, trial timeout {} s, strict {}",
+        target.settings.request_timeout_secs,
+        target.settings.trial_timeout_secs,
+        if carbon_config::strict(&env) { "on" } else { "off" }
+    );
+    let set = |var: &str| if target.credential("", var).is_ok() { format!("{var} (set)") } else { format!("{var} (NOT SET)") };
+    if let Some(m) = &target.minio {
+        println!("[minio] endpoint {} region {} test bucket {}", m.endpoint, m.region, m.test_bucket);
+        println!("        required buckets {:?}, health path {}", m.required_buckets, m.health_path.as_deref().unwrap_or("(none)"));
+        println!("        credentials {}, {}", set(&m.access_key_env), set(&m.secret_key_env));
+    }
+    if let Some(v) = &target.victoriametrics {
+        println!("[victoriametrics] url {} write url {}", v.url, v.write_url.as_ref().unwrap_or(&v.url));
+        println!("        up selector {} (at least {} up)", v.up_selector, v.min_up_targets);
+        if let Some(t) = &v.bearer_token_env {
+            println!("        bearer token {}", set(t));
+        }
+    }
+    println!();
+    let mut healthy = true;
+    for service in Service::ALL {
+        let name = service.section();
+        if let Err(reason) = target.service_configured(service) {
+            println!("{name:<16} SKIP  {reason}");
+            continue;
+        }
+        let t0 = Instant::now();
+        let verdict = probe(&target, service).await;
+        let ms = t0.elapsed().as_millis();
+        match verdict {
+            Ok(what) => println!("{name:<16} OK    {ms:>5} ms  {what}"),
+            Err(e) => {
+                healthy = false;
+                println!("{name:<16} FAIL  {ms:>5} ms  {e:#}");
+            }
+        }
+    }
+    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
+    match service {
+        Service::Minio => {
+            let s3 = carbon_s3::S3Client::from_target(target)?;
+            let bucket = target.minio.as_ref().map(|m| m.test_bucket.clone()).unwrap_or_default();
+            s3.health(&bucket).await?;
+            Ok(format!("live, credentials accepted, bucket {bucket} answered"))
+        }
+        Service::VictoriaMetrics => {
+            let vm = carbon_victoriametrics::VmClient::from_target(target)?;
+            vm.health().await?;
+            Ok("/health answered OK".into())
+        }
+    }
+}

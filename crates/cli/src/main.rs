@@ -1,0 +1,119 @@
+//! `carbon-e2e`: one command for the repository's tasks, so that what passes locally passes in
+//! CI. `validate` is the main job; `.ci/run` calls it too.
+
+mod bench;
+mod doctor;
+mod nextest;
+mod reap;
+mod report;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "carbon-e2e", version, about = "End-to-end validation of the data platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the resolved target (secrets redacted) and probe each configured service once.
+    Doctor,
+    /// Manage the local stack of native processes.
+    Stack {
+        #[command(subcommand)]
+        verb: StackVerb,
+    },
+    /// Bring up the local stack (for a `local` target), run the suites with nextest's `ci`
+    /// profile, and summarise the JUnit report.
+    Validate(validate::Args),
+    /// Remove what killed runs left behind (objects under `e2e/`, `carbon_e2e_*` series).
+    Reap(reap::Args),
+    /// Run the benchmarks and print their tables.
+    Bench(bench::Args),
+}
+
+#[derive(Subcommand)]
+enum StackVerb {
+    /// Install what is missing, start every service, wait until each is ready.
+    Up,
+    /// Stop the services this stack started (by pid).
+    Down {
+        /// Also delete the stack's data and credentials.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Show whether each service runs and answers its readiness probe.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Doctor => doctor::run().await,
+            Command::Stack { verb } => stack(verb).await,
+            Command::Validate(args) => validate::run(args).await,
+            Command::Reap(args) => reap::run(args).await.map(|_| ExitCode::SUCCESS),
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
+    let env = carbon_config::Env::from_process();
+    match verb {
+        StackVerb::Up => {
+            let started = carbon_stack::up(&env).await?;
+            print_started(&started);
+        }
+        StackVerb::Down { purge } => {
+            let stopped = carbon_stack::down(&env, purge).await?;
+            println!("stack: {} service(s) stopped", stopped.len());
+        }
+        StackVerb::Status => {
+            let all = carbon_stack::status(&env).await?;
+            println!("{:<16} {:<8} {:<28} {:<8} role", "service", "pid", "endpoint", "ready");
+            let mut code = ExitCode::SUCCESS;
+            for s in all {
+                let pid = s.pid.map_or("-".to_string(), |p| p.to_string());
+                let ready = match &s.ready {
+                    Ok(()) => "yes".to_string(),
+                    Err(e) => {
+                        code = ExitCode::FAILURE;
+                        format!("no ({e})")
+                    }
+                };
+                println!("{:<16} {:<8} {:<28} {:<8} {}", s.name, pid, s.endpoint, ready, s.role);
+            }
+            return Ok(code);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_started(started: &[carbon_stack::Started]) {
+    println!("{:<16} {:<8} {:<28} {:>9} state", "service", "pid", "endpoint", "ready in");
+    for s in started {
+        let state = if s.started_now { "started" } else { "was running" };
+        println!("{:<16} {:<8} {:<28} {:>8.2}s {state}", s.name, s.pid, s.endpoint, s.ready_after.as_secs_f64());
+    }
+}

@@ -1,0 +1,62 @@
+//! Errors of loading a target.
+
+use std::path::PathBuf;
+
+/// Why a target could not be loaded or a value could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The target file could not be read.
+    #[error("failed to read target file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The target file is not valid TOML or does not match the schema; `message` carries the
+    /// line, column and key.
+    #[error("invalid target file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and key.
+        message: String,
+    },
+    /// No target of that name exists.
+    #[error("unknown target `{name}`: no file {path} (available: {available})")]
+    UnknownTarget {
+        /// The requested name.
+        name: String,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// The targets that exist.
+        available: String,
+    },
+    /// An `E2E_<SECTION>_<KEY>` override does not fit the schema.
+    #[error("invalid override {var}: {message}")]
+    Override {
+        /// The environment variable.
+        var: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A value is well-formed TOML but not usable.
+    #[error("invalid value for `{key}` in target `{target}`: {message}")]
+    Invalid {
+        /// The target name.
+        target: String,
+        /// The dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A credential the target needs is not set.
+    #[error("missing credential for {service}: set the environment variable {var}")]
+    MissingCredential {
+        /// The service that needs it.
+        service: &'static str,
+        /// The variable to set.
+        var: String,
+    },
+}

@@ -1,0 +1,288 @@
+//! Loading a target: file, then overrides, then validation.
+
+use std::path::{Path, PathBuf};
+
+use crate::target::{SECTIONS, TargetFile};
+use crate::{ConfigError, Env, Paths, Target, TargetKind};
+
+/// Variables with the `E2E_` prefix that are not overrides.
+const RESERVED: [&str; 5] = ["E2E_TARGET", "E2E_STRICT", "E2E_STACK_DIR", "E2E_CACHE_DIR", "E2E_RUN_ID"];
+
+/// Loads the target named by `E2E_TARGET` (default `local`) from the process environment.
+///
+/// # Errors
+/// See [`load_with`].
+pub fn load() -> Result<Target, ConfigError> {
+    let env = Env::from_process();
+    let paths = Paths::from_env(&env);
+    load_with(&env, &paths)
+}
+
+/// Loads the target that `env` selects. `E2E_TARGET` is a name under `paths.targets` or a path
+/// to a `.toml` file.
+///
+/// # Errors
+/// [`ConfigError::UnknownTarget`] when no such target exists, and every error of
+/// [`load_from_file`].
+pub fn load_with(env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
+    let name = env.get("E2E_TARGET").unwrap_or_else(|| "local".to_string());
+    let path = if name.contains('/') || name.ends_with(".toml") {
+        PathBuf::from(&name)
+    } else {
+        paths.targets.join(format!("{name}.toml"))
+    };
+    if !path.exists() {
+        return Err(ConfigError::UnknownTarget { name, path, available: available(&paths.targets) });
+    }
+    load_from_file(&path, env, paths)
+}
+
+fn available(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".toml").map(str::to_string))
+        .collect();
+    names.sort();
+    if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+/// Loads one target file and applies the environment over it.
+///
+/// # Errors
+/// [`ConfigError::Read`], [`ConfigError::Parse`] (with line and key) for the file itself,
+/// [`ConfigError::Override`] naming the variable for a bad `E2E_*` override, and
+/// [`ConfigError::Invalid`] for values that parse but cannot work.
+pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let parse_err = |e: toml::de::Error| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() };
+    // Parsed once into the typed schema so that errors point at the file's line and key ...
+    let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
+    // ... and once as a table that the overrides are laid on.
+    let mut table: toml::Table = toml::from_str(&text).map_err(parse_err)?;
+
+    let env = if from_file.target.kind == TargetKind::Local {
+        match std::fs::read_to_string(paths.stack_env_file()) {
+            Ok(stack) => env.layered_over(&Env::parse_env_file(&stack)),
+            Err(_) => env.clone(),
+        }
+    } else {
+        env.clone()
+    };
+
+    let applied = apply_overrides(&mut table, &env)?;
+    let file: TargetFile = if applied.is_empty() {
+        from_file
+    } else {
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Override { var: applied.join(", "), message: e.message().to_string() })?
+    };
+
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("target").to_string();
+    let target = Target::from_file(name, path.to_path_buf(), file, env);
+    validate(&target)?;
+    Ok(target)
+}
+
+/// Lays every `E2E_<SECTION>_<KEY>=value` over the table; returns the variables applied.
+fn apply_overrides(table: &mut toml::Table, env: &Env) -> Result<Vec<String>, ConfigError> {
+    let mut applied = Vec::new();
+    for (var, raw) in env.with_prefix("E2E_") {
+        if RESERVED.contains(&var) {
+            continue;
+        }
+        let rest = &var["E2E_".len()..];
+        let Some(section) = SECTIONS.iter().find(|s| {
+            rest.len() > s.len() && rest[..s.len()].eq_ignore_ascii_case(s) && rest.as_bytes()[s.len()] == b'_'
+        }) else {
+            continue; // not ours: other tools may use the prefix too
+        };
+        let key = rest[section.len() + 1..].to_ascii_lowercase();
+        let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(section_table) = entry else {
+            return Err(ConfigError::Override { var: var.to_string(), message: format!("`{section}` is not a table") });
+        };
+        section_table.insert(key, parse_scalar(raw));
+        applied.push(var.to_string());
+    }
+    Ok(applied)
+}
+
+/// A value as TOML would read it (numbers, booleans, arrays), else as a plain string.
+fn parse_scalar(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn validate(target: &Target) -> Result<(), ConfigError> {
+    let invalid = |key: &str, message: &str| ConfigError::Invalid {
+        target: target.name.clone(),
+        key: key.to_string(),
+        message: message.to_string(),
+    };
+    if target.settings.request_timeout_secs == 0 {
+        return Err(invalid("target.request_timeout_secs", "must be at least 1"));
+    }
+    for (key, url) in target
+        .minio
+        .iter()
+        .map(|m| ("minio.endpoint", &m.endpoint))
+        .chain(target.victoriametrics.iter().map(|v| ("victoriametrics.url", &v.url)))
+        .chain(target.victoriametrics.iter().filter_map(|v| v.write_url.as_ref().map(|u| ("victoriametrics.write_url", u))))
+    {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(key, "must be an http:// or https:// URL"));
+        }
+    }
+    if let Some(m) = &target.minio {
+        if m.test_bucket.is_empty() {
+            return Err(invalid("minio.test_bucket", "must not be empty"));
+        }
+        if m.multipart_object_mib < 6 {
+            return Err(invalid("minio.multipart_object_mib", "must be at least 6 (two parts of 5 MiB minimum)"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCAL: &str = r#"
+[target]
+kind = "local"
+
+[minio]
+endpoint = "http://127.0.0.1:17070"
+access_key_env = "TEST_ACCESS"
+secret_key_env = "TEST_SECRET"
+test_bucket = "carbon-e2e"
+
+[victoriametrics]
+url = "http://127.0.0.1:18428"
+up_selector = "up"
+min_up_targets = 2
+"#;
+
+    fn setup(text: &str) -> (tempfile::TempDir, Paths) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("targets")).unwrap();
+        std::fs::write(dir.path().join("targets/local.toml"), text).unwrap();
+        let paths = Paths { targets: dir.path().join("targets"), stack: dir.path().join("stack"), cache: dir.path().join("cache") };
+        (dir, paths)
+    }
+
+    #[test]
+    fn defaults_fill_what_the_file_leaves_out() {
+        let (_d, paths) = setup(LOCAL);
+        let t = load_with(&Env::default(), &paths).unwrap();
+        assert_eq!(t.name, "local");
+        assert_eq!(t.settings.request_timeout_secs, 10);
+        assert_eq!(t.minio.as_ref().unwrap().region, "us-east-1");
+        assert_eq!(t.minio.as_ref().unwrap().multipart_object_mib, 16);
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let (_d, paths) = setup(LOCAL);
+        let env = Env::from_pairs([
+            ("E2E_MINIO_ENDPOINT", "http://10.1.2.3:9000"),
+            ("E2E_MINIO_REGION", "eu-west-1"),
+            ("E2E_TARGET_REQUEST_TIMEOUT_SECS", "3"),
+            ("E2E_VICTORIAMETRICS_MIN_UP_TARGETS", "19"),
+        ]);
+        let t = load_with(&env, &paths).unwrap();
+        assert_eq!(t.minio.as_ref().unwrap().endpoint.as_str(), "http://10.1.2.3:9000/");
+        assert_eq!(t.minio.as_ref().unwrap().region, "eu-west-1");
+        assert_eq!(t.settings.request_timeout_secs, 3);
+        assert_eq!(t.victoriametrics.as_ref().unwrap().min_up_targets, 19);
+    }
+
+    #[test]
+    fn process_environment_wins_over_the_stack_env_file() {
+        let (_d, paths) = setup(LOCAL);
+        std::fs::create_dir_all(&paths.stack).unwrap();
+        std::fs::write(paths.stack_env_file(), "TEST_ACCESS=from-stack\nTEST_SECRET=stack-secret\nE2E_MINIO_REGION=stack-region\n").unwrap();
+        let env = Env::from_pairs([("TEST_ACCESS", "from-process")]);
+        let t = load_with(&env, &paths).unwrap();
+        assert_eq!(t.credential("minio", "TEST_ACCESS").unwrap().expose(), "from-process");
+        assert_eq!(t.credential("minio", "TEST_SECRET").unwrap().expose(), "stack-secret");
+        assert_eq!(t.minio.as_ref().unwrap().region, "stack-region");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let (_d, paths) = setup(&LOCAL.replace("test_bucket", "tset_bucket"));
+        let err = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        assert!(err.contains("local.toml"), "{err}");
+        assert!(err.contains("line 9"), "{err}");
+        assert!(err.contains("tset_bucket"), "{err}");
+    }
+
+    #[test]
+    fn malformed_toml_names_the_line() {
+        let (_d, paths) = setup(&LOCAL.replace("kind = \"local\"", "kind = local\""));
+        let err = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn bad_override_names_the_variable() {
+        let (_d, paths) = setup(LOCAL);
+        let env = Env::from_pairs([("E2E_MINIO_SECRET_KEY", "oops")]);
+        let err = load_with(&env, &paths).unwrap_err().to_string();
+        assert!(err.contains("E2E_MINIO_SECRET_KEY"), "{err}");
+        assert!(!err.contains("oops"), "a value must not be echoed: {err}");
+    }
+
+    #[test]
+    fn missing_credential_names_the_variable_to_set() {
+        let (_d, paths) = setup(LOCAL);
+        let t = load_with(&Env::default(), &paths).unwrap();
+        let err = t.credential("minio", "TEST_SECRET").unwrap_err().to_string();
+        assert_eq!(err, "missing credential for minio: set the environment variable TEST_SECRET");
+    }
+
+    #[test]
+    fn unknown_target_lists_the_available_ones() {
+        let (_d, paths) = setup(LOCAL);
+        let err = load_with(&Env::from_pairs([("E2E_TARGET", "prod")]), &paths).unwrap_err().to_string();
+        assert!(err.contains("unknown target `prod`") && err.contains("available: local"), "{err}");
+    }
+
+    #[test]
+    fn non_http_endpoint_is_rejected() {
+        let (_d, paths) = setup(LOCAL);
+        let err = load_with(&Env::from_pairs([("E2E_MINIO_ENDPOINT", "ftp://x")]), &paths).unwrap_err().to_string();
+        assert!(err.contains("minio.endpoint"), "{err}");
+    }
+
+    #[test]
+    fn absent_section_explains_the_skip() {
+        let (_d, paths) = setup(&LOCAL.replace("[victoriametrics]", "[ignored]").split("[ignored]").next().unwrap().to_string());
+        let t = load_with(&Env::default(), &paths).unwrap();
+        let reason = t.service_configured(crate::Service::VictoriaMetrics).unwrap_err();
+        assert!(reason.contains("victoriametrics is not configured for target `local`"), "{reason}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = crate::Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
+    }
+
+    #[test]
+    fn shipped_targets_parse() {
+        let env = Env::default();
+        let paths = Paths::from_env(&env);
+        for name in ["local", "staging"] {
+            let path = paths.targets.join(format!("{name}.toml"));
+            load_from_file(&path, &env, &paths).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! HTTP plumbing shared by the service clients: one error type that explains itself
+//! (service, method, URL without secrets, status, body excerpt) and timeouts on every request.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// How much of a response body an error keeps.
+pub const BODY_EXCERPT_CHARS: usize = 600;
+
+/// Query parameters whose values are credentials or signatures.
+const SECRET_PARAMS: [&str; 7] =
+    ["x-amz-signature", "x-amz-credential", "x-amz-security-token", "token", "password", "secret", "access_token"];
+
+/// A request as it may be shown: method and URL with credentials removed.
+#[derive(Debug, Clone)]
+pub struct RequestLine {
+    /// The HTTP method.
+    pub method: Method,
+    /// The URL, redacted.
+    pub url: String,
+}
+
+impl fmt::Display for RequestLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.url)
+    }
+}
+
+/// Removes user info and secret query values from a URL.
+pub fn redact_url(url: &Url) -> String {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
+                (k.into_owned(), if secret { "***".to_string() } else { v.into_owned() })
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// The first [`BODY_EXCERPT_CHARS`] characters of a body, on one line.
+pub fn excerpt(body: &str) -> String {
+    let flat: String = body.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if flat.chars().count() > BODY_EXCERPT_CHARS {
+        format!("{}… ({} bytes in all)", flat.chars().take(BODY_EXCERPT_CHARS).collect::<String>(), body.len())
+    } else if flat.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        flat
+    }
+}
+
+/// A failed HTTP exchange with a service.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// No response: the service refused, did not answer in time, or the connection broke.
+    #[error("{service}: {request}: {detail}")]
+    Transport {
+        /// The service's name.
+        service: &'static str,
+        /// What was sent.
+        request: RequestLine,
+        /// What went wrong, e.g. `cannot connect: Connection refused (os error 111)`.
+        detail: String,
+        /// Whether the request timed out.
+        timed_out: bool,
+    },
+    /// The service answered with a status the caller did not accept.
+    #[error("{service}: {request}: HTTP {status}: {body}")]
+    Status {
+        /// The service's name.
+        service: &'static str,
+        /// What was sent.
+        request: RequestLine,
+        /// The status code.
+        status: reqwest::StatusCode,
+        /// A body excerpt.
+        body: String,
+    },
+    /// The service answered, but not with what the client can read.
+    #[error("{service}: {request}: unreadable response ({message}): {body}")]
+    Decode {
+        /// The service's name.
+        service: &'static str,
+        /// What was sent.
+        request: RequestLine,
+        /// The parser's message.
+        message: String,
+        /// A body excerpt.
+        body: String,
+    },
+    /// The client could not be built or the request could not be formed.
+    #[error("{service}: {message}")]
+    Setup {
+        /// The service's name.
+        service: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl HttpError {
+    /// The status code, when the service answered.
+    pub fn status(&self) -> Option<reqwest::StatusCode> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the request never got an answer (refused, reset, timed out).
+    pub fn is_transport(&self) -> bool {
+        matches!(self, HttpError::Transport { .. })
+    }
+}
+
+/// A `reqwest` client with the target's timeouts, named after the service it talks to.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    service: &'static str,
+}
+
+/// Options for [`HttpClient::new`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions<'a> {
+    /// Limit for one request, connecting included.
+    pub timeout: Duration,
+    /// A PEM file with extra CA certificates to trust (TLS verification stays on).
+    pub ca_file: Option<&'a Path>,
+}
+
+impl HttpClient {
+    /// Builds a client for `service`.
+    ///
+    /// # Errors
+    /// [`HttpError::Setup`] when the CA file cannot be read or the TLS stack cannot start.
+    pub fn new(service: &'static str, options: ClientOptions<'_>) -> Result<Self, HttpError> {
+        let setup = |message: String| HttpError::Setup { service, message };
+        let mut builder = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("carbon-e2e/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = options.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| setup(format!("failed to read CA file {}: {e}", ca.display())))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| setup(format!("invalid CA file {}: {e}", ca.display())))? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let inner = builder.build().map_err(|e| setup(format!("failed to build HTTP client: {e}")))?;
+        Ok(Self { inner, service })
+    }
+
+    /// The service this client talks to.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// Starts a request.
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.inner.request(method, url)
+    }
+
+    /// Sends a request and returns the response whatever its status.
+    ///
+    /// # Errors
+    /// [`HttpError::Transport`] when no response arrives.
+    pub async fn send_any(&self, request: RequestBuilder) -> Result<(RequestLine, Response), HttpError> {
+        let request = request.build().map_err(|e| HttpError::Setup { service: self.service, message: format!("invalid request: {}", chain(&e)) })?;
+        let line = RequestLine { method: request.method().clone(), url: redact_url(request.url()) };
+        match self.inner.execute(request).await {
+            Ok(response) => Ok((line, response)),
+            Err(e) => Err(HttpError::Transport { service: self.service, detail: transport_detail(&e), timed_out: e.is_timeout(), request: line }),
+        }
+    }
+
+    /// Sends a request and accepts only a 2xx answer.
+    ///
+    /// # Errors
+    /// [`HttpError::Transport`], or [`HttpError::Status`] with a body excerpt.
+    pub async fn send(&self, request: RequestBuilder) -> Result<(RequestLine, Response), HttpError> {
+        let (line, response) = self.send_any(request).await?;
+        if response.status().is_success() {
+            Ok((line, response))
+        } else {
+            Err(self.status_error(line, response).await)
+        }
+    }
+
+    /// Sends a request, accepts only 2xx, and returns the body as text.
+    ///
+    /// # Errors
+    /// As [`Self::send`], and [`HttpError::Transport`] when the body breaks off.
+    pub async fn text(&self, request: RequestBuilder) -> Result<(RequestLine, String), HttpError> {
+        let (line, response) = self.send(request).await?;
+        let body = self.body(&line, response).await?;
+        Ok((line, body))
+    }
+
+    /// Sends a request, accepts only 2xx, and parses the body as JSON.
+    ///
+    /// # Errors
+    /// As [`Self::text`], and [`HttpError::Decode`] when the body is not the expected JSON.
+    pub async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, HttpError> {
+        let (line, body) = self.text(request).await?;
+        self.decode(&line, &body)
+    }
+
+    /// Parses a JSON body, or explains why not.
+    ///
+    /// # Errors
+    /// [`HttpError::Decode`] with the parser's message and a body excerpt.
+    pub fn decode<T: DeserializeOwned>(&self, line: &RequestLine, body: &str) -> Result<T, HttpError> {
+        serde_json::from_str(body).map_err(|e| HttpError::Decode { service: self.service, request: line.clone(), message: e.to_string(), body: excerpt(body) })
+    }
+
+    /// Reads a whole body.
+    ///
+    /// # Errors
+    /// [`HttpError::Transport`] when the body breaks off or times out.
+    pub async fn body(&self, line: &RequestLine, response: Response) -> Result<String, HttpError> {
+        response.text().await.map_err(|e| HttpError::Transport { service: self.service, request: line.clone(), detail: format!("reading the body: {}", transport_detail(&e)), timed_out: e.is_timeout() })
+    }
+
+    /// Reads a whole body as bytes.
+    ///
+    /// # Errors
+    /// [`HttpError::Transport`] when the body breaks off or times out.
+    pub async fn bytes(&self, line: &RequestLine, response: Response) -> Result<Vec<u8>, HttpError> {
+        response.bytes().await.map(|b| b.to_vec()).map_err(|e| HttpError::Transport { service: self.service, request: line.clone(), detail: format!("reading the body: {}", transport_detail(&e)), timed_out: e.is_timeout() })
+    }
+
+    /// Turns a non-accepted response into [`HttpError::Status`] with a body excerpt.
+    pub async fn status_error(&self, request: RequestLine, response: Response) -> HttpError {
+        let status = response.status();
+        let body = response.text().await.map(|b| excerpt(&b)).unwrap_or_else(|e| format!("(body unreadable: {})", chain(&e)));
+        HttpError::Status { service: self.service, request, status, body }
+    }
+}
+
+/// Describes a transport failure without reqwest's top line, which repeats the full URL
+/// (and with it any signature in the query).
+fn transport_detail(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "broken response body"
+    } else if e.is_request() {
+        "request failed"
+    } else {
+        "HTTP error"
+    };
+    let causes = chain_below(e);
+    if causes.is_empty() { what.to_string() } else { format!("{what}: {causes}") }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let below = chain_below(e);
+    if !below.is_empty() {
+        out.push_str(": ");
+        out.push_str(&below);
+    }
+    out
+}
+
+fn chain_below(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_removes_signatures_and_passwords() {
+        let url = Url::parse("http://user:pw@h/b/k?X-Amz-Credential=AKIA%2F20240101&X-Amz-Signature=abc&partNumber=2").unwrap();
+        let shown = redact_url(&url);
+        assert!(!shown.contains("AKIA") && !shown.contains("abc") && !shown.contains("pw@"), "{shown}");
+        assert!(shown.contains("partNumber=2"), "{shown}");
+    }
+
+    #[test]
+    fn excerpt_is_bounded_and_single_line() {
+        let long = "x\n".repeat(2000);
+        let e = excerpt(&long);
+        assert!(e.chars().count() < BODY_EXCERPT_CHARS + 40);
+        assert!(!e.contains('\n'));
+        assert_eq!(excerpt("  "), "(empty body)");
+    }
+
+    #[tokio::test]
+    async fn refused_connection_names_method_url_and_cause() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let client = HttpClient::new("demo", ClientOptions { timeout: Duration::from_secs(2), ca_file: None }).unwrap();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/health")).unwrap();
+        let err = client.send(client.request(Method::GET, url)).await.unwrap_err().to_string();
+        assert!(err.starts_with(&format!("demo: GET http://127.0.0.1:{port}/health: cannot connect")), "{err}");
+    }
+}

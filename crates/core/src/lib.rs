@@ -1,0 +1,6 @@
+//! The one polling primitive and the HTTP plumbing every service client shares.
+//!
+//! Architecture invariant: nothing in the workspace sleeps except [`wait::wait_until`].
+
+pub mod http;
+pub mod wait;

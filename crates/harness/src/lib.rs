@@ -1,0 +1,214 @@
+//! The trial harness every suite runs on (built on `libtest-mimic`, run by nextest).
+//!
+//! A suite is one test binary with `harness = false` whose `main` declares its trials:
+//!
+//! ```no_run
+//! use carbon_harness::{Ctx, Service, Suite};
+//!
+//! async fn health(ctx: Ctx) -> anyhow::Result<()> {
+//!     ctx.victoriametrics()?.health().await?;
+//!     Ok(())
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     Suite::new("victoriametrics").smoke("health_endpoint_answers_ok", &[Service::VictoriaMetrics], health).run()
+//! }
+//! ```
+//!
+//! - Trials are named `<suite>::<tier>::<behaviour_sentence>`; the tier is `smoke` or `full`.
+//! - Listing (`--list`) reads the target file and nothing else: no network.
+//! - A trial whose service the target does not configure is *ignored* (nextest shows SKIP);
+//!   with `E2E_STRICT=1` it runs and fails with the reason instead. Run explicitly, an ignored
+//!   trial fails with the reason too: it never passes without having checked anything.
+//! - Each trial runs on its own runtime with a [`Ctx`]: target, lazily built clients, the run
+//!   id, a cleanup stack that runs in reverse order whatever the outcome, and one polling
+//!   primitive ([`Ctx::wait_until`]).
+
+mod ctx;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use anyhow;
+pub use carbon_config::{Env, Service, Target};
+pub use carbon_core::wait::Check;
+pub use ctx::Ctx;
+use futures::future::BoxFuture;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// How deep a trial goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Fast, read-mostly checks for every run (the `smoke` nextest profile runs only these).
+    Smoke,
+    /// The whole workflow: creates, runs, verifies, cleans up.
+    Full,
+}
+
+impl Tier {
+    fn as_str(self) -> &'static str {
+        match self {
+            Tier::Smoke => "smoke",
+            Tier::Full => "full",
+        }
+    }
+}
+
+type Body = Arc<dyn Fn(Ctx) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
+struct TrialDef {
+    tier: Tier,
+    behaviour: &'static str,
+    services: &'static [Service],
+    body: Body,
+}
+
+/// A suite: one test binary's worth of trials.
+#[must_use]
+pub struct Suite {
+    name: &'static str,
+    trials: Vec<TrialDef>,
+}
+
+impl std::fmt::Debug for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suite").field("name", &self.name).field("trials", &self.trials.len()).finish()
+    }
+}
+
+impl Suite {
+    /// A suite named after the workflow it validates.
+    pub fn new(name: &'static str) -> Self {
+        Self { name, trials: Vec::new() }
+    }
+
+    /// Adds a smoke-tier trial that needs `services`.
+    pub fn smoke<F, Fut>(self, behaviour: &'static str, services: &'static [Service], body: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.trial(Tier::Smoke, behaviour, services, body)
+    }
+
+    /// Adds a full-tier trial that needs `services`.
+    pub fn full<F, Fut>(self, behaviour: &'static str, services: &'static [Service], body: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.trial(Tier::Full, behaviour, services, body)
+    }
+
+    fn trial<F, Fut>(mut self, tier: Tier, behaviour: &'static str, services: &'static [Service], body: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let body: Body = Arc::new(move |ctx| Box::pin(body(ctx)));
+        self.trials.push(TrialDef { tier, behaviour, services, body });
+        self
+    }
+
+    /// Parses the libtest arguments, runs (or lists) the trials and exits.
+    pub fn run(self) -> std::process::ExitCode {
+        let args = Arguments::from_args();
+        let env = Env::from_process();
+        let strict = carbon_config::strict(&env);
+        let run_id = carbon_config::run_id(&env);
+        let paths = carbon_config::Paths::from_env(&env);
+        let target: Arc<Result<Target, String>> = Arc::new(carbon_config::load_with(&env, &paths).map_err(|e| e.to_string()));
+
+        let trials = self
+            .trials
+            .into_iter()
+            .map(|def| {
+                let name = format!("{}::{}::{}", self.name, def.tier.as_str(), def.behaviour);
+                let skip = match target.as_ref() {
+                    Ok(t) => !strict && def.services.iter().any(|s| t.service_configured(*s).is_err()),
+                    Err(_) => false, // a broken target fails every trial, loudly
+                };
+                let target = Arc::clone(&target);
+                let run_id = run_id.clone();
+                let trial_name = name.clone();
+                Trial::test(name, move || run_trial(&trial_name, &def, &target, strict, run_id)).with_ignored_flag(skip)
+            })
+            .collect();
+        libtest_mimic::run(&args, trials).exit_code()
+    }
+}
+
+fn run_trial(name: &str, def: &TrialDef, target: &Result<Target, String>, strict: bool, run_id: String) -> Result<(), Failed> {
+    let target = target.as_ref().map_err(|e| Failed::from(format!("cannot load the target: {e}")))?;
+    for service in def.services {
+        if let Err(reason) = target.service_configured(*service) {
+            let mode = if strict { "strict mode (E2E_STRICT=1) turns this skip into a failure" } else { "the trial is ignored unless run explicitly" };
+            return Err(Failed::from(format!("not run: {reason}; {mode}")));
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(format!("cannot start the async runtime: {e}")))?;
+    let ctx = Ctx::new(target.clone(), run_id, name.to_string());
+    println!(
+        "trial {name}\ntarget `{}` ({:?}, {}), run id {}",
+        target.name,
+        target.settings.kind,
+        target.source.display(),
+        ctx.run_id()
+    );
+    let started = Instant::now();
+    let (outcome, cleanup_errors) = runtime.block_on(async {
+        let mut handle = tokio::spawn((def.body)(ctx.clone()));
+        let limit = target.settings.trial_timeout();
+        let outcome = match tokio::time::timeout(limit, &mut handle).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(anyhow::anyhow!("the trial panicked: {}", panic_text(join))),
+            Err(_) => {
+                handle.abort();
+                Err(anyhow::anyhow!("the trial did not finish within {limit:?} (target.trial_timeout_secs); it was stopped and its cleanup run"))
+            }
+        };
+        (outcome, ctx.run_cleanups().await)
+    });
+    println!("trial finished in {:.2?}", started.elapsed());
+    let scrub = |text: String| {
+        target.secret_values().iter().fold(text, |t, s| if s.expose().len() >= 4 { t.replace(s.expose(), "***") } else { t })
+    };
+    let mut message = match outcome {
+        Ok(()) => String::new(),
+        Err(e) => describe(&e),
+    };
+    if !cleanup_errors.is_empty() {
+        if !message.is_empty() {
+            message.push_str("\n\n");
+        }
+        message.push_str("cleanup failed:\n");
+        for e in cleanup_errors {
+            message.push_str(&format!("  - {e:#}\n"));
+        }
+    }
+    if message.is_empty() { Ok(()) } else { Err(Failed::from(scrub(message))) }
+}
+
+/// The error and its causes, one per line (never a backtrace: the steps above say where).
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = format!("error: {e}");
+    for cause in e.chain().skip(1) {
+        out.push_str(&format!("\n  caused by: {cause}"));
+    }
+    out
+}
+
+fn panic_text(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-string panic payload)".into()),
+        Err(e) => e.to_string(),
+    }
+}

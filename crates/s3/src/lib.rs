@@ -1,0 +1,302 @@
+//! S3 client for the platform's object store: MinIO on the platform, versitygw in the local stack.
+//!
+//! Requests are signed with `rusty-s3` (SigV4, no I/O of its own) and sent with the shared
+//! [`HttpClient`], so every failure names method, URL (signature removed), status and body.
+//! Addressing is path-style, as MinIO and versitygw expect.
+
+use std::time::Duration;
+
+use carbon_config::{ConfigError, Secret, Target};
+use carbon_core::http::{ClientOptions, HttpClient, HttpError};
+use reqwest::{Method, StatusCode};
+use rusty_s3::actions::{CreateMultipartUpload, ListObjectsV2, ObjectIdentifier};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use url::Url;
+
+/// How long a signature is valid for the requests this client sends itself.
+const SIGNATURE_TTL: Duration = Duration::from_secs(600);
+
+/// Errors of the object-store client.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    /// The request failed or the store refused it.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The target does not configure the store or its credentials.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store answered with XML this client cannot read.
+    #[error("minio: unreadable {what} response: {message}")]
+    Xml {
+        /// Which response.
+        what: &'static str,
+        /// The parser's message.
+        message: String,
+    },
+    /// A bucket name or endpoint that cannot form a URL.
+    #[error("minio: invalid bucket `{bucket}` at {endpoint}: {message}")]
+    Bucket {
+        /// The bucket.
+        bucket: String,
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification, as the store reports it (RFC 3339).
+    pub last_modified: Option<String>,
+}
+
+/// A client for one S3 endpoint.
+#[derive(Debug, Clone)]
+pub struct S3Client {
+    http: HttpClient,
+    endpoint: Url,
+    region: String,
+    credentials: Credentials,
+    health_path: Option<String>,
+}
+
+impl S3Client {
+    /// Builds a client from the target's `[minio]` section and its credentials.
+    ///
+    /// # Errors
+    /// [`S3Error::Config`] when the section or a credential is missing.
+    pub fn from_target(target: &Target) -> Result<Self, S3Error> {
+        let cfg = target.minio.as_ref().ok_or_else(|| ConfigError::Invalid {
+            target: target.name.clone(),
+            key: "minio".into(),
+            message: "section missing".into(),
+        })?;
+        let access = target.credential("minio", &cfg.access_key_env)?;
+        let secret = target.credential("minio", &cfg.secret_key_env)?;
+        Self::new(cfg.endpoint.clone(), &cfg.region, &access, &secret, target.settings.request_timeout(), cfg.health_path.clone())
+    }
+
+    /// Builds a client for `endpoint`.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the HTTP client cannot be built.
+    pub fn new(endpoint: Url, region: &str, access_key: &Secret, secret_key: &Secret, timeout: Duration, health_path: Option<String>) -> Result<Self, S3Error> {
+        let http = HttpClient::new("minio", ClientOptions { timeout, ca_file: None })?;
+        Ok(Self {
+            http,
+            endpoint,
+            region: region.to_string(),
+            credentials: Credentials::new(access_key.expose(), secret_key.expose()),
+            health_path,
+        })
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    fn bucket(&self, name: &str) -> Result<Bucket, S3Error> {
+        Bucket::new(self.endpoint.clone(), UrlStyle::Path, name.to_string(), self.region.clone()).map_err(|e| S3Error::Bucket {
+            bucket: name.into(),
+            endpoint: self.endpoint.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks the store is live: its health path when the target names one, else a signed
+    /// request for `bucket`'s location (which also proves the credentials).
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] naming the endpoint and what failed.
+    pub async fn health(&self, bucket: &str) -> Result<(), S3Error> {
+        if let Some(path) = &self.health_path {
+            let url = self.endpoint.join(path).map_err(|e| S3Error::Bucket { bucket: bucket.into(), endpoint: self.endpoint.to_string(), message: e.to_string() })?;
+            self.http.send(self.http.request(Method::GET, url)).await?;
+        }
+        // A signed request proves the credentials too, which a health path does not.
+        self.bucket_exists(bucket).await.map(drop)
+    }
+
+    /// Whether `bucket` exists (HEAD bucket: 200 yes, 404 no).
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] for any other answer, e.g. 403 for wrong credentials.
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
+        let (line, response) = self.http.send_any(self.http.request(Method::HEAD, url)).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.http.status_error(line, response).await.into()),
+        }
+    }
+
+    /// Creates `bucket`; an existing bucket owned by these credentials is fine.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store refuses.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), S3Error> {
+        if self.bucket_exists(bucket).await? {
+            return Ok(());
+        }
+        let b = self.bucket(bucket)?;
+        let url = b.create_bucket(&self.credentials).sign(SIGNATURE_TTL);
+        self.http.send(self.http.request(Method::PUT, url)).await?;
+        Ok(())
+    }
+
+    /// Uploads `body` to `key` in one request.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store refuses.
+    pub async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b.put_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        self.http.send(self.http.request(Method::PUT, url).body(body)).await?;
+        Ok(())
+    }
+
+    /// Uploads `body` to `key` as a multipart upload of `part_size` parts; aborts the upload
+    /// when a part fails, so no orphaned parts stay behind.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store refuses a step.
+    pub async fn put_multipart(&self, bucket: &str, key: &str, body: &[u8], part_size: usize) -> Result<usize, S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b.create_multipart_upload(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        let (_, xml) = self.http.text(self.http.request(Method::POST, url)).await?;
+        let created = CreateMultipartUpload::parse_response(&xml).map_err(|e| S3Error::Xml { what: "CreateMultipartUpload", message: e.to_string() })?;
+        let upload_id = created.upload_id().to_string();
+        match self.upload_parts(&b, key, &upload_id, body, part_size).await {
+            Ok(parts) => Ok(parts),
+            Err(e) => {
+                let abort = b.abort_multipart_upload(Some(&self.credentials), key, &upload_id).sign(SIGNATURE_TTL);
+                // The part's error is the one worth reporting; a failed abort is left to the reaper.
+                let _ = self.http.send(self.http.request(Method::DELETE, abort)).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn upload_parts(&self, b: &Bucket, key: &str, upload_id: &str, body: &[u8], part_size: usize) -> Result<usize, S3Error> {
+        let mut etags = Vec::new();
+        for (i, chunk) in body.chunks(part_size.max(1)).enumerate() {
+            let number = u16::try_from(i + 1).map_err(|_| S3Error::Xml { what: "UploadPart", message: "more than 65535 parts".into() })?;
+            let url = b.upload_part(Some(&self.credentials), key, number, upload_id).sign(SIGNATURE_TTL);
+            let (line, response) = self.http.send(self.http.request(Method::PUT, url).body(chunk.to_vec())).await?;
+            let etag = response
+                .headers()
+                .get(reqwest::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .ok_or_else(|| S3Error::Xml { what: "UploadPart", message: format!("{line}: no ETag header") })?;
+            etags.push(etag);
+        }
+        let count = etags.len();
+        let complete = b.complete_multipart_upload(Some(&self.credentials), key, upload_id, etags.iter().map(String::as_str));
+        let url = complete.sign(SIGNATURE_TTL);
+        let (_, xml) = self.http.text(self.http.request(Method::POST, url).body(complete.body())).await?;
+        // S3 may answer 200 with an <Error> body when completion fails late.
+        if xml.contains("<Error>") {
+            return Err(S3Error::Xml { what: "CompleteMultipartUpload", message: carbon_core::http::excerpt(&xml) });
+        }
+        Ok(count)
+    }
+
+    /// Downloads `key`.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`]; a missing key is a 404 status error.
+    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, S3Error> {
+        let url = self.presign_get(bucket, key, SIGNATURE_TTL)?;
+        let (line, response) = self.http.send(self.http.request(Method::GET, url)).await?;
+        Ok(self.http.bytes(&line, response).await?)
+    }
+
+    /// Whether `key` exists (HEAD object: 200 yes, 404 no).
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] for any other answer.
+    pub async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b.head_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        let (line, response) = self.http.send_any(self.http.request(Method::HEAD, url)).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.http.status_error(line, response).await.into()),
+        }
+    }
+
+    /// A presigned GET URL anyone can use until it expires.
+    ///
+    /// # Errors
+    /// [`S3Error::Bucket`] when the bucket name cannot form a URL.
+    pub fn presign_get(&self, bucket: &str, key: &str, expires_in: Duration) -> Result<Url, S3Error> {
+        Ok(self.bucket(bucket)?.get_object(Some(&self.credentials), key).sign(expires_in))
+    }
+
+    /// Lists every object under `prefix`, following continuation tokens.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] or [`S3Error::Xml`].
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, S3Error> {
+        let b = self.bucket(bucket)?;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut action = b.list_objects_v2(Some(&self.credentials));
+            action.with_prefix(prefix);
+            if let Some(t) = &token {
+                action.with_continuation_token(t.clone());
+            }
+            let url = action.sign(SIGNATURE_TTL);
+            let (_, xml) = self.http.text(self.http.request(Method::GET, url)).await?;
+            let page = ListObjectsV2::parse_response(&xml).map_err(|e| S3Error::Xml { what: "ListObjectsV2", message: e.to_string() })?;
+            out.extend(page.contents.into_iter().map(|c| ObjectInfo { key: c.key, size: c.size.unwrap_or(0), last_modified: c.last_modified }));
+            match page.next_continuation_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Deletes `key` (deleting a missing key succeeds, as in S3).
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store refuses.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b.delete_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        self.http.send(self.http.request(Method::DELETE, url)).await?;
+        Ok(())
+    }
+
+    /// Deletes every object under `prefix`; returns how many.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when listing or a batch delete fails.
+    pub async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<usize, S3Error> {
+        let objects = self.list(bucket, prefix).await?;
+        let b = self.bucket(bucket)?;
+        for batch in objects.chunks(1000) {
+            let ids: Vec<ObjectIdentifier> = batch.iter().map(|o| ObjectIdentifier::new(o.key.clone())).collect();
+            let action = b.delete_objects(Some(&self.credentials), ids.iter());
+            let url = action.sign(SIGNATURE_TTL);
+            let (body, md5) = action.body_with_md5();
+            let (_, xml) = self.http.text(self.http.request(Method::POST, url).header("Content-MD5", md5).body(body)).await?;
+            if xml.contains("<Error>") {
+                return Err(S3Error::Xml { what: "DeleteObjects", message: carbon_core::http::excerpt(&xml) });
+            }
+        }
+        Ok(objects.len())
+    }
+}

@@ -1,0 +1,35 @@
+//! `stack down`: stop, in reverse start order, the processes this stack started (by pid).
+
+use std::time::Duration;
+
+use carbon_config::Env;
+
+use crate::process::stop;
+use crate::{Stack, StackError, io_err, services};
+
+/// Stops the stack's processes; with `purge`, also removes its data and credentials.
+/// Returns the names of the services that were running.
+///
+/// # Errors
+/// When a process cannot be signalled or the state cannot be removed.
+pub async fn down(env: &Env, purge: bool) -> Result<Vec<&'static str>, StackError> {
+    let stack = Stack::open(env)?;
+    let mut stopped = Vec::new();
+    for s in services().iter().rev() {
+        if stop(&stack, s.as_ref(), Duration::from_secs(20)).await? {
+            println!("stack: stopped {}", s.name());
+            stopped.push(s.name());
+        }
+    }
+    if purge {
+        for path in [stack.dir.join("data"), stack.dir.join("stack.env")] {
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
+            } else if path.exists() {
+                std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
+            }
+        }
+        println!("stack: purged data and credentials under {}", stack.dir.display());
+    }
+    Ok(stopped)
+}

@@ -1,0 +1,194 @@
+//! The local stack: real servers as native processes on 127.0.0.1, no containers.
+//!
+//! Each service is one small declaration in `services/` (how it is installed, prepared,
+//! started, probed for readiness, what it exports). The verbs live one per file: [`up`],
+//! [`down`], [`status`]. Everything a stack owns sits under one state directory:
+//!
+//! ```text
+//! <stack dir>/stack.env        credentials and endpoints the `local` target reads (mode 0600)
+//! <stack dir>/run/<svc>.pid    pid of each process the stack started
+//! <stack dir>/logs/<svc>.log   its stdout and stderr
+//! <stack dir>/data/<svc>/      its data
+//! ```
+//!
+//! Architecture invariant: `down` stops only processes whose pid file this stack wrote and whose
+//! command line still matches the service; nothing else is ever signalled.
+
+mod down;
+mod install;
+mod process;
+mod secrets;
+mod services;
+mod status;
+mod up;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use carbon_config::{Env, Paths};
+use futures::future::BoxFuture;
+
+pub use down::down;
+pub use status::{ServiceStatus, status};
+pub use up::{Started, up};
+
+/// Errors of the local stack.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// A file or directory could not be read or written.
+    #[error("failed to {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An install or preparation command failed.
+    #[error("failed to {what}: `{command}` {outcome}; see {log}")]
+    Command {
+        /// What the command was for.
+        what: String,
+        /// The command line.
+        command: String,
+        /// Exit status or spawn error.
+        outcome: String,
+        /// Where its output went.
+        log: String,
+    },
+    /// A service did not become ready.
+    #[error("{service} did not become ready: {message}; last lines of {log}:\n{tail}")]
+    NotReady {
+        /// The service.
+        service: &'static str,
+        /// The wait's error (with the last state seen).
+        message: String,
+        /// Its log file.
+        log: String,
+        /// The end of its log.
+        tail: String,
+    },
+    /// Something the stack needs to talk to failed.
+    #[error("{0}")]
+    Other(String),
+}
+
+pub(crate) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StackError + 'a {
+    move |source| StackError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// How to tell a started service is ready.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    /// An HTTP GET that answers 2xx (and, if given, a body containing the text).
+    Http {
+        /// The URL.
+        url: String,
+        /// Text the body must contain.
+        contains: Option<&'static str>,
+    },
+    /// A command that exits 0.
+    Command(PathBuf, Vec<String>),
+}
+
+/// The stack's directories and credentials, handed to every service declaration.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// State directory (data, logs, pids, env file).
+    pub dir: PathBuf,
+    /// Download and install cache, shared across clones.
+    pub cache: PathBuf,
+    /// Credentials and endpoints the stack exports (read from, or first written to, `stack.env`).
+    pub env: Env,
+}
+
+impl Stack {
+    /// Opens the stack the environment points at; creates its directories and, on first use,
+    /// its credentials.
+    ///
+    /// # Errors
+    /// [`StackError::Io`] when the state directory cannot be created or the env file written.
+    pub fn open(env: &Env) -> Result<Self, StackError> {
+        let paths = Paths::from_env(env);
+        for sub in ["run", "logs", "data"] {
+            let d = paths.stack.join(sub);
+            std::fs::create_dir_all(&d).map_err(io_err("create", &d))?;
+        }
+        std::fs::create_dir_all(&paths.cache).map_err(io_err("create", &paths.cache))?;
+        let env = secrets::load_or_create(&paths.stack_env_file())?;
+        Ok(Self { dir: paths.stack.clone(), cache: paths.cache, env })
+    }
+
+    /// A value from `stack.env`.
+    pub fn var(&self, key: &str) -> String {
+        self.env.get(key).unwrap_or_default()
+    }
+
+    /// `<stack dir>/data/<name>`.
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("data").join(name)
+    }
+
+    /// `<stack dir>/logs/<name>.log`.
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.log"))
+    }
+
+    /// `<stack dir>/run/<name>.pid`.
+    pub fn pid_file(&self, name: &str) -> PathBuf {
+        self.dir.join("run").join(format!("{name}.pid"))
+    }
+}
+
+/// One service of the local stack.
+pub trait Service: Send + Sync {
+    /// Its name: used for pid, log and data paths.
+    fn name(&self) -> &'static str;
+    /// What it stands in for on the platform, for `status`.
+    fn role(&self) -> &'static str;
+    /// Where clients reach it.
+    fn endpoint(&self) -> String;
+    /// Services that must be ready before this one starts.
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Installs what is missing. Idempotent; prints what it does.
+    ///
+    /// # Errors
+    /// When an installer fails.
+    fn install(&self, stack: &Stack) -> Result<(), StackError>;
+    /// Prepares data and configuration before a start. Idempotent.
+    ///
+    /// # Errors
+    /// When a file cannot be written or an init command fails.
+    fn prepare(&self, _stack: &Stack) -> Result<(), StackError> {
+        Ok(())
+    }
+    /// The command that runs it in the foreground (the stack detaches it).
+    ///
+    /// # Errors
+    /// When the binary cannot be found.
+    fn command(&self, stack: &Stack) -> Result<Command, StackError>;
+    /// How readiness is probed.
+    fn readiness(&self, stack: &Stack) -> Readiness;
+    /// How long readiness may take on a cold start.
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+    /// The signal that stops it cleanly.
+    fn stop_signal(&self) -> rustix::process::Signal {
+        rustix::process::Signal::TERM
+    }
+    /// Work once it is ready (create buckets, databases).
+    fn after_ready<'a>(&'a self, _stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The services of the local stack, in start order.
+pub fn services() -> Vec<Box<dyn Service>> {
+    services::all()
+}

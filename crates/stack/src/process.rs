@@ -1,0 +1,94 @@
+//! Detached processes with pid files: start, find, stop. Only pids this stack wrote are touched.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use carbon_core::wait::{Check, wait_until};
+use rustix::process::{Pid, Signal};
+
+use crate::{Service, Stack, StackError, io_err};
+
+/// The program a pid file expects to find in `/proc/<pid>/cmdline`.
+fn program_of(cmd: &Command) -> String {
+    std::path::Path::new(cmd.get_program()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Starts `service` detached (own process group, stdin closed, output to its log) and records
+/// its pid.
+pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackError> {
+    let mut cmd = service.command(stack)?;
+    let log_path = stack.log_file(service.name());
+    let mut log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_err("open", &log_path))?;
+    let _ = writeln!(log, "=== carbon-e2e stack: starting {:?}", cmd.get_program());
+    let err_log = log.try_clone().map_err(io_err("open", &log_path))?;
+    cmd.stdin(Stdio::null()).stdout(log).stderr(err_log).process_group(0);
+    let child = cmd.spawn().map_err(|e| StackError::Command {
+        what: format!("start {}", service.name()),
+        command: format!("{cmd:?}"),
+        outcome: format!("could not be spawned: {e}"),
+        log: log_path.display().to_string(),
+    })?;
+    let pid = child.id();
+    let pid_path = stack.pid_file(service.name());
+    std::fs::write(&pid_path, format!("{pid} {}\n", program_of(&cmd))).map_err(io_err("write", &pid_path))?;
+    Ok(pid)
+}
+
+/// The pid of the service's process if it is alive and still the program the stack started.
+pub(crate) fn running_pid(stack: &Stack, name: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(stack.pid_file(name)).ok()?;
+    let mut parts = text.split_whitespace();
+    let pid: u32 = parts.next()?.parse().ok()?;
+    let program = parts.next().unwrap_or_default();
+    alive_as(pid, program).then_some(pid)
+}
+
+fn alive_as(pid: u32, program: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the parenthesised command name; a zombie has exited already.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, None | Some("Z" | "X")) {
+        return false;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline).contains(program)
+}
+
+/// Stops the service's recorded process: its clean-stop signal, then SIGKILL after `grace`.
+/// Returns whether a process was running.
+pub(crate) async fn stop(stack: &Stack, service: &dyn Service, grace: Duration) -> Result<bool, StackError> {
+    let name = service.name();
+    let pid_path = stack.pid_file(name);
+    let Some(pid) = running_pid(stack, name) else {
+        let _ = std::fs::remove_file(&pid_path);
+        return Ok(false);
+    };
+    let program = std::fs::read_to_string(&pid_path).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string();
+    let target = Pid::from_raw(i32::try_from(pid).map_err(|_| StackError::Other(format!("pid {pid} out of range")))?)
+        .ok_or_else(|| StackError::Other(format!("invalid pid {pid}")))?;
+    signal(target, service.stop_signal(), name)?;
+    let gone = || async { Ok::<_, std::convert::Infallible>(if alive_as(pid, &program) { Check::Pending(format!("pid {pid} alive")) } else { Check::Ready(()) }) };
+    if wait_until(format!("{name} (pid {pid}) to exit"), grace, gone).await.is_err() {
+        signal(target, Signal::KILL, name)?;
+        let _ = wait_until(format!("{name} (pid {pid}) to die"), Duration::from_secs(5), gone).await;
+    }
+    let _ = std::fs::remove_file(&pid_path);
+    Ok(true)
+}
+
+fn signal(pid: Pid, sig: Signal, name: &str) -> Result<(), StackError> {
+    match rustix::process::kill_process(pid, sig) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+        Err(e) => Err(StackError::Other(format!("failed to signal {name} (pid {}): {e}", pid.as_raw_nonzero()))),
+    }
+}
+
+/// The last `lines` lines of a log, for error messages.
+pub(crate) fn tail(path: &std::path::Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

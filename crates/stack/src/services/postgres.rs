@@ -1,0 +1,144 @@
+//! PostgreSQL from Debian's packages: a cluster of its own in the state directory, port 15432.
+//! It holds the metadata databases later services need (Iceberg's JDBC catalog and others).
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::run_as;
+use crate::install::{apt, run_logged};
+use crate::secrets::{PG_PASSWORD, PG_USER};
+use crate::{Readiness, Service, Stack, StackError, io_err};
+
+pub(crate) const PORT: u16 = 15432;
+
+/// Databases created once the server is ready.
+const DATABASES: &[&str] = &["carbon"];
+
+pub(crate) struct Postgres;
+
+/// The newest installed server's `bin` directory.
+pub(crate) fn bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("postgres").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, d)| d)
+}
+
+fn bin(name: &str) -> Result<PathBuf, StackError> {
+    bin_dir().map(|d| d.join(name)).ok_or_else(|| StackError::Other("no PostgreSQL server under /usr/lib/postgresql".into()))
+}
+
+fn as_service_user(cmd: &mut Command) -> &mut Command {
+    if let Some((uid, gid)) = run_as("postgres") {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+fn chown(path: &std::path::Path) -> Result<(), StackError> {
+    if let Some((uid, gid)) = run_as("postgres") {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(io_err("chown", path))?;
+    }
+    Ok(())
+}
+
+impl Service for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn role(&self) -> &'static str {
+        "PostgreSQL (metadata databases)"
+    }
+
+    fn endpoint(&self) -> String {
+        format!("postgres://127.0.0.1:{PORT}")
+    }
+
+    fn install(&self, stack: &Stack) -> Result<(), StackError> {
+        apt(stack, || bin_dir().is_some(), &["postgresql"])
+    }
+
+    fn prepare(&self, stack: &Stack) -> Result<(), StackError> {
+        let data = stack.data_dir("postgres");
+        let sockets = stack.dir.join("run/postgres-sockets");
+        std::fs::create_dir_all(&sockets).map_err(io_err("create", &sockets))?;
+        chown(&sockets)?;
+        if data.join("PG_VERSION").exists() {
+            return Ok(());
+        }
+        println!("stack: initialising a PostgreSQL cluster in {}", data.display());
+        std::fs::create_dir_all(&data).map_err(io_err("create", &data))?;
+        chown(&data)?;
+        // The password reaches initdb through a file only the server's user can read, never argv.
+        let pwfile = stack.dir.join("run/postgres.pw");
+        std::fs::write(&pwfile, stack.var(PG_PASSWORD)).map_err(io_err("write", &pwfile))?;
+        chown(&pwfile)?;
+        let result = run_logged(
+            stack,
+            "initialise the PostgreSQL cluster",
+            as_service_user(
+                Command::new(bin("initdb")?)
+                    .arg("-D")
+                    .arg(&data)
+                    .args(["--auth=scram-sha-256", "--encoding=UTF8", "--no-locale", "--username"])
+                    .arg(stack.var(PG_USER))
+                    .arg(format!("--pwfile={}", pwfile.display())),
+            ),
+        );
+        let _ = std::fs::remove_file(&pwfile);
+        result
+    }
+
+    fn command(&self, stack: &Stack) -> Result<Command, StackError> {
+        let mut cmd = Command::new(bin("postgres")?);
+        cmd.arg("-D")
+            .arg(stack.data_dir("postgres"))
+            .args(["-p", &PORT.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
+            .arg(stack.dir.join("run/postgres-sockets"));
+        as_service_user(&mut cmd);
+        Ok(cmd)
+    }
+
+    fn readiness(&self, _stack: &Stack) -> Readiness {
+        let isready = bin_dir().map(|d| d.join("pg_isready")).unwrap_or_else(|| PathBuf::from("pg_isready"));
+        Readiness::Command(isready, vec!["-h".into(), "127.0.0.1".into(), "-p".into(), PORT.to_string()])
+    }
+
+    fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    fn stop_signal(&self) -> rustix::process::Signal {
+        rustix::process::Signal::INT // "fast" shutdown: does not wait for clients to leave
+    }
+
+    fn after_ready<'a>(&'a self, stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {
+        Box::pin(async move {
+            for db in DATABASES {
+                let psql = |sql: &str| {
+                    let mut c = Command::new("psql");
+                    c.args(["-h", "127.0.0.1", "-p", &PORT.to_string(), "-U", &stack.var(PG_USER), "-d", "postgres", "-tAc", sql])
+                        .env("PGPASSWORD", stack.var(PG_PASSWORD));
+                    c
+                };
+                let exists = psql(&format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"))
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
+                    .unwrap_or(false);
+                if !exists {
+                    run_logged(stack, &format!("create database {db}"), &mut psql(&format!("CREATE DATABASE {db}")))?;
+                }
+            }
+            Ok(())
+        })
+    }
+}

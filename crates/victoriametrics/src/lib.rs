@@ -1,0 +1,246 @@
+//! Client for VictoriaMetrics' Prometheus-compatible HTTP API: health, import, instant query,
+//! export and series deletion.
+//!
+//! Queries are answered with VictoriaMetrics' default `-search.latencyOffset` (30 s): a sample
+//! stamped "now" is not visible to an instant query for about 30 s. Callers that need to read
+//! back what they wrote should stamp it in the past or poll (see the `victoriametrics` suite).
+
+use std::collections::BTreeMap;
+
+use carbon_config::{ConfigError, Secret, Target};
+use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use reqwest::{Method, RequestBuilder};
+use serde::Deserialize;
+use url::Url;
+
+/// Errors of the VictoriaMetrics client.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// The request failed or the server refused it.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The target does not configure the service or its token.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The API answered `status: error`.
+    #[error("victoriametrics: {request}: {error_type}: {error}")]
+    Api {
+        /// What was sent.
+        request: RequestLine,
+        /// Prometheus' error type, e.g. `bad_data`.
+        error_type: String,
+        /// The server's message.
+        error: String,
+    },
+    /// A URL that cannot be formed.
+    #[error("victoriametrics: invalid URL {0}")]
+    Url(String),
+}
+
+/// One series of an instant-vector result.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct InstantSample {
+    /// Labels, `__name__` included.
+    pub metric: BTreeMap<String, String>,
+    /// Timestamp (seconds) and value (as text, as Prometheus sends it).
+    pub value: (f64, String),
+}
+
+impl InstantSample {
+    /// The value as a number, if it is one.
+    pub fn number(&self) -> Option<f64> {
+        self.value.1.parse().ok()
+    }
+}
+
+/// One series from `/api/v1/export`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExportedSeries {
+    /// Labels, `__name__` included.
+    pub metric: BTreeMap<String, String>,
+    /// Raw values.
+    pub values: Vec<f64>,
+    /// Raw timestamps in milliseconds.
+    pub timestamps: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    status: String,
+    data: Option<T>,
+    #[serde(rename = "errorType", default)]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct VectorData {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<InstantSample>,
+}
+
+/// A client for one VictoriaMetrics (single node, or a vmselect/vminsert pair).
+#[derive(Debug, Clone)]
+pub struct VmClient {
+    http: HttpClient,
+    query_base: Url,
+    write_base: Url,
+    token: Option<Secret>,
+}
+
+fn base(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.path().ends_with('/') {
+        let path = format!("{}/", u.path());
+        u.set_path(&path);
+    }
+    u
+}
+
+impl VmClient {
+    /// Builds a client from the target's `[victoriametrics]` section.
+    ///
+    /// # Errors
+    /// [`VmError::Config`] when the section or the named token is missing.
+    pub fn from_target(target: &Target) -> Result<Self, VmError> {
+        let cfg = target.victoriametrics.as_ref().ok_or_else(|| ConfigError::Invalid {
+            target: target.name.clone(),
+            key: "victoriametrics".into(),
+            message: "section missing".into(),
+        })?;
+        let token = cfg.bearer_token_env.as_deref().map(|var| target.credential("victoriametrics", var)).transpose()?;
+        let http = HttpClient::new("victoriametrics", ClientOptions { timeout: target.settings.request_timeout(), ca_file: None })?;
+        Ok(Self { http, query_base: base(&cfg.url), write_base: base(cfg.write_url.as_ref().unwrap_or(&cfg.url)), token })
+    }
+
+    fn url(base: &Url, path: &str) -> Result<Url, VmError> {
+        base.join(path).map_err(|e| VmError::Url(format!("{base}{path}: {e}")))
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let r = self.http.request(method, url);
+        match &self.token {
+            Some(t) => r.bearer_auth(t.expose()),
+            None => r,
+        }
+    }
+
+    /// Checks `/health` on the query endpoint's host answers `OK`.
+    ///
+    /// # Errors
+    /// [`VmError::Http`] naming the endpoint.
+    pub async fn health(&self) -> Result<(), VmError> {
+        let url = Self::url(&self.query_base, "/health")?;
+        self.http.text(self.request(Method::GET, url)).await?;
+        Ok(())
+    }
+
+    /// Writes samples in Prometheus text format (`name{labels} value timestamp_ms` per line).
+    ///
+    /// # Errors
+    /// [`VmError::Http`] when the server refuses.
+    pub async fn import_prometheus(&self, lines: &str) -> Result<(), VmError> {
+        let url = Self::url(&self.write_base, "api/v1/import/prometheus")?;
+        self.http.send(self.request(Method::POST, url).body(lines.to_string())).await?;
+        Ok(())
+    }
+
+    /// Runs an instant query, at `time` (seconds) or now.
+    ///
+    /// # Errors
+    /// [`VmError::Api`] with the server's error type and message for a bad query.
+    pub async fn query(&self, expr: &str, time: Option<f64>) -> Result<Vec<InstantSample>, VmError> {
+        let mut url = Self::url(&self.query_base, "api/v1/query")?;
+        url.query_pairs_mut().append_pair("query", expr);
+        if let Some(t) = time {
+            url.query_pairs_mut().append_pair("time", &format!("{t:.3}"));
+        }
+        let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
+        let status = response.status();
+        let body = self.http.body(&line, response).await?;
+        let envelope: Envelope<VectorData> = match self.http.decode(&line, &body) {
+            Ok(e) => e,
+            // Not the API's JSON at all: report the status and the body.
+            Err(_) if !status.is_success() => {
+                return Err(HttpError::Status { service: "victoriametrics", request: line, status, body: carbon_core::http::excerpt(&body) }.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        parse_vector(line, envelope)
+    }
+
+    /// Exports the raw samples of the series matching `selector`.
+    ///
+    /// # Errors
+    /// [`VmError::Http`] on refusal or unreadable lines.
+    pub async fn export(&self, selector: &str) -> Result<Vec<ExportedSeries>, VmError> {
+        let mut url = Self::url(&self.query_base, "api/v1/export")?;
+        url.query_pairs_mut().append_pair("match[]", selector);
+        let (line, body) = self.http.text(self.request(Method::GET, url)).await?;
+        body.lines().filter(|l| !l.trim().is_empty()).map(|l| self.http.decode(&line, l).map_err(VmError::from)).collect()
+    }
+
+    /// Deletes the series matching `selector` (single-node API).
+    ///
+    /// # Errors
+    /// [`VmError::Http`] when the server refuses (e.g. deletion is not allowed).
+    pub async fn delete_series(&self, selector: &str) -> Result<(), VmError> {
+        let mut url = Self::url(&self.query_base, "api/v1/admin/tsdb/delete_series")?;
+        url.query_pairs_mut().append_pair("match[]", selector);
+        self.http.send(self.request(Method::POST, url)).await?;
+        Ok(())
+    }
+}
+
+fn parse_vector(request: RequestLine, envelope: Envelope<VectorData>) -> Result<Vec<InstantSample>, VmError> {
+    if envelope.status != "success" {
+        return Err(VmError::Api {
+            request,
+            error_type: envelope.error_type.unwrap_or_else(|| "unknown".into()),
+            error: envelope.error.unwrap_or_else(|| "(no message)".into()),
+        });
+    }
+    match envelope.data {
+        Some(d) if d.result_type == "vector" => Ok(d.result),
+        Some(d) => Err(VmError::Api { request, error_type: "unexpected_result".into(), error: format!("expected a vector, got {}", d.result_type) }),
+        None => Err(VmError::Api { request, error_type: "no_data".into(), error: "success without data".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Parsing only, on recorded responses; the client itself is verified against a real
+    //! VictoriaMetrics by the `victoriametrics` suite.
+    use super::*;
+
+    fn line() -> RequestLine {
+        RequestLine { method: Method::GET, url: "http://vm/api/v1/query".into() }
+    }
+
+    #[test]
+    fn vector_result_parses_labels_and_value() {
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"vm"},"value":[1700000000.5,"1"]}]}}"#;
+        let env: Envelope<VectorData> = serde_json::from_str(body).unwrap();
+        let r = parse_vector(line(), env).unwrap();
+        assert_eq!(r[0].metric["job"], "vm");
+        assert_eq!(r[0].number(), Some(1.0));
+    }
+
+    #[test]
+    fn api_error_carries_type_and_message() {
+        let body = r#"{"status":"error","errorType":"422","error":"error when executing query=\"up{\": cannot parse"}"#;
+        let env: Envelope<VectorData> = serde_json::from_str(body).unwrap();
+        let e = parse_vector(line(), env).unwrap_err().to_string();
+        assert!(e.contains("GET http://vm/api/v1/query: 422: error when executing"), "{e}");
+    }
+
+    #[test]
+    fn export_line_parses() {
+        let l = r#"{"metric":{"__name__":"m","e2e_run":"r1"},"values":[42],"timestamps":[1700000000000]}"#;
+        let s: ExportedSeries = serde_json::from_str(l).unwrap();
+        assert_eq!(s.values, vec![42.0]);
+        assert_eq!(s.timestamps, vec![1_700_000_000_000]);
+    }
+}
