@@ -1,15 +1,197 @@
-//! `bench`: the benchmarks, each a table (medians of repeated runs, measured here and now).
+//! `bench`: the benchmarks, each printed as a table of medians measured in this one run.
+//!
+//! 1. Cold `stack up` with everything installed (per service and in all).
+//! 2. Per-trial harness overhead: the harness's own trial through nextest, as nextest times it.
+//! 3. Fail-fast: the object store stopped, time until every `minio` trial has failed.
+//! 4. Full-suite wall time against the local stack.
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, ensure};
+use carbon_config::Env;
+use quick_junit::TestCaseStatus;
+
+use crate::{nextest, report};
 
 /// Arguments of `bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// How many times to repeat each measurement.
-    #[arg(long, default_value_t = 5)]
+    /// How many times to repeat the cheap measurements (overhead).
+    #[arg(long, default_value_t = 7)]
     repeat: usize,
+    /// How many times to repeat the expensive ones (stack, fail-fast, full suite).
+    #[arg(long, default_value_t = 3)]
+    repeat_slow: usize,
 }
 
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("bench: not yet implemented")
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// Runs nextest on `filter` with the `selftest` profile; returns wall time and the per-trial
+/// (time, passed) from its JUnit.
+fn nextest_run(
+    filter: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Duration, Vec<(Duration, bool)>)> {
+    let mut cmd = nextest::run_command("selftest", Some(filter), &[]);
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .env("E2E_STRICT", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let t0 = Instant::now();
+    cmd.status().context("running cargo nextest")?;
+    let wall = t0.elapsed();
+    let junit = report::read(&nextest::junit_path(&Env::from_process(), "selftest"))?;
+    let trials = junit
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .map(|c| {
+            (
+                c.time.unwrap_or_default(),
+                matches!(c.status, TestCaseStatus::Success { .. }),
+            )
+        })
+        .collect();
+    Ok((wall, trials))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024 / 1024);
+    format!("{cores} cores ({cpu}), {mem} GiB")
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    nextest::ensure_installed()?;
+    println!("bench: machine {}", machine());
+    println!("bench: building the test binaries first (not timed)");
+    let built = Command::new("cargo")
+        .current_dir(carbon_config::workspace_root())
+        .args(["nextest", "run", "--workspace", "--no-run"])
+        .status()?;
+    ensure!(built.success(), "building the tests failed");
+
+    // 1. Cold stack up.
+    let mut totals = Vec::new();
+    let mut per_service: Vec<(&'static str, Vec<Duration>)> = Vec::new();
+    for _ in 0..args.repeat_slow {
+        carbon_stack::down(&env, false).await?;
+        let t0 = Instant::now();
+        let started = carbon_stack::up(&env).await?;
+        totals.push(t0.elapsed());
+        for s in started {
+            match per_service.iter_mut().find(|(n, _)| *n == s.name) {
+                Some((_, v)) => v.push(s.ready_after),
+                None => per_service.push((s.name, vec![s.ready_after])),
+            }
+        }
+    }
+    println!(
+        "\n## Cold `stack up` (installed; {} runs)\n",
+        args.repeat_slow
+    );
+    println!("| service | median time to ready |\n|---|---|");
+    for (name, v) in per_service {
+        println!("| {name} | {} |", secs(median(v)));
+    }
+    println!("| **whole stack** | {} |", secs(median(totals)));
+
+    // 2. Harness overhead.
+    let filter = "test(=harness::smoke::context_carries_the_run_id_of_the_nextest_run)";
+    let (mut trial, mut wall) = (Vec::new(), Vec::new());
+    for _ in 0..args.repeat {
+        let (w, t) = nextest_run(filter, &[])?;
+        ensure!(t.len() == 1 && t[0].1, "the overhead trial did not pass");
+        trial.push(t[0].0);
+        wall.push(w);
+    }
+    println!(
+        "\n## Per-trial harness overhead (empty trial through nextest; {} runs)\n",
+        args.repeat
+    );
+    println!("| measure | median |\n|---|---|");
+    println!(
+        "| trial process, as nextest times it (spawn, target load, runtime, exit) | {} |",
+        secs(median(trial))
+    );
+    println!(
+        "| whole `cargo nextest run` invocation (cargo, listing, the trial) | {} |",
+        secs(median(wall))
+    );
+
+    // 3. Fail-fast with the object store stopped.
+    let mut fail_wall = Vec::new();
+    let mut slowest = Vec::new();
+    let mut count = 0;
+    for _ in 0..args.repeat_slow {
+        carbon_stack::stop_service(&env, "objectstore").await?;
+        let measured = nextest_run("package(suite-minio)", &[]);
+        carbon_stack::up(&env).await?; // restore the store whatever the measurement did
+        let (w, t) = measured?;
+        ensure!(
+            !t.is_empty() && t.iter().all(|(_, passed)| !passed),
+            "with the store stopped every minio trial must fail"
+        );
+        count = t.len();
+        slowest.push(t.iter().map(|(d, _)| *d).max().unwrap_or_default());
+        fail_wall.push(w);
+    }
+    println!(
+        "\n## Fail-fast: object store stopped ({} runs, {count} minio trials each; goal 10 s)\n",
+        args.repeat_slow
+    );
+    println!("| measure | median |\n|---|---|");
+    println!("| slowest trial to fail | {} |", secs(median(slowest)));
+    println!(
+        "| all minio trials failed (nextest wall time) | {} |",
+        secs(median(fail_wall))
+    );
+
+    // 4. Full suite.
+    let mut full = Vec::new();
+    let mut trials = 0;
+    for _ in 0..args.repeat_slow {
+        let (w, t) = nextest_run("package(/^suite-/)", &[])?;
+        ensure!(
+            t.iter().all(|(_, passed)| *passed),
+            "a suite trial failed during the benchmark"
+        );
+        trials = t.len();
+        full.push(w);
+    }
+    println!(
+        "\n## Full suite against the local stack ({} runs, {trials} trials)\n",
+        args.repeat_slow
+    );
+    println!("| measure | median |\n|---|---|");
+    println!("| `cargo nextest run` wall time | {} |", secs(median(full)));
+    Ok(ExitCode::SUCCESS)
 }

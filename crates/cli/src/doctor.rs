@@ -9,7 +9,12 @@ use carbon_config::{Service, Target};
 pub async fn run() -> anyhow::Result<ExitCode> {
     let target = carbon_config::load().context("loading the target")?;
     let env = carbon_config::Env::from_process();
-    println!("target `{}` ({:?}) from {}", target.name, target.settings.kind, target.source.display());
+    println!(
+        "target `{}` ({:?}) from {}",
+        target.name,
+        target.settings.kind,
+        target.source.display()
+    );
     if !target.settings.description.is_empty() {
         println!("  {}", target.settings.description);
     }
@@ -17,17 +22,45 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         "  request timeout {} s, trial timeout {} s, strict {}",
         target.settings.request_timeout_secs,
         target.settings.trial_timeout_secs,
-        if carbon_config::strict(&env) { "on" } else { "off" }
+        if carbon_config::strict(&env) {
+            "on"
+        } else {
+            "off"
+        }
     );
-    let set = |var: &str| if target.credential("", var).is_ok() { format!("{var} (set)") } else { format!("{var} (NOT SET)") };
+    let set = |var: &str| {
+        if target.credential("", var).is_ok() {
+            format!("{var} (set)")
+        } else {
+            format!("{var} (NOT SET)")
+        }
+    };
     if let Some(m) = &target.minio {
-        println!("[minio] endpoint {} region {} test bucket {}", m.endpoint, m.region, m.test_bucket);
-        println!("        required buckets {:?}, health path {}", m.required_buckets, m.health_path.as_deref().unwrap_or("(none)"));
-        println!("        credentials {}, {}", set(&m.access_key_env), set(&m.secret_key_env));
+        println!(
+            "[minio] endpoint {} region {} test bucket {}",
+            m.endpoint, m.region, m.test_bucket
+        );
+        println!(
+            "        required buckets {:?}, health path {}",
+            m.required_buckets,
+            m.health_path.as_deref().unwrap_or("(none)")
+        );
+        println!(
+            "        credentials {}, {}",
+            set(&m.access_key_env),
+            set(&m.secret_key_env)
+        );
     }
     if let Some(v) = &target.victoriametrics {
-        println!("[victoriametrics] url {} write url {}", v.url, v.write_url.as_ref().unwrap_or(&v.url));
-        println!("        up selector {} (at least {} up)", v.up_selector, v.min_up_targets);
+        println!(
+            "[victoriametrics] url {} write url {}",
+            v.url,
+            v.write_url.as_ref().unwrap_or(&v.url)
+        );
+        println!(
+            "        up selector {} (at least {} up)",
+            v.up_selector, v.min_up_targets
+        );
         if let Some(t) = &v.bearer_token_env {
             println!("        bearer token {}", set(t));
         }
@@ -51,16 +84,26 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
     match service {
         Service::Minio => {
             let s3 = carbon_s3::S3Client::from_target(target)?;
-            let bucket = target.minio.as_ref().map(|m| m.test_bucket.clone()).unwrap_or_default();
+            let bucket = target
+                .minio
+                .as_ref()
+                .map(|m| m.test_bucket.clone())
+                .unwrap_or_default();
             s3.health(&bucket).await?;
-            Ok(format!("live, credentials accepted, bucket {bucket} answered"))
+            Ok(format!(
+                "live, credentials accepted, bucket {bucket} answered"
+            ))
         }
         Service::VictoriaMetrics => {
             let vm = carbon_victoriametrics::VmClient::from_target(target)?;

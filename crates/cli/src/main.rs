@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "carbon-e2e", version, about = "End-to-end validation of the data platform")]
+#[command(
+    name = "carbon-e2e",
+    version,
+    about = "End-to-end validation of the data platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,7 +57,11 @@ enum StackVerb {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -91,7 +99,10 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
         }
         StackVerb::Status => {
             let all = carbon_stack::status(&env).await?;
-            println!("{:<16} {:<8} {:<28} {:<8} role", "service", "pid", "endpoint", "ready");
+            println!(
+                "{:<16} {:<8} {:<28} {:<8} role",
+                "service", "pid", "endpoint", "ready"
+            );
             let mut code = ExitCode::SUCCESS;
             for s in all {
                 let pid = s.pid.map_or("-".to_string(), |p| p.to_string());
@@ -102,7 +113,10 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
                         format!("no ({e})")
                     }
                 };
-                println!("{:<16} {:<8} {:<28} {:<8} {}", s.name, pid, s.endpoint, ready, s.role);
+                println!(
+                    "{:<16} {:<8} {:<28} {:<8} {}",
+                    s.name, pid, s.endpoint, ready, s.role
+                );
             }
             return Ok(code);
         }
@@ -111,9 +125,22 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
 }
 
 fn print_started(started: &[carbon_stack::Started]) {
-    println!("{:<16} {:<8} {:<28} {:>9} state", "service", "pid", "endpoint", "ready in");
+    println!(
+        "{:<16} {:<8} {:<28} {:>9} state",
+        "service", "pid", "endpoint", "ready in"
+    );
     for s in started {
-        let state = if s.started_now { "started" } else { "was running" };
-        println!("{:<16} {:<8} {:<28} {:>8.2}s {state}", s.name, s.pid, s.endpoint, s.ready_after.as_secs_f64());
+        let state = if s.started_now {
+            "started"
+        } else {
+            "was running"
+        };
+        println!(
+            "{:<16} {:<8} {:<28} {:>8.2}s {state}",
+            s.name,
+            s.pid,
+            s.endpoint,
+            s.ready_after.as_secs_f64()
+        );
     }
 }

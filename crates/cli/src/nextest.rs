@@ -14,12 +14,26 @@ pub const NEXTEST_VERSION: &str = "0.9.151";
 /// # Errors
 /// When `cargo install` fails.
 pub fn ensure_installed() -> anyhow::Result<()> {
-    let present = Command::new("cargo").args(["nextest", "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let present = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if present {
         return Ok(());
     }
     println!("validate: installing cargo-nextest {NEXTEST_VERSION} with cargo (once per machine)");
-    let status = Command::new("cargo").args(["install", "--locked", "cargo-nextest", "--version", NEXTEST_VERSION]).status().context("running cargo install")?;
+    let status = Command::new("cargo")
+        .args([
+            "install",
+            "--locked",
+            "cargo-nextest",
+            "--version",
+            NEXTEST_VERSION,
+        ])
+        .status()
+        .context("running cargo install")?;
     if !status.success() {
         bail!("cargo install cargo-nextest {NEXTEST_VERSION} failed ({status})");
     }
@@ -28,14 +42,23 @@ pub fn ensure_installed() -> anyhow::Result<()> {
 
 /// Where nextest writes the JUnit report of `profile`.
 pub fn junit_path(env: &Env, profile: &str) -> PathBuf {
-    let target = env.get("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| carbon_config::workspace_root().join("target"));
+    let target = env
+        .get("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| carbon_config::workspace_root().join("target"));
     target.join("nextest").join(profile).join("junit.xml")
 }
 
 /// `cargo nextest run --workspace --profile <profile>` with an optional filter expression.
 pub fn run_command(profile: &str, filter: Option<&str>, extra: &[String]) -> Command {
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(carbon_config::workspace_root()).args(["nextest", "run", "--workspace", "--profile", profile]);
+    cmd.current_dir(carbon_config::workspace_root()).args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--profile",
+        profile,
+    ]);
     if let Some(f) = filter {
         cmd.args(["-E", f]);
     }
@@ -49,13 +72,28 @@ pub fn run_command(profile: &str, filter: Option<&str>, extra: &[String]) -> Com
 /// When `cargo nextest list` fails.
 pub fn ignored_trials(filter: Option<&str>) -> anyhow::Result<Vec<String>> {
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(carbon_config::workspace_root()).args(["nextest", "list", "--workspace", "--run-ignored", "only", "--message-format", "oneline"]);
+    cmd.current_dir(carbon_config::workspace_root()).args([
+        "nextest",
+        "list",
+        "--workspace",
+        "--run-ignored",
+        "only",
+        "--message-format",
+        "oneline",
+    ]);
     if let Some(f) = filter {
         cmd.args(["-E", f]);
     }
-    let out = cmd.stderr(Stdio::null()).output().context("running cargo nextest list")?;
+    let out = cmd
+        .stderr(Stdio::null())
+        .output()
+        .context("running cargo nextest list")?;
     if !out.status.success() {
         bail!("cargo nextest list failed ({})", out.status);
     }
-    Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.trim().is_empty()).collect())
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.trim().is_empty())
+        .collect())
 }

@@ -36,22 +36,32 @@ pub async fn reap(target: &Target, older_than: Duration) -> anyhow::Result<()> {
         let mut runs: BTreeMap<String, OffsetDateTime> = BTreeMap::new();
         for o in s3.list(&m.test_bucket, "e2e/").await? {
             let run = o.key.split('/').nth(1).unwrap_or_default().to_string();
-            let modified = o.last_modified.as_deref().and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let modified = o
+                .last_modified
+                .as_deref()
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
             let newest = runs.entry(run).or_insert(modified);
             *newest = (*newest).max(modified);
         }
         for (run, newest) in runs.into_iter().filter(|(_, newest)| *newest < cutoff) {
-            let n = s3.delete_prefix(&m.test_bucket, &format!("e2e/{run}/")).await?;
+            let n = s3
+                .delete_prefix(&m.test_bucket, &format!("e2e/{run}/"))
+                .await?;
             println!("reap: minio: removed {n} object(s) of run {run} (newest {newest})");
         }
     }
     if target.victoriametrics.is_some() {
         let vm = carbon_victoriametrics::VmClient::from_target(target)?;
-        let cutoff_ms = i64::try_from((cutoff.unix_timestamp_nanos() / 1_000_000).max(0)).unwrap_or(i64::MAX);
+        let cutoff_ms =
+            i64::try_from((cutoff.unix_timestamp_nanos() / 1_000_000).max(0)).unwrap_or(i64::MAX);
         for series in vm.export("{__name__=~\"carbon_e2e_.+\"}").await? {
             let newest = series.timestamps.iter().copied().max().unwrap_or(0);
             if let (true, Some(run)) = (newest < cutoff_ms, series.metric.get("e2e_run")) {
-                vm.delete_series(&format!("{{__name__=~\"carbon_e2e_.+\",e2e_run=\"{run}\"}}")).await?;
+                vm.delete_series(&format!(
+                    "{{__name__=~\"carbon_e2e_.+\",e2e_run=\"{run}\"}}"
+                ))
+                .await?;
                 println!("reap: victoriametrics: removed carbon_e2e_* series of run {run}");
             }
         }

@@ -35,8 +35,10 @@ pub struct FailedTrial {
 /// # Errors
 /// When the file is missing or not JUnit.
 pub fn read(path: &Path) -> anyhow::Result<Report> {
-    let xml = std::fs::read_to_string(path).with_context(|| format!("reading the JUnit report {}", path.display()))?;
-    Report::deserialize_from_str(&xml).with_context(|| format!("parsing the JUnit report {}", path.display()))
+    let xml = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the JUnit report {}", path.display()))?;
+    Report::deserialize_from_str(&xml)
+        .with_context(|| format!("parsing the JUnit report {}", path.display()))
 }
 
 /// Per-suite counts, and the failed trials.
@@ -44,17 +46,28 @@ pub fn summarise(report: &Report) -> (Vec<SuiteRow>, Vec<FailedTrial>) {
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for suite in &report.test_suites {
-        let mut row = SuiteRow { name: suite.name.as_str().to_string(), ..SuiteRow::default() };
+        let mut row = SuiteRow {
+            name: suite.name.as_str().to_string(),
+            ..SuiteRow::default()
+        };
         for case in &suite.test_cases {
             row.time += case.time.unwrap_or_default();
             match &case.status {
                 TestCaseStatus::Success { .. } => row.passed += 1,
                 TestCaseStatus::Skipped { .. } => row.skipped += 1,
-                TestCaseStatus::NonSuccess { message, description, .. } => {
+                TestCaseStatus::NonSuccess { .. } => {
                     row.failed += 1;
-                    let text = description.as_ref().or(message.as_ref()).map(|s| s.as_str().to_string()).unwrap_or_default();
-                    let first_line = text.lines().find(|l| !l.trim().is_empty() && !l.starts_with("trial ") && !l.starts_with("target ") && !l.starts_with('[')).unwrap_or("").trim().to_string();
-                    failed.push(FailedTrial { name: format!("{}::{}", suite.name.as_str(), case.name.as_str()), first_line });
+                    let text = failure_text(case);
+                    // The harness prints the failure as `error: ...`; a plain test panics.
+                    let first_line = text
+                        .lines()
+                        .find(|l| l.starts_with("error: ") || l.contains("panicked at"))
+                        .or_else(|| text.lines().find(|l| !l.trim().is_empty()))
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    let name = format!("{}::{}", suite.name.as_str(), case.name.as_str());
+                    failed.push(FailedTrial { name, first_line });
                 }
             }
         }
@@ -63,11 +76,45 @@ pub fn summarise(report: &Report) -> (Vec<SuiteRow>, Vec<FailedTrial>) {
     (rows, failed)
 }
 
+/// Everything the report keeps about a failure: nextest puts the trial's output in
+/// `system-out` and `system-err`, not in the `failure` element.
+pub fn failure_text(case: &quick_junit::TestCase) -> String {
+    let TestCaseStatus::NonSuccess {
+        message,
+        description,
+        ..
+    } = &case.status
+    else {
+        return String::new();
+    };
+    [
+        description.as_ref(),
+        message.as_ref(),
+        case.system_out.as_ref(),
+        case.system_err.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|s| s.as_str())
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 /// Prints the summary table.
 pub fn print(rows: &[SuiteRow], failed: &[FailedTrial]) {
-    println!("\n{:<52} {:>6} {:>6} {:>7} {:>9}", "suite", "passed", "failed", "skipped", "time");
+    println!(
+        "\n{:<52} {:>6} {:>6} {:>7} {:>9}",
+        "suite", "passed", "failed", "skipped", "time"
+    );
     for r in rows {
-        println!("{:<52} {:>6} {:>6} {:>7} {:>8.1}s", r.name, r.passed, r.failed, r.skipped, r.time.as_secs_f64());
+        println!(
+            "{:<52} {:>6} {:>6} {:>7} {:>8.1}s",
+            r.name,
+            r.passed,
+            r.failed,
+            r.skipped,
+            r.time.as_secs_f64()
+        );
     }
     if !failed.is_empty() {
         println!("\nfailed trials:");
@@ -87,9 +134,11 @@ mod tests {
 <testsuites name="nextest-run" tests="3" failures="1" errors="0" uuid="45c50e3c-3a9d-4bfa-94a4-6e4f2a1b8c11" timestamp="2026-11-26T05:00:00.000+00:00" time="1.5">
   <testsuite name="suite-minio::minio" tests="2" disabled="0" errors="0" failures="1">
     <testcase name="minio::smoke::required_buckets_exist" classname="suite-minio::minio" timestamp="2026-11-26T05:00:00.000+00:00" time="0.5">
-      <failure type="test failure">trial minio::smoke::required_buckets_exist
+      <failure type="test failure with exit code 101"/>
+      <system-out>trial minio::smoke::required_buckets_exist
 [  0.010s] bucket velero-backups: MISSING
-required buckets missing at http://127.0.0.1:17070/: velero-backups</failure>
+error: required buckets missing at http://127.0.0.1:17070/: velero-backups
+</system-out>
     </testcase>
     <testcase name="minio::smoke::health" classname="suite-minio::minio" timestamp="2026-11-26T05:00:00.000+00:00" time="0.25"/>
   </testsuite>
@@ -98,6 +147,9 @@ required buckets missing at http://127.0.0.1:17070/: velero-backups</failure>
         let (rows, failed) = summarise(&report);
         assert_eq!(rows[0].passed, 1);
         assert_eq!(rows[0].failed, 1);
-        assert_eq!(failed[0].first_line, "required buckets missing at http://127.0.0.1:17070/: velero-backups");
+        assert_eq!(
+            failed[0].first_line,
+            "error: required buckets missing at http://127.0.0.1:17070/: velero-backups"
+        );
     }
 }

@@ -31,9 +31,16 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let target = carbon_config::load().context("loading the target")?;
-    println!("validate: target `{}` ({:?}) from {}", target.name, target.settings.kind, target.source.display());
+    println!(
+        "validate: target `{}` ({:?}) from {}",
+        target.name,
+        target.settings.kind,
+        target.source.display()
+    );
     if target.settings.kind == TargetKind::Local && !args.no_stack {
-        let started = carbon_stack::up(&env).await.context("bringing up the local stack")?;
+        let started = carbon_stack::up(&env)
+            .await
+            .context("bringing up the local stack")?;
         crate::print_started(&started);
     }
     // Reload: the stack may have just written the credentials the target reads.
@@ -65,12 +72,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             failed = rows.iter().map(|r| r.failed).sum();
             println!("\nJUnit report: {}", junit.display());
         }
-        Err(e) => println!("validate: no JUnit report for profile `{}`: {e:#}", args.profile),
+        Err(e) => println!(
+            "validate: no JUnit report for profile `{}`: {e:#}",
+            args.profile
+        ),
     }
-    let skipped = if args.strict || carbon_config::strict(&env) { 0 } else { nextest::ignored_trials(filter).map(|t| t.len()).unwrap_or(0) };
+    let skipped = if args.strict || carbon_config::strict(&env) {
+        0
+    } else {
+        nextest::ignored_trials(filter)
+            .map(|t| t.len())
+            .unwrap_or(0)
+    };
     if !status.success() && failed == 0 {
         failed = 1; // nextest failed before or outside any trial (build error, timeout): never report green
     }
     println!("validate: {passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

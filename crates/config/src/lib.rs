@@ -25,9 +25,7 @@ pub use error::ConfigError;
 pub use load::{load, load_from_file, load_with};
 pub use paths::{Paths, workspace_root};
 pub use secret::Secret;
-pub use target::{
-    MinioConfig, Service, Settings, Target, TargetKind, VictoriaMetricsConfig,
-};
+pub use target::{MinioConfig, Service, Settings, Target, TargetKind, VictoriaMetricsConfig};
 
 /// Whether strict mode is on: an unconfigured service fails its trials instead of skipping them.
 ///
@@ -41,13 +39,25 @@ pub fn strict(env: &Env) -> bool {
 /// the clock and the process id. Lowercase letters and digits only, so it fits bucket keys,
 /// SQL identifiers and project names alike.
 pub fn run_id(env: &Env) -> String {
-    let clean = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).take(12).collect::<String>();
+    let clean = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .take(12)
+            .collect::<String>()
+    };
     if let Some(id) = env.get("E2E_RUN_ID") {
         return clean(&id);
     }
     if let Some(id) = env.get("NEXTEST_RUN_ID") {
         return clean(&id).chars().take(8).collect();
     }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:08x}", (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) as u32)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:08x}",
+        (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) as u32
+    )
 }

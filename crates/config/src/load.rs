@@ -6,7 +6,13 @@ use crate::target::{SECTIONS, TargetFile};
 use crate::{ConfigError, Env, Paths, Target, TargetKind};
 
 /// Variables with the `E2E_` prefix that are not overrides.
-const RESERVED: [&str; 5] = ["E2E_TARGET", "E2E_STRICT", "E2E_STACK_DIR", "E2E_CACHE_DIR", "E2E_RUN_ID"];
+const RESERVED: [&str; 5] = [
+    "E2E_TARGET",
+    "E2E_STRICT",
+    "E2E_STACK_DIR",
+    "E2E_CACHE_DIR",
+    "E2E_RUN_ID",
+];
 
 /// Loads the target named by `E2E_TARGET` (default `local`) from the process environment.
 ///
@@ -32,7 +38,11 @@ pub fn load_with(env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
         paths.targets.join(format!("{name}.toml"))
     };
     if !path.exists() {
-        return Err(ConfigError::UnknownTarget { name, path, available: available(&paths.targets) });
+        return Err(ConfigError::UnknownTarget {
+            name,
+            path,
+            available: available(&paths.targets),
+        });
     }
     load_from_file(&path, env, paths)
 }
@@ -42,10 +52,19 @@ fn available(dir: &Path) -> String {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".toml").map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".toml")
+                .map(str::to_string)
+        })
         .collect();
     names.sort();
-    if names.is_empty() { "none".into() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Loads one target file and applies the environment over it.
@@ -55,8 +74,14 @@ fn available(dir: &Path) -> String {
 /// [`ConfigError::Override`] naming the variable for a bad `E2E_*` override, and
 /// [`ConfigError::Invalid`] for values that parse but cannot work.
 pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    let parse_err = |e: toml::de::Error| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parse_err = |e: toml::de::Error| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     // Parsed once into the typed schema so that errors point at the file's line and key ...
     let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
     // ... and once as a table that the overrides are laid on.
@@ -77,10 +102,17 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
     } else {
         toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Override { var: applied.join(", "), message: e.message().to_string() })?
+            .map_err(|e: toml::de::Error| ConfigError::Override {
+                var: applied.join(", "),
+                message: e.message().to_string(),
+            })?
     };
 
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("target").to_string();
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("target")
+        .to_string();
     let target = Target::from_file(name, path.to_path_buf(), file, env);
     validate(&target)?;
     Ok(target)
@@ -95,14 +127,21 @@ fn apply_overrides(table: &mut toml::Table, env: &Env) -> Result<Vec<String>, Co
         }
         let rest = &var["E2E_".len()..];
         let Some(section) = SECTIONS.iter().find(|s| {
-            rest.len() > s.len() && rest[..s.len()].eq_ignore_ascii_case(s) && rest.as_bytes()[s.len()] == b'_'
+            rest.len() > s.len()
+                && rest[..s.len()].eq_ignore_ascii_case(s)
+                && rest.as_bytes()[s.len()] == b'_'
         }) else {
             continue; // not ours: other tools may use the prefix too
         };
         let key = rest[section.len() + 1..].to_ascii_lowercase();
-        let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let toml::Value::Table(section_table) = entry else {
-            return Err(ConfigError::Override { var: var.to_string(), message: format!("`{section}` is not a table") });
+            return Err(ConfigError::Override {
+                var: var.to_string(),
+                message: format!("`{section}` is not a table"),
+            });
         };
         section_table.insert(key, parse_scalar(raw));
         applied.push(var.to_string());
@@ -131,8 +170,17 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
         .minio
         .iter()
         .map(|m| ("minio.endpoint", &m.endpoint))
-        .chain(target.victoriametrics.iter().map(|v| ("victoriametrics.url", &v.url)))
-        .chain(target.victoriametrics.iter().filter_map(|v| v.write_url.as_ref().map(|u| ("victoriametrics.write_url", u))))
+        .chain(
+            target
+                .victoriametrics
+                .iter()
+                .map(|v| ("victoriametrics.url", &v.url)),
+        )
+        .chain(target.victoriametrics.iter().filter_map(|v| {
+            v.write_url
+                .as_ref()
+                .map(|u| ("victoriametrics.write_url", u))
+        }))
     {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(key, "must be an http:// or https:// URL"));
@@ -143,7 +191,10 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             return Err(invalid("minio.test_bucket", "must not be empty"));
         }
         if m.multipart_object_mib < 6 {
-            return Err(invalid("minio.multipart_object_mib", "must be at least 6 (two parts of 5 MiB minimum)"));
+            return Err(invalid(
+                "minio.multipart_object_mib",
+                "must be at least 6 (two parts of 5 MiB minimum)",
+            ));
         }
     }
     Ok(())
@@ -173,7 +224,11 @@ min_up_targets = 2
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("targets")).unwrap();
         std::fs::write(dir.path().join("targets/local.toml"), text).unwrap();
-        let paths = Paths { targets: dir.path().join("targets"), stack: dir.path().join("stack"), cache: dir.path().join("cache") };
+        let paths = Paths {
+            targets: dir.path().join("targets"),
+            stack: dir.path().join("stack"),
+            cache: dir.path().join("cache"),
+        };
         (dir, paths)
     }
 
@@ -197,7 +252,10 @@ min_up_targets = 2
             ("E2E_VICTORIAMETRICS_MIN_UP_TARGETS", "19"),
         ]);
         let t = load_with(&env, &paths).unwrap();
-        assert_eq!(t.minio.as_ref().unwrap().endpoint.as_str(), "http://10.1.2.3:9000/");
+        assert_eq!(
+            t.minio.as_ref().unwrap().endpoint.as_str(),
+            "http://10.1.2.3:9000/"
+        );
         assert_eq!(t.minio.as_ref().unwrap().region, "eu-west-1");
         assert_eq!(t.settings.request_timeout_secs, 3);
         assert_eq!(t.victoriametrics.as_ref().unwrap().min_up_targets, 19);
@@ -207,11 +265,21 @@ min_up_targets = 2
     fn process_environment_wins_over_the_stack_env_file() {
         let (_d, paths) = setup(LOCAL);
         std::fs::create_dir_all(&paths.stack).unwrap();
-        std::fs::write(paths.stack_env_file(), "TEST_ACCESS=from-stack\nTEST_SECRET=stack-secret\nE2E_MINIO_REGION=stack-region\n").unwrap();
+        std::fs::write(
+            paths.stack_env_file(),
+            "TEST_ACCESS=from-stack\nTEST_SECRET=stack-secret\nE2E_MINIO_REGION=stack-region\n",
+        )
+        .unwrap();
         let env = Env::from_pairs([("TEST_ACCESS", "from-process")]);
         let t = load_with(&env, &paths).unwrap();
-        assert_eq!(t.credential("minio", "TEST_ACCESS").unwrap().expose(), "from-process");
-        assert_eq!(t.credential("minio", "TEST_SECRET").unwrap().expose(), "stack-secret");
+        assert_eq!(
+            t.credential("minio", "TEST_ACCESS").unwrap().expose(),
+            "from-process"
+        );
+        assert_eq!(
+            t.credential("minio", "TEST_SECRET").unwrap().expose(),
+            "stack-secret"
+        );
         assert_eq!(t.minio.as_ref().unwrap().region, "stack-region");
     }
 
@@ -244,30 +312,52 @@ min_up_targets = 2
     fn missing_credential_names_the_variable_to_set() {
         let (_d, paths) = setup(LOCAL);
         let t = load_with(&Env::default(), &paths).unwrap();
-        let err = t.credential("minio", "TEST_SECRET").unwrap_err().to_string();
-        assert_eq!(err, "missing credential for minio: set the environment variable TEST_SECRET");
+        let err = t
+            .credential("minio", "TEST_SECRET")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "missing credential for minio: set the environment variable TEST_SECRET"
+        );
     }
 
     #[test]
     fn unknown_target_lists_the_available_ones() {
         let (_d, paths) = setup(LOCAL);
-        let err = load_with(&Env::from_pairs([("E2E_TARGET", "prod")]), &paths).unwrap_err().to_string();
-        assert!(err.contains("unknown target `prod`") && err.contains("available: local"), "{err}");
+        let err = load_with(&Env::from_pairs([("E2E_TARGET", "prod")]), &paths)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown target `prod`") && err.contains("available: local"),
+            "{err}"
+        );
     }
 
     #[test]
     fn non_http_endpoint_is_rejected() {
         let (_d, paths) = setup(LOCAL);
-        let err = load_with(&Env::from_pairs([("E2E_MINIO_ENDPOINT", "ftp://x")]), &paths).unwrap_err().to_string();
+        let err = load_with(
+            &Env::from_pairs([("E2E_MINIO_ENDPOINT", "ftp://x")]),
+            &paths,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("minio.endpoint"), "{err}");
     }
 
     #[test]
     fn absent_section_explains_the_skip() {
-        let (_d, paths) = setup(&LOCAL.replace("[victoriametrics]", "[ignored]").split("[ignored]").next().unwrap().to_string());
+        let without_vm = LOCAL.split("[victoriametrics]").next().unwrap();
+        let (_d, paths) = setup(without_vm);
         let t = load_with(&Env::default(), &paths).unwrap();
-        let reason = t.service_configured(crate::Service::VictoriaMetrics).unwrap_err();
-        assert!(reason.contains("victoriametrics is not configured for target `local`"), "{reason}");
+        let reason = t
+            .service_configured(crate::Service::VictoriaMetrics)
+            .unwrap_err();
+        assert!(
+            reason.contains("victoriametrics is not configured for target `local`"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@ use crate::Env;
 
 /// The workspace root, known at compile time (suites run from their own crate directory).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// Directories the tools use.
@@ -26,11 +29,22 @@ pub struct Paths {
 impl Paths {
     /// Resolves the directories from the environment.
     pub fn from_env(env: &Env) -> Self {
-        let home = env.get("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+        let home = env
+            .get("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
         Self {
             targets: workspace_root().join(".config/targets"),
-            stack: env.get("E2E_STACK_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(format!("/var/tmp/carbon-e2e-{}/stack", current_uid()))),
-            cache: env.get("E2E_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| home.join(".cache/carbon-e2e")),
+            stack: env
+                .get("E2E_STACK_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(format!("/var/tmp/carbon-e2e-{}/stack", current_uid()))
+                }),
+            cache: env
+                .get("E2E_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home.join(".cache/carbon-e2e")),
         }
     }
 
@@ -43,5 +57,7 @@ impl Paths {
 /// The uid this process runs as (the owner of `/proc/self`), without unsafe code.
 fn current_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
 }

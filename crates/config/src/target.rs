@@ -176,7 +176,14 @@ pub struct Target {
 
 impl Target {
     pub(crate) fn from_file(name: String, source: PathBuf, file: TargetFile, env: Env) -> Self {
-        Self { name, source, settings: file.target, minio: file.minio, victoriametrics: file.victoriametrics, env }
+        Self {
+            name,
+            source,
+            settings: file.target,
+            minio: file.minio,
+            victoriametrics: file.victoriametrics,
+            env,
+        }
     }
 
     /// `Ok` when the target configures `service`, else the reason its trials are skipped.
@@ -204,7 +211,13 @@ impl Target {
     /// # Errors
     /// [`ConfigError::MissingCredential`] naming `var` when it is unset or empty.
     pub fn credential(&self, service: &'static str, var: &str) -> Result<Secret, ConfigError> {
-        self.env.get(var).map(Secret::new).ok_or_else(|| ConfigError::MissingCredential { service, var: var.to_string() })
+        self.env
+            .get(var)
+            .map(Secret::new)
+            .ok_or_else(|| ConfigError::MissingCredential {
+                service,
+                var: var.to_string(),
+            })
     }
 
     /// Every credential value the target resolves, for scrubbing them from output.
@@ -216,6 +229,9 @@ impl Target {
         if let Some(v) = &self.victoriametrics {
             vars.extend(v.bearer_token_env.as_deref());
         }
-        vars.into_iter().filter_map(|v| self.env.get(v)).map(Secret::new).collect()
+        vars.into_iter()
+            .filter_map(|v| self.env.get(v))
+            .map(Secret::new)
+            .collect()
     }
 }

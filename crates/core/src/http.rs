@@ -13,8 +13,15 @@ use url::Url;
 pub const BODY_EXCERPT_CHARS: usize = 600;
 
 /// Query parameters whose values are credentials or signatures.
-const SECRET_PARAMS: [&str; 7] =
-    ["x-amz-signature", "x-amz-credential", "x-amz-security-token", "token", "password", "secret", "access_token"];
+const SECRET_PARAMS: [&str; 7] = [
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "token",
+    "password",
+    "secret",
+    "access_token",
+];
 
 /// A request as it may be shown: method and URL with credentials removed.
 #[derive(Debug, Clone)]
@@ -42,7 +49,14 @@ pub fn redact_url(url: &Url) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
-                (k.into_owned(), if secret { "***".to_string() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_string()
+                    } else {
+                        v.into_owned()
+                    },
+                )
             })
             .collect();
         url.query_pairs_mut().clear().extend_pairs(pairs);
@@ -52,9 +66,17 @@ pub fn redact_url(url: &Url) -> String {
 
 /// The first [`BODY_EXCERPT_CHARS`] characters of a body, on one line.
 pub fn excerpt(body: &str) -> String {
-    let flat: String = body.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat: String = body
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if flat.chars().count() > BODY_EXCERPT_CHARS {
-        format!("{}… ({} bytes in all)", flat.chars().take(BODY_EXCERPT_CHARS).collect::<String>(), body.len())
+        format!(
+            "{}… ({} bytes in all)",
+            flat.chars().take(BODY_EXCERPT_CHARS).collect::<String>(),
+            body.len()
+        )
     } else if flat.is_empty() {
         "(empty body)".to_string()
     } else {
@@ -154,12 +176,17 @@ impl HttpClient {
             .connect_timeout(options.timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("carbon-e2e/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = options.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| setup(format!("failed to read CA file {}: {e}", ca.display())))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| setup(format!("invalid CA file {}: {e}", ca.display())))? {
+            let pem = std::fs::read(ca)
+                .map_err(|e| setup(format!("failed to read CA file {}: {e}", ca.display())))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| setup(format!("invalid CA file {}: {e}", ca.display())))?
+            {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let inner = builder.build().map_err(|e| setup(format!("failed to build HTTP client: {e}")))?;
+        let inner = builder
+            .build()
+            .map_err(|e| setup(format!("failed to build HTTP client: {e}")))?;
         Ok(Self { inner, service })
     }
 
@@ -177,12 +204,26 @@ impl HttpClient {
     ///
     /// # Errors
     /// [`HttpError::Transport`] when no response arrives.
-    pub async fn send_any(&self, request: RequestBuilder) -> Result<(RequestLine, Response), HttpError> {
-        let request = request.build().map_err(|e| HttpError::Setup { service: self.service, message: format!("invalid request: {}", chain(&e)) })?;
-        let line = RequestLine { method: request.method().clone(), url: redact_url(request.url()) };
+    pub async fn send_any(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<(RequestLine, Response), HttpError> {
+        let request = request.build().map_err(|e| HttpError::Setup {
+            service: self.service,
+            message: format!("invalid request: {}", chain(&e)),
+        })?;
+        let line = RequestLine {
+            method: request.method().clone(),
+            url: redact_url(request.url()),
+        };
         match self.inner.execute(request).await {
             Ok(response) => Ok((line, response)),
-            Err(e) => Err(HttpError::Transport { service: self.service, detail: transport_detail(&e), timed_out: e.is_timeout(), request: line }),
+            Err(e) => Err(HttpError::Transport {
+                service: self.service,
+                detail: transport_detail(&e),
+                timed_out: e.is_timeout(),
+                request: line,
+            }),
         }
     }
 
@@ -190,7 +231,10 @@ impl HttpClient {
     ///
     /// # Errors
     /// [`HttpError::Transport`], or [`HttpError::Status`] with a body excerpt.
-    pub async fn send(&self, request: RequestBuilder) -> Result<(RequestLine, Response), HttpError> {
+    pub async fn send(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<(RequestLine, Response), HttpError> {
         let (line, response) = self.send_any(request).await?;
         if response.status().is_success() {
             Ok((line, response))
@@ -222,8 +266,17 @@ impl HttpClient {
     ///
     /// # Errors
     /// [`HttpError::Decode`] with the parser's message and a body excerpt.
-    pub fn decode<T: DeserializeOwned>(&self, line: &RequestLine, body: &str) -> Result<T, HttpError> {
-        serde_json::from_str(body).map_err(|e| HttpError::Decode { service: self.service, request: line.clone(), message: e.to_string(), body: excerpt(body) })
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        line: &RequestLine,
+        body: &str,
+    ) -> Result<T, HttpError> {
+        serde_json::from_str(body).map_err(|e| HttpError::Decode {
+            service: self.service,
+            request: line.clone(),
+            message: e.to_string(),
+            body: excerpt(body),
+        })
     }
 
     /// Reads a whole body.
@@ -231,22 +284,49 @@ impl HttpClient {
     /// # Errors
     /// [`HttpError::Transport`] when the body breaks off or times out.
     pub async fn body(&self, line: &RequestLine, response: Response) -> Result<String, HttpError> {
-        response.text().await.map_err(|e| HttpError::Transport { service: self.service, request: line.clone(), detail: format!("reading the body: {}", transport_detail(&e)), timed_out: e.is_timeout() })
+        response.text().await.map_err(|e| HttpError::Transport {
+            service: self.service,
+            request: line.clone(),
+            detail: format!("reading the body: {}", transport_detail(&e)),
+            timed_out: e.is_timeout(),
+        })
     }
 
     /// Reads a whole body as bytes.
     ///
     /// # Errors
     /// [`HttpError::Transport`] when the body breaks off or times out.
-    pub async fn bytes(&self, line: &RequestLine, response: Response) -> Result<Vec<u8>, HttpError> {
-        response.bytes().await.map(|b| b.to_vec()).map_err(|e| HttpError::Transport { service: self.service, request: line.clone(), detail: format!("reading the body: {}", transport_detail(&e)), timed_out: e.is_timeout() })
+    pub async fn bytes(
+        &self,
+        line: &RequestLine,
+        response: Response,
+    ) -> Result<Vec<u8>, HttpError> {
+        response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| HttpError::Transport {
+                service: self.service,
+                request: line.clone(),
+                detail: format!("reading the body: {}", transport_detail(&e)),
+                timed_out: e.is_timeout(),
+            })
     }
 
     /// Turns a non-accepted response into [`HttpError::Status`] with a body excerpt.
     pub async fn status_error(&self, request: RequestLine, response: Response) -> HttpError {
         let status = response.status();
-        let body = response.text().await.map(|b| excerpt(&b)).unwrap_or_else(|e| format!("(body unreadable: {})", chain(&e)));
-        HttpError::Status { service: self.service, request, status, body }
+        let body = response
+            .text()
+            .await
+            .map(|b| excerpt(&b))
+            .unwrap_or_else(|e| format!("(body unreadable: {})", chain(&e)));
+        HttpError::Status {
+            service: self.service,
+            request,
+            status,
+            body,
+        }
     }
 }
 
@@ -265,7 +345,11 @@ fn transport_detail(e: &reqwest::Error) -> String {
         "HTTP error"
     };
     let causes = chain_below(e);
-    if causes.is_empty() { what.to_string() } else { format!("{what}: {causes}") }
+    if causes.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {causes}")
+    }
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -299,7 +383,10 @@ mod tests {
     fn redaction_removes_signatures_and_passwords() {
         let url = Url::parse("http://user:pw@h/b/k?X-Amz-Credential=AKIA%2F20240101&X-Amz-Signature=abc&partNumber=2").unwrap();
         let shown = redact_url(&url);
-        assert!(!shown.contains("AKIA") && !shown.contains("abc") && !shown.contains("pw@"), "{shown}");
+        assert!(
+            !shown.contains("AKIA") && !shown.contains("abc") && !shown.contains("pw@"),
+            "{shown}"
+        );
         assert!(shown.contains("partNumber=2"), "{shown}");
     }
 
@@ -312,14 +399,128 @@ mod tests {
         assert_eq!(excerpt("  "), "(empty body)");
     }
 
+    /// A one-connection server that answers every request with `reply` (or never, if `None`).
+    fn serve(reply: Option<&'static [u8]>) -> Url {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/api", listener.local_addr().unwrap())).unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                match reply {
+                    Some(r) => {
+                        let _ = conn.write_all(r);
+                    }
+                    // Hold the connection open without answering until the client gives up.
+                    None => {
+                        let _ = conn.read(&mut buf);
+                    }
+                }
+            }
+        });
+        url
+    }
+
+    fn client(timeout_ms: u64) -> HttpClient {
+        HttpClient::new(
+            "demo",
+            ClientOptions {
+                timeout: Duration::from_millis(timeout_ms),
+                ca_file: None,
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn server_error_shows_status_and_body_excerpt() {
+        let url = serve(Some(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 16\r\nConnection: close\r\n\r\nunder maintenance"));
+        let c = client(2000);
+        let err = c
+            .send(c.request(Method::GET, url))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("HTTP 503 Service Unavailable: under maintenanc"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_answer_is_an_error_not_a_panic() {
+        let url = serve(Some(b"this is not HTTP at all\r\n\r\n"));
+        let c = client(2000);
+        let err = c.send(c.request(Method::GET, url)).await.unwrap_err();
+        assert!(err.is_transport(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn hanging_server_times_out_within_the_limit() {
+        let url = serve(None);
+        let c = client(500);
+        let t0 = std::time::Instant::now();
+        let err = c.send(c.request(Method::GET, url)).await.unwrap_err();
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            t0.elapsed()
+        );
+        assert!(
+            matches!(
+                err,
+                HttpError::Transport {
+                    timed_out: true,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("timed out"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn non_json_body_is_reported_with_an_excerpt() {
+        let url = serve(Some(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\n<html>hi</html>",
+        ));
+        let c = client(2000);
+        let err = c
+            .json::<serde_json::Value>(c.request(Method::GET, url))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unreadable response") && err.contains("<html>hi</html>"),
+            "{err}"
+        );
+    }
+
     #[tokio::test]
     async fn refused_connection_names_method_url_and_cause() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let client = HttpClient::new("demo", ClientOptions { timeout: Duration::from_secs(2), ca_file: None }).unwrap();
+        let client = HttpClient::new(
+            "demo",
+            ClientOptions {
+                timeout: Duration::from_secs(2),
+                ca_file: None,
+            },
+        )
+        .unwrap();
         let url = Url::parse(&format!("http://127.0.0.1:{port}/health")).unwrap();
-        let err = client.send(client.request(Method::GET, url)).await.unwrap_err().to_string();
-        assert!(err.starts_with(&format!("demo: GET http://127.0.0.1:{port}/health: cannot connect")), "{err}");
+        let err = client
+            .send(client.request(Method::GET, url))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "demo: GET http://127.0.0.1:{port}/health: cannot connect"
+            )),
+            "{err}"
+        );
     }
 }

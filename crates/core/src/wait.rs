@@ -19,7 +19,9 @@ pub enum Check<T> {
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError<E: std::error::Error + 'static> {
     /// The timeout passed; `last` is the last state observed.
-    #[error("timed out after {elapsed:.1?} (limit {timeout:?}, {polls} polls) waiting for {what}; last seen: {last}")]
+    #[error(
+        "timed out after {elapsed:.1?} (limit {timeout:?}, {polls} polls) waiting for {what}; last seen: {last}"
+    )]
     TimedOut {
         /// The condition's name.
         what: String,
@@ -54,7 +56,10 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { initial: Duration::from_millis(50), max: Duration::from_millis(500) }
+        Self {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(500),
+        }
     }
 }
 
@@ -63,7 +68,11 @@ impl Default for Backoff {
 /// # Errors
 /// [`WaitError::TimedOut`] with the last state seen, or [`WaitError::Probe`] with the probe's
 /// error.
-pub async fn wait_until<T, E, F, Fut>(what: impl fmt::Display, timeout: Duration, probe: F) -> Result<T, WaitError<E>>
+pub async fn wait_until<T, E, F, Fut>(
+    what: impl fmt::Display,
+    timeout: Duration,
+    probe: F,
+) -> Result<T, WaitError<E>>
 where
     E: std::error::Error + 'static,
     F: FnMut() -> Fut,
@@ -95,15 +104,27 @@ where
         polls += 1;
         // A probe that hangs must not outlive the deadline.
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let last = match tokio::time::timeout(remaining.max(Duration::from_millis(1)), probe()).await {
-            Ok(Ok(Check::Ready(value))) => return Ok(value),
-            Ok(Ok(Check::Pending(state))) => state,
-            Ok(Err(source)) => return Err(WaitError::Probe { what: what.to_string(), source }),
-            Err(_) => "the probe itself did not answer before the deadline".to_string(),
-        };
+        let last =
+            match tokio::time::timeout(remaining.max(Duration::from_millis(1)), probe()).await {
+                Ok(Ok(Check::Ready(value))) => return Ok(value),
+                Ok(Ok(Check::Pending(state))) => state,
+                Ok(Err(source)) => {
+                    return Err(WaitError::Probe {
+                        what: what.to_string(),
+                        source,
+                    });
+                }
+                Err(_) => "the probe itself did not answer before the deadline".to_string(),
+            };
         let now = Instant::now();
         if now >= deadline {
-            return Err(WaitError::TimedOut { what: what.to_string(), timeout, elapsed: now - start, polls, last });
+            return Err(WaitError::TimedOut {
+                what: what.to_string(),
+                timeout,
+                elapsed: now - start,
+                polls,
+                last,
+            });
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = (interval * 3 / 2).min(backoff.max);
@@ -124,7 +145,13 @@ mod tests {
         let v = wait_until("three polls", Duration::from_secs(5), || {
             n += 1;
             let n = n;
-            async move { Ok::<_, Boom>(if n == 3 { Check::Ready(n) } else { Check::Pending(format!("n={n}")) }) }
+            async move {
+                Ok::<_, Boom>(if n == 3 {
+                    Check::Ready(n)
+                } else {
+                    Check::Pending(format!("n={n}"))
+                })
+            }
         })
         .await
         .unwrap();
@@ -149,16 +176,22 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn probe_error_ends_the_wait_at_once() {
         let start = tokio::time::Instant::now();
-        let err = wait_until("fails", Duration::from_secs(60), || async { Err::<Check<()>, _>(Boom) }).await.unwrap_err();
+        let err = wait_until("fails", Duration::from_secs(60), || async {
+            Err::<Check<()>, _>(Boom)
+        })
+        .await
+        .unwrap_err();
         assert!(matches!(err, WaitError::Probe { .. }));
         assert!(start.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_hanging_probe_is_cut_at_the_deadline() {
-        let err = wait_until("hangs", Duration::from_secs(3), || std::future::pending::<Result<Check<()>, Boom>>())
-            .await
-            .unwrap_err();
+        let err = wait_until("hangs", Duration::from_secs(3), || {
+            std::future::pending::<Result<Check<()>, Boom>>()
+        })
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains("did not answer"), "{err}");
     }
 }

@@ -32,7 +32,10 @@ struct Inner {
 
 impl std::fmt::Debug for Ctx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx").field("trial", &self.inner.trial).field("run_id", &self.inner.run_id).finish_non_exhaustive()
+        f.debug_struct("Ctx")
+            .field("trial", &self.inner.trial)
+            .field("run_id", &self.inner.run_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,13 +66,25 @@ impl Ctx {
 
     /// A name for something this trial creates: `e2e-<run id>-<what>`, lowercase.
     pub fn unique(&self, what: &str) -> String {
-        let what: String = what.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        let what: String = what
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
         format!("e2e-{}-{}", self.inner.run_id, what)
     }
 
     /// Prints a progress line with the time since the trial started (kept in the JUnit output).
     pub fn step(&self, message: impl Display) {
-        println!("[{:>7.3}s] {message}", self.inner.started.elapsed().as_secs_f64());
+        println!(
+            "[{:>7.3}s] {message}",
+            self.inner.started.elapsed().as_secs_f64()
+        );
     }
 
     /// Pushes a cleanup action. Cleanups run after the trial, last pushed first, whether the
@@ -80,11 +95,21 @@ impl Ctx {
     {
         let what = what.into();
         self.step(format_args!("registered cleanup: {what}"));
-        self.inner.cleanups.lock().unwrap_or_else(|p| p.into_inner()).push((what, Box::pin(action)));
+        self.inner
+            .cleanups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((what, Box::pin(action)));
     }
 
     pub(crate) async fn run_cleanups(&self) -> Vec<anyhow::Error> {
-        let actions: Vec<Cleanup> = std::mem::take(&mut *self.inner.cleanups.lock().unwrap_or_else(|p| p.into_inner()));
+        let actions: Vec<Cleanup> = std::mem::take(
+            &mut *self
+                .inner
+                .cleanups
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         let mut errors = Vec::new();
         for (what, action) in actions.into_iter().rev() {
             self.step(format_args!("cleanup: {what}"));
@@ -100,7 +125,12 @@ impl Ctx {
     ///
     /// # Errors
     /// The probe's error, or a timeout naming `what` and the last state.
-    pub async fn wait_until<T, E, F, Fut>(&self, what: &str, timeout: Duration, probe: F) -> anyhow::Result<T>
+    pub async fn wait_until<T, E, F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        probe: F,
+    ) -> anyhow::Result<T>
     where
         E: std::error::Error + Send + Sync + 'static,
         F: FnMut() -> Fut,

@@ -73,18 +73,29 @@ pub struct Suite {
 
 impl std::fmt::Debug for Suite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Suite").field("name", &self.name).field("trials", &self.trials.len()).finish()
+        f.debug_struct("Suite")
+            .field("name", &self.name)
+            .field("trials", &self.trials.len())
+            .finish()
     }
 }
 
 impl Suite {
     /// A suite named after the workflow it validates.
     pub fn new(name: &'static str) -> Self {
-        Self { name, trials: Vec::new() }
+        Self {
+            name,
+            trials: Vec::new(),
+        }
     }
 
     /// Adds a smoke-tier trial that needs `services`.
-    pub fn smoke<F, Fut>(self, behaviour: &'static str, services: &'static [Service], body: F) -> Self
+    pub fn smoke<F, Fut>(
+        self,
+        behaviour: &'static str,
+        services: &'static [Service],
+        body: F,
+    ) -> Self
     where
         F: Fn(Ctx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -93,7 +104,12 @@ impl Suite {
     }
 
     /// Adds a full-tier trial that needs `services`.
-    pub fn full<F, Fut>(self, behaviour: &'static str, services: &'static [Service], body: F) -> Self
+    pub fn full<F, Fut>(
+        self,
+        behaviour: &'static str,
+        services: &'static [Service],
+        body: F,
+    ) -> Self
     where
         F: Fn(Ctx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -101,13 +117,24 @@ impl Suite {
         self.trial(Tier::Full, behaviour, services, body)
     }
 
-    fn trial<F, Fut>(mut self, tier: Tier, behaviour: &'static str, services: &'static [Service], body: F) -> Self
+    fn trial<F, Fut>(
+        mut self,
+        tier: Tier,
+        behaviour: &'static str,
+        services: &'static [Service],
+        body: F,
+    ) -> Self
     where
         F: Fn(Ctx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         let body: Body = Arc::new(move |ctx| Box::pin(body(ctx)));
-        self.trials.push(TrialDef { tier, behaviour, services, body });
+        self.trials.push(TrialDef {
+            tier,
+            behaviour,
+            services,
+            body,
+        });
         self
     }
 
@@ -118,7 +145,8 @@ impl Suite {
         let strict = carbon_config::strict(&env);
         let run_id = carbon_config::run_id(&env);
         let paths = carbon_config::Paths::from_env(&env);
-        let target: Arc<Result<Target, String>> = Arc::new(carbon_config::load_with(&env, &paths).map_err(|e| e.to_string()));
+        let target: Arc<Result<Target, String>> =
+            Arc::new(carbon_config::load_with(&env, &paths).map_err(|e| e.to_string()));
 
         let trials = self
             .trials
@@ -126,24 +154,45 @@ impl Suite {
             .map(|def| {
                 let name = format!("{}::{}::{}", self.name, def.tier.as_str(), def.behaviour);
                 let skip = match target.as_ref() {
-                    Ok(t) => !strict && def.services.iter().any(|s| t.service_configured(*s).is_err()),
+                    Ok(t) => {
+                        !strict
+                            && def
+                                .services
+                                .iter()
+                                .any(|s| t.service_configured(*s).is_err())
+                    }
                     Err(_) => false, // a broken target fails every trial, loudly
                 };
                 let target = Arc::clone(&target);
                 let run_id = run_id.clone();
                 let trial_name = name.clone();
-                Trial::test(name, move || run_trial(&trial_name, &def, &target, strict, run_id)).with_ignored_flag(skip)
+                Trial::test(name, move || {
+                    run_trial(&trial_name, &def, &target, strict, run_id)
+                })
+                .with_ignored_flag(skip)
             })
             .collect();
         libtest_mimic::run(&args, trials).exit_code()
     }
 }
 
-fn run_trial(name: &str, def: &TrialDef, target: &Result<Target, String>, strict: bool, run_id: String) -> Result<(), Failed> {
-    let target = target.as_ref().map_err(|e| Failed::from(format!("cannot load the target: {e}")))?;
+fn run_trial(
+    name: &str,
+    def: &TrialDef,
+    target: &Result<Target, String>,
+    strict: bool,
+    run_id: String,
+) -> Result<(), Failed> {
+    let target = target
+        .as_ref()
+        .map_err(|e| Failed::from(format!("cannot load the target: {e}")))?;
     for service in def.services {
         if let Err(reason) = target.service_configured(*service) {
-            let mode = if strict { "strict mode (E2E_STRICT=1) turns this skip into a failure" } else { "the trial is ignored unless run explicitly" };
+            let mode = if strict {
+                "strict mode (E2E_STRICT=1) turns this skip into a failure"
+            } else {
+                "the trial is ignored unless run explicitly"
+            };
             return Err(Failed::from(format!("not run: {reason}; {mode}")));
         }
     }
@@ -175,7 +224,13 @@ fn run_trial(name: &str, def: &TrialDef, target: &Result<Target, String>, strict
     });
     println!("trial finished in {:.2?}", started.elapsed());
     let scrub = |text: String| {
-        target.secret_values().iter().fold(text, |t, s| if s.expose().len() >= 4 { t.replace(s.expose(), "***") } else { t })
+        target.secret_values().iter().fold(text, |t, s| {
+            if s.expose().len() >= 4 {
+                t.replace(s.expose(), "***")
+            } else {
+                t
+            }
+        })
     };
     let mut message = match outcome {
         Ok(()) => String::new(),
@@ -190,7 +245,11 @@ fn run_trial(name: &str, def: &TrialDef, target: &Result<Target, String>, strict
             message.push_str(&format!("  - {e:#}\n"));
         }
     }
-    if message.is_empty() { Ok(()) } else { Err(Failed::from(scrub(message))) }
+    if message.is_empty() {
+        Ok(())
+    } else {
+        Err(Failed::from(scrub(message)))
+    }
 }
 
 /// The error and its causes, one per line (never a backtrace: the steps above say where).

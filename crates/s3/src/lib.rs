@@ -79,15 +79,35 @@ impl S3Client {
         })?;
         let access = target.credential("minio", &cfg.access_key_env)?;
         let secret = target.credential("minio", &cfg.secret_key_env)?;
-        Self::new(cfg.endpoint.clone(), &cfg.region, &access, &secret, target.settings.request_timeout(), cfg.health_path.clone())
+        Self::new(
+            cfg.endpoint.clone(),
+            &cfg.region,
+            &access,
+            &secret,
+            target.settings.request_timeout(),
+            cfg.health_path.clone(),
+        )
     }
 
     /// Builds a client for `endpoint`.
     ///
     /// # Errors
     /// [`S3Error::Http`] when the HTTP client cannot be built.
-    pub fn new(endpoint: Url, region: &str, access_key: &Secret, secret_key: &Secret, timeout: Duration, health_path: Option<String>) -> Result<Self, S3Error> {
-        let http = HttpClient::new("minio", ClientOptions { timeout, ca_file: None })?;
+    pub fn new(
+        endpoint: Url,
+        region: &str,
+        access_key: &Secret,
+        secret_key: &Secret,
+        timeout: Duration,
+        health_path: Option<String>,
+    ) -> Result<Self, S3Error> {
+        let http = HttpClient::new(
+            "minio",
+            ClientOptions {
+                timeout,
+                ca_file: None,
+            },
+        )?;
         Ok(Self {
             http,
             endpoint,
@@ -103,7 +123,13 @@ impl S3Client {
     }
 
     fn bucket(&self, name: &str) -> Result<Bucket, S3Error> {
-        Bucket::new(self.endpoint.clone(), UrlStyle::Path, name.to_string(), self.region.clone()).map_err(|e| S3Error::Bucket {
+        Bucket::new(
+            self.endpoint.clone(),
+            UrlStyle::Path,
+            name.to_string(),
+            self.region.clone(),
+        )
+        .map_err(|e| S3Error::Bucket {
             bucket: name.into(),
             endpoint: self.endpoint.to_string(),
             message: e.to_string(),
@@ -117,7 +143,11 @@ impl S3Client {
     /// [`S3Error::Http`] naming the endpoint and what failed.
     pub async fn health(&self, bucket: &str) -> Result<(), S3Error> {
         if let Some(path) = &self.health_path {
-            let url = self.endpoint.join(path).map_err(|e| S3Error::Bucket { bucket: bucket.into(), endpoint: self.endpoint.to_string(), message: e.to_string() })?;
+            let url = self.endpoint.join(path).map_err(|e| S3Error::Bucket {
+                bucket: bucket.into(),
+                endpoint: self.endpoint.to_string(),
+                message: e.to_string(),
+            })?;
             self.http.send(self.http.request(Method::GET, url)).await?;
         }
         // A signed request proves the credentials too, which a health path does not.
@@ -131,7 +161,10 @@ impl S3Client {
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, S3Error> {
         let b = self.bucket(bucket)?;
         let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
-        let (line, response) = self.http.send_any(self.http.request(Method::HEAD, url)).await?;
+        let (line, response) = self
+            .http
+            .send_any(self.http.request(Method::HEAD, url))
+            .await?;
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -159,8 +192,12 @@ impl S3Client {
     /// [`S3Error::Http`] when the store refuses.
     pub async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
         let b = self.bucket(bucket)?;
-        let url = b.put_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
-        self.http.send(self.http.request(Method::PUT, url).body(body)).await?;
+        let url = b
+            .put_object(Some(&self.credentials), key)
+            .sign(SIGNATURE_TTL);
+        self.http
+            .send(self.http.request(Method::PUT, url).body(body))
+            .await?;
         Ok(())
     }
 
@@ -169,44 +206,92 @@ impl S3Client {
     ///
     /// # Errors
     /// [`S3Error::Http`] when the store refuses a step.
-    pub async fn put_multipart(&self, bucket: &str, key: &str, body: &[u8], part_size: usize) -> Result<usize, S3Error> {
+    pub async fn put_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        part_size: usize,
+    ) -> Result<usize, S3Error> {
         let b = self.bucket(bucket)?;
-        let url = b.create_multipart_upload(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        let url = b
+            .create_multipart_upload(Some(&self.credentials), key)
+            .sign(SIGNATURE_TTL);
         let (_, xml) = self.http.text(self.http.request(Method::POST, url)).await?;
-        let created = CreateMultipartUpload::parse_response(&xml).map_err(|e| S3Error::Xml { what: "CreateMultipartUpload", message: e.to_string() })?;
+        let created = CreateMultipartUpload::parse_response(&xml).map_err(|e| S3Error::Xml {
+            what: "CreateMultipartUpload",
+            message: e.to_string(),
+        })?;
         let upload_id = created.upload_id().to_string();
-        match self.upload_parts(&b, key, &upload_id, body, part_size).await {
+        match self
+            .upload_parts(&b, key, &upload_id, body, part_size)
+            .await
+        {
             Ok(parts) => Ok(parts),
             Err(e) => {
-                let abort = b.abort_multipart_upload(Some(&self.credentials), key, &upload_id).sign(SIGNATURE_TTL);
+                let abort = b
+                    .abort_multipart_upload(Some(&self.credentials), key, &upload_id)
+                    .sign(SIGNATURE_TTL);
                 // The part's error is the one worth reporting; a failed abort is left to the reaper.
-                let _ = self.http.send(self.http.request(Method::DELETE, abort)).await;
+                let _ = self
+                    .http
+                    .send(self.http.request(Method::DELETE, abort))
+                    .await;
                 Err(e)
             }
         }
     }
 
-    async fn upload_parts(&self, b: &Bucket, key: &str, upload_id: &str, body: &[u8], part_size: usize) -> Result<usize, S3Error> {
+    async fn upload_parts(
+        &self,
+        b: &Bucket,
+        key: &str,
+        upload_id: &str,
+        body: &[u8],
+        part_size: usize,
+    ) -> Result<usize, S3Error> {
         let mut etags = Vec::new();
         for (i, chunk) in body.chunks(part_size.max(1)).enumerate() {
-            let number = u16::try_from(i + 1).map_err(|_| S3Error::Xml { what: "UploadPart", message: "more than 65535 parts".into() })?;
-            let url = b.upload_part(Some(&self.credentials), key, number, upload_id).sign(SIGNATURE_TTL);
-            let (line, response) = self.http.send(self.http.request(Method::PUT, url).body(chunk.to_vec())).await?;
+            let number = u16::try_from(i + 1).map_err(|_| S3Error::Xml {
+                what: "UploadPart",
+                message: "more than 65535 parts".into(),
+            })?;
+            let url = b
+                .upload_part(Some(&self.credentials), key, number, upload_id)
+                .sign(SIGNATURE_TTL);
+            let (line, response) = self
+                .http
+                .send(self.http.request(Method::PUT, url).body(chunk.to_vec()))
+                .await?;
             let etag = response
                 .headers()
                 .get(reqwest::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
-                .ok_or_else(|| S3Error::Xml { what: "UploadPart", message: format!("{line}: no ETag header") })?;
+                .ok_or_else(|| S3Error::Xml {
+                    what: "UploadPart",
+                    message: format!("{line}: no ETag header"),
+                })?;
             etags.push(etag);
         }
         let count = etags.len();
-        let complete = b.complete_multipart_upload(Some(&self.credentials), key, upload_id, etags.iter().map(String::as_str));
+        let complete = b.complete_multipart_upload(
+            Some(&self.credentials),
+            key,
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
         let url = complete.sign(SIGNATURE_TTL);
-        let (_, xml) = self.http.text(self.http.request(Method::POST, url).body(complete.body())).await?;
+        let (_, xml) = self
+            .http
+            .text(self.http.request(Method::POST, url).body(complete.body()))
+            .await?;
         // S3 may answer 200 with an <Error> body when completion fails late.
         if xml.contains("<Error>") {
-            return Err(S3Error::Xml { what: "CompleteMultipartUpload", message: carbon_core::http::excerpt(&xml) });
+            return Err(S3Error::Xml {
+                what: "CompleteMultipartUpload",
+                message: carbon_core::http::excerpt(&xml),
+            });
         }
         Ok(count)
     }
@@ -227,8 +312,13 @@ impl S3Client {
     /// [`S3Error::Http`] for any other answer.
     pub async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
         let b = self.bucket(bucket)?;
-        let url = b.head_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
-        let (line, response) = self.http.send_any(self.http.request(Method::HEAD, url)).await?;
+        let url = b
+            .head_object(Some(&self.credentials), key)
+            .sign(SIGNATURE_TTL);
+        let (line, response) = self
+            .http
+            .send_any(self.http.request(Method::HEAD, url))
+            .await?;
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -240,8 +330,16 @@ impl S3Client {
     ///
     /// # Errors
     /// [`S3Error::Bucket`] when the bucket name cannot form a URL.
-    pub fn presign_get(&self, bucket: &str, key: &str, expires_in: Duration) -> Result<Url, S3Error> {
-        Ok(self.bucket(bucket)?.get_object(Some(&self.credentials), key).sign(expires_in))
+    pub fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<Url, S3Error> {
+        Ok(self
+            .bucket(bucket)?
+            .get_object(Some(&self.credentials), key)
+            .sign(expires_in))
     }
 
     /// Lists every object under `prefix`, following continuation tokens.
@@ -260,8 +358,15 @@ impl S3Client {
             }
             let url = action.sign(SIGNATURE_TTL);
             let (_, xml) = self.http.text(self.http.request(Method::GET, url)).await?;
-            let page = ListObjectsV2::parse_response(&xml).map_err(|e| S3Error::Xml { what: "ListObjectsV2", message: e.to_string() })?;
-            out.extend(page.contents.into_iter().map(|c| ObjectInfo { key: c.key, size: c.size.unwrap_or(0), last_modified: c.last_modified }));
+            let page = ListObjectsV2::parse_response(&xml).map_err(|e| S3Error::Xml {
+                what: "ListObjectsV2",
+                message: e.to_string(),
+            })?;
+            out.extend(page.contents.into_iter().map(|c| ObjectInfo {
+                key: c.key,
+                size: c.size.unwrap_or(0),
+                last_modified: c.last_modified,
+            }));
             match page.next_continuation_token {
                 Some(t) if !t.is_empty() => token = Some(t),
                 _ => return Ok(out),
@@ -275,8 +380,12 @@ impl S3Client {
     /// [`S3Error::Http`] when the store refuses.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
         let b = self.bucket(bucket)?;
-        let url = b.delete_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
-        self.http.send(self.http.request(Method::DELETE, url)).await?;
+        let url = b
+            .delete_object(Some(&self.credentials), key)
+            .sign(SIGNATURE_TTL);
+        self.http
+            .send(self.http.request(Method::DELETE, url))
+            .await?;
         Ok(())
     }
 
@@ -288,13 +397,27 @@ impl S3Client {
         let objects = self.list(bucket, prefix).await?;
         let b = self.bucket(bucket)?;
         for batch in objects.chunks(1000) {
-            let ids: Vec<ObjectIdentifier> = batch.iter().map(|o| ObjectIdentifier::new(o.key.clone())).collect();
+            let ids: Vec<ObjectIdentifier> = batch
+                .iter()
+                .map(|o| ObjectIdentifier::new(o.key.clone()))
+                .collect();
             let action = b.delete_objects(Some(&self.credentials), ids.iter());
             let url = action.sign(SIGNATURE_TTL);
             let (body, md5) = action.body_with_md5();
-            let (_, xml) = self.http.text(self.http.request(Method::POST, url).header("Content-MD5", md5).body(body)).await?;
+            let (_, xml) = self
+                .http
+                .text(
+                    self.http
+                        .request(Method::POST, url)
+                        .header("Content-MD5", md5)
+                        .body(body),
+                )
+                .await?;
             if xml.contains("<Error>") {
-                return Err(S3Error::Xml { what: "DeleteObjects", message: carbon_core::http::excerpt(&xml) });
+                return Err(S3Error::Xml {
+                    what: "DeleteObjects",
+                    message: carbon_core::http::excerpt(&xml),
+                });
             }
         }
         Ok(objects.len())

@@ -29,7 +29,24 @@ pub async fn down(env: &Env, purge: bool) -> Result<Vec<&'static str>, StackErro
                 std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
             }
         }
-        println!("stack: purged data and credentials under {}", stack.dir.display());
+        println!(
+            "stack: purged data and credentials under {}",
+            stack.dir.display()
+        );
     }
     Ok(stopped)
+}
+
+/// Stops one service of the stack (for failure drills and benchmarks). Returns whether it ran.
+///
+/// # Errors
+/// When the name is unknown or the process cannot be signalled.
+pub async fn stop_service(env: &Env, name: &str) -> Result<bool, StackError> {
+    let stack = Stack::open(env)?;
+    let all = services();
+    let service = all
+        .iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| StackError::Other(format!("no service `{name}` in the stack")))?;
+    stop(&stack, service.as_ref(), Duration::from_secs(20)).await
 }

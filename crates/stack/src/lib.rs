@@ -29,7 +29,7 @@ use std::time::Duration;
 use carbon_config::{Env, Paths};
 use futures::future::BoxFuture;
 
-pub use down::down;
+pub use down::{down, stop_service};
 pub use status::{ServiceStatus, status};
 pub use up::{Started, up};
 
@@ -76,8 +76,15 @@ pub enum StackError {
     Other(String),
 }
 
-pub(crate) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StackError + 'a {
-    move |source| StackError::Io { action, path: path.to_path_buf(), source }
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StackError + 'a {
+    move |source| StackError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// How to tell a started service is ready.
@@ -119,7 +126,11 @@ impl Stack {
         }
         std::fs::create_dir_all(&paths.cache).map_err(io_err("create", &paths.cache))?;
         let env = secrets::load_or_create(&paths.stack_env_file())?;
-        Ok(Self { dir: paths.stack.clone(), cache: paths.cache, env })
+        Ok(Self {
+            dir: paths.stack.clone(),
+            cache: paths.cache,
+            env,
+        })
     }
 
     /// A value from `stack.env`.

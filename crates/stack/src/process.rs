@@ -13,7 +13,10 @@ use crate::{Service, Stack, StackError, io_err};
 
 /// The program a pid file expects to find in `/proc/<pid>/cmdline`.
 fn program_of(cmd: &Command) -> String {
-    std::path::Path::new(cmd.get_program()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    std::path::Path::new(cmd.get_program())
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Starts `service` detached (own process group, stdin closed, output to its log) and records
@@ -21,10 +24,21 @@ fn program_of(cmd: &Command) -> String {
 pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackError> {
     let mut cmd = service.command(stack)?;
     let log_path = stack.log_file(service.name());
-    let mut log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_err("open", &log_path))?;
-    let _ = writeln!(log, "=== carbon-e2e stack: starting {:?}", cmd.get_program());
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io_err("open", &log_path))?;
+    let _ = writeln!(
+        log,
+        "=== carbon-e2e stack: starting {:?}",
+        cmd.get_program()
+    );
     let err_log = log.try_clone().map_err(io_err("open", &log_path))?;
-    cmd.stdin(Stdio::null()).stdout(log).stderr(err_log).process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        .process_group(0);
     let child = cmd.spawn().map_err(|e| StackError::Command {
         what: format!("start {}", service.name()),
         command: format!("{cmd:?}"),
@@ -33,7 +47,8 @@ pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackEr
     })?;
     let pid = child.id();
     let pid_path = stack.pid_file(service.name());
-    std::fs::write(&pid_path, format!("{pid} {}\n", program_of(&cmd))).map_err(io_err("write", &pid_path))?;
+    std::fs::write(&pid_path, format!("{pid} {}\n", program_of(&cmd)))
+        .map_err(io_err("write", &pid_path))?;
     Ok(pid)
 }
 
@@ -49,7 +64,9 @@ pub(crate) fn running_pid(stack: &Stack, name: &str) -> Option<u32> {
 fn alive_as(pid: u32, program: &str) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The state follows the parenthesised command name; a zombie has exited already.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
     if matches!(state, None | Some("Z" | "X")) {
         return false;
     }
@@ -59,21 +76,46 @@ fn alive_as(pid: u32, program: &str) -> bool {
 
 /// Stops the service's recorded process: its clean-stop signal, then SIGKILL after `grace`.
 /// Returns whether a process was running.
-pub(crate) async fn stop(stack: &Stack, service: &dyn Service, grace: Duration) -> Result<bool, StackError> {
+pub(crate) async fn stop(
+    stack: &Stack,
+    service: &dyn Service,
+    grace: Duration,
+) -> Result<bool, StackError> {
     let name = service.name();
     let pid_path = stack.pid_file(name);
     let Some(pid) = running_pid(stack, name) else {
         let _ = std::fs::remove_file(&pid_path);
         return Ok(false);
     };
-    let program = std::fs::read_to_string(&pid_path).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string();
-    let target = Pid::from_raw(i32::try_from(pid).map_err(|_| StackError::Other(format!("pid {pid} out of range")))?)
-        .ok_or_else(|| StackError::Other(format!("invalid pid {pid}")))?;
+    let program = std::fs::read_to_string(&pid_path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let target = Pid::from_raw(
+        i32::try_from(pid).map_err(|_| StackError::Other(format!("pid {pid} out of range")))?,
+    )
+    .ok_or_else(|| StackError::Other(format!("invalid pid {pid}")))?;
     signal(target, service.stop_signal(), name)?;
-    let gone = || async { Ok::<_, std::convert::Infallible>(if alive_as(pid, &program) { Check::Pending(format!("pid {pid} alive")) } else { Check::Ready(()) }) };
-    if wait_until(format!("{name} (pid {pid}) to exit"), grace, gone).await.is_err() {
+    let gone = || async {
+        Ok::<_, std::convert::Infallible>(if alive_as(pid, &program) {
+            Check::Pending(format!("pid {pid} alive"))
+        } else {
+            Check::Ready(())
+        })
+    };
+    if wait_until(format!("{name} (pid {pid}) to exit"), grace, gone)
+        .await
+        .is_err()
+    {
         signal(target, Signal::KILL, name)?;
-        let _ = wait_until(format!("{name} (pid {pid}) to die"), Duration::from_secs(5), gone).await;
+        let _ = wait_until(
+            format!("{name} (pid {pid}) to die"),
+            Duration::from_secs(5),
+            gone,
+        )
+        .await;
     }
     let _ = std::fs::remove_file(&pid_path);
     Ok(true)
@@ -82,7 +124,10 @@ pub(crate) async fn stop(stack: &Stack, service: &dyn Service, grace: Duration) 
 fn signal(pid: Pid, sig: Signal, name: &str) -> Result<(), StackError> {
     match rustix::process::kill_process(pid, sig) {
         Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
-        Err(e) => Err(StackError::Other(format!("failed to signal {name} (pid {}): {e}", pid.as_raw_nonzero()))),
+        Err(e) => Err(StackError::Other(format!(
+            "failed to signal {name} (pid {}): {e}",
+            pid.as_raw_nonzero()
+        ))),
     }
 }
 
@@ -90,5 +135,9 @@ fn signal(pid: Pid, sig: Signal, name: &str) -> Result<(), StackError> {
 pub(crate) fn tail(path: &std::path::Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

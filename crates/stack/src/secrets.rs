@@ -17,7 +17,9 @@ pub(crate) const PG_PASSWORD: &str = "CARBON_STACK_PG_PASSWORD";
 fn random_hex(bytes: usize) -> Result<String, StackError> {
     let path = Path::new("/dev/urandom");
     let mut buf = vec![0u8; bytes];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut buf)).map_err(io_err("read", path))?;
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(io_err("read", path))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -42,10 +44,13 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
     }
     if text != existing {
         if existing.is_empty() {
-            text = format!("# Written by `carbon-e2e stack up`; read by the `local` target. Do not commit.\n{text}");
+            text = format!(
+                "# Written by `carbon-e2e stack up`; read by the `local` target. Do not commit.\n{text}"
+            );
         }
         std::fs::write(path, &text).map_err(io_err("write", path))?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io_err("chmod", path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_err("chmod", path))?;
     Ok(Env::parse_env_file(&text))
 }

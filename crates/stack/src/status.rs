@@ -30,7 +30,14 @@ pub struct ServiceStatus {
 /// When the state directory cannot be opened.
 pub async fn status(env: &Env) -> Result<Vec<ServiceStatus>, StackError> {
     let stack = Stack::open(env)?;
-    let http = HttpClient::new("stack", ClientOptions { timeout: Duration::from_secs(2), ca_file: None }).map_err(|e| StackError::Other(e.to_string()))?;
+    let http = HttpClient::new(
+        "stack",
+        ClientOptions {
+            timeout: Duration::from_secs(2),
+            ca_file: None,
+        },
+    )
+    .map_err(|e| StackError::Other(e.to_string()))?;
     let mut out = Vec::new();
     for s in services() {
         let pid = running_pid(&stack, s.name());
@@ -38,7 +45,13 @@ pub async fn status(env: &Env) -> Result<Vec<ServiceStatus>, StackError> {
             None => Err("not running".to_string()),
             Some(_) => probe_once(&http, &s.readiness(&stack)).await,
         };
-        out.push(ServiceStatus { name: s.name(), role: s.role(), endpoint: s.endpoint(), pid, ready });
+        out.push(ServiceStatus {
+            name: s.name(),
+            role: s.role(),
+            endpoint: s.endpoint(),
+            pid,
+            ready,
+        });
     }
     Ok(out)
 }
@@ -46,5 +59,7 @@ pub async fn status(env: &Env) -> Result<Vec<ServiceStatus>, StackError> {
 /// The uid this process runs as (the owner of `/proc/self`).
 pub(crate) fn current_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
 }

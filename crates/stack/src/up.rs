@@ -35,7 +35,14 @@ pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
     for s in &all {
         s.install(&stack)?;
     }
-    let http = HttpClient::new("stack", ClientOptions { timeout: Duration::from_secs(2), ca_file: None }).map_err(|e| StackError::Other(e.to_string()))?;
+    let http = HttpClient::new(
+        "stack",
+        ClientOptions {
+            timeout: Duration::from_secs(2),
+            ca_file: None,
+        },
+    )
+    .map_err(|e| StackError::Other(e.to_string()))?;
     let mut launched = Vec::new();
     for s in &all {
         for dep in s.depends_on() {
@@ -49,7 +56,11 @@ pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
             None => {
                 s.prepare(&stack)?;
                 let pid = start(&stack, s.as_ref())?;
-                println!("stack: started {} (pid {pid}), log {}", s.name(), stack.log_file(s.name()).display());
+                println!(
+                    "stack: started {} (pid {pid}), log {}",
+                    s.name(),
+                    stack.log_file(s.name()).display()
+                );
                 (pid, true)
             }
         };
@@ -59,7 +70,13 @@ pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
         let (stack, http) = (&stack, &http);
         async move {
             wait_ready(stack, http, *s).await?;
-            Ok::<_, StackError>(Started { name: s.name(), endpoint: s.endpoint(), pid: *pid, started_now: *started_now, ready_after: t0.elapsed() })
+            Ok::<_, StackError>(Started {
+                name: s.name(),
+                endpoint: s.endpoint(),
+                pid: *pid,
+                started_now: *started_now,
+                ready_after: t0.elapsed(),
+            })
         }
     });
     let results: Vec<Started> = futures::future::try_join_all(waits).await?;
@@ -70,7 +87,11 @@ pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
 }
 
 /// Waits until `service` answers its readiness probe; fails at once if its process has died.
-pub(crate) async fn wait_ready(stack: &Stack, http: &HttpClient, service: &dyn Service) -> Result<(), StackError> {
+pub(crate) async fn wait_ready(
+    stack: &Stack,
+    http: &HttpClient,
+    service: &dyn Service,
+) -> Result<(), StackError> {
     let name = service.name();
     let readiness = service.readiness(stack);
     let probe = || {
@@ -85,13 +106,24 @@ pub(crate) async fn wait_ready(stack: &Stack, http: &HttpClient, service: &dyn S
             })
         }
     };
-    wait_until(format!("{name} to be ready"), service.ready_timeout(), probe).await.map_err(|e| {
+    wait_until(
+        format!("{name} to be ready"),
+        service.ready_timeout(),
+        probe,
+    )
+    .await
+    .map_err(|e| {
         let message = match e {
             WaitError::Probe { source, .. } => source.to_string(),
             other => other.to_string(),
         };
         let log = stack.log_file(name);
-        StackError::NotReady { service: name, message, tail: tail(&log, 15), log: log.display().to_string() }
+        StackError::NotReady {
+            service: name,
+            message,
+            tail: tail(&log, 15),
+            log: log.display().to_string(),
+        }
     })
 }
 
@@ -100,18 +132,33 @@ pub(crate) async fn probe_once(http: &HttpClient, readiness: &Readiness) -> Resu
     match readiness {
         Readiness::Http { url, contains } => {
             let url = url::Url::parse(url).map_err(|e| e.to_string())?;
-            let (line, body) = http.text(http.request(reqwest::Method::GET, url)).await.map_err(|e| e.to_string())?;
+            let (line, body) = http
+                .text(http.request(reqwest::Method::GET, url))
+                .await
+                .map_err(|e| e.to_string())?;
             match contains {
-                Some(text) if !body.contains(text) => Err(format!("{line} answered without `{text}`: {}", carbon_core::http::excerpt(&body))),
+                Some(text) if !body.contains(text) => Err(format!(
+                    "{line} answered without `{text}`: {}",
+                    carbon_core::http::excerpt(&body)
+                )),
                 _ => Ok(()),
             }
         }
         Readiness::Command(program, args) => {
-            let out = tokio::process::Command::new(program).args(args).output().await.map_err(|e| format!("{}: {e}", program.display()))?;
+            let out = tokio::process::Command::new(program)
+                .args(args)
+                .output()
+                .await
+                .map_err(|e| format!("{}: {e}", program.display()))?;
             if out.status.success() {
                 Ok(())
             } else {
-                Err(format!("{} {}: {}", program.display(), args.join(" "), String::from_utf8_lossy(&out.stdout).trim()))
+                Err(format!(
+                    "{} {}: {}",
+                    program.display(),
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stdout).trim()
+                ))
             }
         }
     }

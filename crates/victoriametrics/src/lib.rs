@@ -105,18 +105,37 @@ impl VmClient {
     /// # Errors
     /// [`VmError::Config`] when the section or the named token is missing.
     pub fn from_target(target: &Target) -> Result<Self, VmError> {
-        let cfg = target.victoriametrics.as_ref().ok_or_else(|| ConfigError::Invalid {
-            target: target.name.clone(),
-            key: "victoriametrics".into(),
-            message: "section missing".into(),
-        })?;
-        let token = cfg.bearer_token_env.as_deref().map(|var| target.credential("victoriametrics", var)).transpose()?;
-        let http = HttpClient::new("victoriametrics", ClientOptions { timeout: target.settings.request_timeout(), ca_file: None })?;
-        Ok(Self { http, query_base: base(&cfg.url), write_base: base(cfg.write_url.as_ref().unwrap_or(&cfg.url)), token })
+        let cfg = target
+            .victoriametrics
+            .as_ref()
+            .ok_or_else(|| ConfigError::Invalid {
+                target: target.name.clone(),
+                key: "victoriametrics".into(),
+                message: "section missing".into(),
+            })?;
+        let token = cfg
+            .bearer_token_env
+            .as_deref()
+            .map(|var| target.credential("victoriametrics", var))
+            .transpose()?;
+        let http = HttpClient::new(
+            "victoriametrics",
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: None,
+            },
+        )?;
+        Ok(Self {
+            http,
+            query_base: base(&cfg.url),
+            write_base: base(cfg.write_url.as_ref().unwrap_or(&cfg.url)),
+            token,
+        })
     }
 
     fn url(base: &Url, path: &str) -> Result<Url, VmError> {
-        base.join(path).map_err(|e| VmError::Url(format!("{base}{path}: {e}")))
+        base.join(path)
+            .map_err(|e| VmError::Url(format!("{base}{path}: {e}")))
     }
 
     fn request(&self, method: Method, url: Url) -> RequestBuilder {
@@ -143,7 +162,9 @@ impl VmClient {
     /// [`VmError::Http`] when the server refuses.
     pub async fn import_prometheus(&self, lines: &str) -> Result<(), VmError> {
         let url = Self::url(&self.write_base, "api/v1/import/prometheus")?;
-        self.http.send(self.request(Method::POST, url).body(lines.to_string())).await?;
+        self.http
+            .send(self.request(Method::POST, url).body(lines.to_string()))
+            .await?;
         Ok(())
     }
 
@@ -151,11 +172,16 @@ impl VmClient {
     ///
     /// # Errors
     /// [`VmError::Api`] with the server's error type and message for a bad query.
-    pub async fn query(&self, expr: &str, time: Option<f64>) -> Result<Vec<InstantSample>, VmError> {
+    pub async fn query(
+        &self,
+        expr: &str,
+        time: Option<f64>,
+    ) -> Result<Vec<InstantSample>, VmError> {
         let mut url = Self::url(&self.query_base, "api/v1/query")?;
         url.query_pairs_mut().append_pair("query", expr);
         if let Some(t) = time {
-            url.query_pairs_mut().append_pair("time", &format!("{t:.3}"));
+            url.query_pairs_mut()
+                .append_pair("time", &format!("{t:.3}"));
         }
         let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
         let status = response.status();
@@ -164,7 +190,13 @@ impl VmClient {
             Ok(e) => e,
             // Not the API's JSON at all: report the status and the body.
             Err(_) if !status.is_success() => {
-                return Err(HttpError::Status { service: "victoriametrics", request: line, status, body: carbon_core::http::excerpt(&body) }.into());
+                return Err(HttpError::Status {
+                    service: "victoriametrics",
+                    request: line,
+                    status,
+                    body: carbon_core::http::excerpt(&body),
+                }
+                .into());
             }
             Err(e) => return Err(e.into()),
         };
@@ -179,7 +211,10 @@ impl VmClient {
         let mut url = Self::url(&self.query_base, "api/v1/export")?;
         url.query_pairs_mut().append_pair("match[]", selector);
         let (line, body) = self.http.text(self.request(Method::GET, url)).await?;
-        body.lines().filter(|l| !l.trim().is_empty()).map(|l| self.http.decode(&line, l).map_err(VmError::from)).collect()
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| self.http.decode(&line, l).map_err(VmError::from))
+            .collect()
     }
 
     /// Deletes the series matching `selector` (single-node API).
@@ -194,7 +229,10 @@ impl VmClient {
     }
 }
 
-fn parse_vector(request: RequestLine, envelope: Envelope<VectorData>) -> Result<Vec<InstantSample>, VmError> {
+fn parse_vector(
+    request: RequestLine,
+    envelope: Envelope<VectorData>,
+) -> Result<Vec<InstantSample>, VmError> {
     if envelope.status != "success" {
         return Err(VmError::Api {
             request,
@@ -204,8 +242,16 @@ fn parse_vector(request: RequestLine, envelope: Envelope<VectorData>) -> Result<
     }
     match envelope.data {
         Some(d) if d.result_type == "vector" => Ok(d.result),
-        Some(d) => Err(VmError::Api { request, error_type: "unexpected_result".into(), error: format!("expected a vector, got {}", d.result_type) }),
-        None => Err(VmError::Api { request, error_type: "no_data".into(), error: "success without data".into() }),
+        Some(d) => Err(VmError::Api {
+            request,
+            error_type: "unexpected_result".into(),
+            error: format!("expected a vector, got {}", d.result_type),
+        }),
+        None => Err(VmError::Api {
+            request,
+            error_type: "no_data".into(),
+            error: "success without data".into(),
+        }),
     }
 }
 
@@ -216,7 +262,10 @@ mod tests {
     use super::*;
 
     fn line() -> RequestLine {
-        RequestLine { method: Method::GET, url: "http://vm/api/v1/query".into() }
+        RequestLine {
+            method: Method::GET,
+            url: "http://vm/api/v1/query".into(),
+        }
     }
 
     #[test]
@@ -233,7 +282,10 @@ mod tests {
         let body = r#"{"status":"error","errorType":"422","error":"error when executing query=\"up{\": cannot parse"}"#;
         let env: Envelope<VectorData> = serde_json::from_str(body).unwrap();
         let e = parse_vector(line(), env).unwrap_err().to_string();
-        assert!(e.contains("GET http://vm/api/v1/query: 422: error when executing"), "{e}");
+        assert!(
+            e.contains("GET http://vm/api/v1/query: 422: error when executing"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,9 +15,21 @@ const VM: &[Service] = &[Service::VictoriaMetrics];
 fn main() -> std::process::ExitCode {
     Suite::new("victoriametrics")
         .smoke("health_endpoint_answers_ok", VM, health)
-        .smoke("scrape_targets_up_meet_the_configured_minimum", VM, targets_up)
-        .full("written_sample_reads_back_through_query_and_export", VM, write_read_back)
-        .full("malformed_query_reports_the_servers_error", VM, malformed_query)
+        .smoke(
+            "scrape_targets_up_meet_the_configured_minimum",
+            VM,
+            targets_up,
+        )
+        .full(
+            "written_sample_reads_back_through_query_and_export",
+            VM,
+            write_read_back,
+        )
+        .full(
+            "malformed_query_reports_the_servers_error",
+            VM,
+            malformed_query,
+        )
         .run()
 }
 
@@ -28,28 +40,48 @@ async fn health(ctx: Ctx) -> Result<()> {
 
 async fn targets_up(ctx: Ctx) -> Result<()> {
     let vm = ctx.victoriametrics()?;
-    let cfg = ctx.target().victoriametrics.clone().context("no [victoriametrics]")?;
+    let cfg = ctx
+        .target()
+        .victoriametrics
+        .clone()
+        .context("no [victoriametrics]")?;
     let describe = |s: &carbon_victoriametrics::InstantSample| {
-        s.metric.iter().filter(|(k, _)| *k != "__name__").map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+        s.metric
+            .iter()
+            .filter(|(k, _)| *k != "__name__")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     };
     // A freshly started scrape shows up only after the server's latency offset: poll, and on
     // timeout report how many were up and which were down.
-    let what = format!("at least {} targets up for {}", cfg.min_up_targets, cfg.up_selector);
+    let what = format!(
+        "at least {} targets up for {}",
+        cfg.min_up_targets, cfg.up_selector
+    );
     let up = ctx
-        .wait_until(&what, Duration::from_secs(cfg.visibility_timeout_secs), || async {
-            let series = vm.query(&cfg.up_selector, None).await?;
-            let (up, down): (Vec<_>, Vec<_>) = series.iter().partition(|s| s.number() == Some(1.0));
-            Ok::<_, VmError>(if up.len() >= cfg.min_up_targets {
-                Check::Ready(up.len())
-            } else {
-                Check::Pending(format!(
-                    "{} of {} series up; down: [{}]",
-                    up.len(),
-                    series.len(),
-                    down.iter().map(|s| describe(s)).collect::<Vec<_>>().join("; ")
-                ))
-            })
-        })
+        .wait_until(
+            &what,
+            Duration::from_secs(cfg.visibility_timeout_secs),
+            || async {
+                let series = vm.query(&cfg.up_selector, None).await?;
+                let (up, down): (Vec<_>, Vec<_>) =
+                    series.iter().partition(|s| s.number() == Some(1.0));
+                Ok::<_, VmError>(if up.len() >= cfg.min_up_targets {
+                    Check::Ready(up.len())
+                } else {
+                    Check::Pending(format!(
+                        "{} of {} series up; down: [{}]",
+                        up.len(),
+                        series.len(),
+                        down.iter()
+                            .map(|s| describe(s))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ))
+                })
+            },
+        )
         .await?;
     ctx.step(format_args!("{up} targets up for {}", cfg.up_selector));
     Ok(())
@@ -57,34 +89,59 @@ async fn targets_up(ctx: Ctx) -> Result<()> {
 
 async fn write_read_back(ctx: Ctx) -> Result<()> {
     let vm = ctx.victoriametrics()?;
-    let cfg = ctx.target().victoriametrics.clone().context("no [victoriametrics]")?;
+    let cfg = ctx
+        .target()
+        .victoriametrics
+        .clone()
+        .context("no [victoriametrics]")?;
     let run = ctx.run_id().to_string();
     let selector = format!("carbon_e2e_probe{{e2e_run=\"{run}\"}}");
     let cleanup_vm = vm.clone();
     let cleanup_selector = selector.clone();
-    ctx.defer(format!("delete series {selector}"), async move { Ok(cleanup_vm.delete_series(&cleanup_selector).await?) });
+    ctx.defer(format!("delete series {selector}"), async move {
+        Ok(cleanup_vm.delete_series(&cleanup_selector).await?)
+    });
 
     let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
     let stamp_ms = now_ms - 60_000;
     let value = (now_ms % 1_000_000) as f64 + 0.5;
-    vm.import_prometheus(&format!("carbon_e2e_probe{{e2e_run=\"{run}\",source=\"suite\"}} {value} {stamp_ms}\n")).await?;
+    vm.import_prometheus(&format!(
+        "carbon_e2e_probe{{e2e_run=\"{run}\",source=\"suite\"}} {value} {stamp_ms}\n"
+    ))
+    .await?;
     ctx.step(format_args!("wrote {selector} = {value} at {stamp_ms} ms"));
 
     let timeout = Duration::from_secs(cfg.visibility_timeout_secs);
     let seen = ctx
-        .wait_until(&format!("{selector} visible to /api/v1/query"), timeout, || async {
-            let r = vm.query(&selector, None).await?;
-            Ok::<_, VmError>(match r.first() {
-                Some(s) => Check::Ready(s.clone()),
-                None => Check::Pending("query returned no series".into()),
-            })
-        })
+        .wait_until(
+            &format!("{selector} visible to /api/v1/query"),
+            timeout,
+            || async {
+                let r = vm.query(&selector, None).await?;
+                Ok::<_, VmError>(match r.first() {
+                    Some(s) => Check::Ready(s.clone()),
+                    None => Check::Pending("query returned no series".into()),
+                })
+            },
+        )
         .await?;
-    ensure!(seen.number() == Some(value), "query returned {:?}, wrote {value}", seen.value);
-    ensure!(seen.metric.get("source").map(String::as_str) == Some("suite"), "labels lost: {:?}", seen.metric);
+    ensure!(
+        seen.number() == Some(value),
+        "query returned {:?}, wrote {value}",
+        seen.value
+    );
+    ensure!(
+        seen.metric.get("source").map(String::as_str) == Some("suite"),
+        "labels lost: {:?}",
+        seen.metric
+    );
 
     let exported = vm.export(&selector).await?;
-    ensure!(exported.len() == 1, "export returned {} series for {selector}", exported.len());
+    ensure!(
+        exported.len() == 1,
+        "export returned {} series for {selector}",
+        exported.len()
+    );
     ensure!(
         exported[0].values == vec![value] && exported[0].timestamps == vec![stamp_ms],
         "export returned values {:?} at {:?}; wrote {value} at {stamp_ms}",
@@ -102,6 +159,9 @@ async fn malformed_query(ctx: Ctx) -> Result<()> {
             Ok(())
         }
         Err(other) => Err(other).context("a malformed query should fail with the API's own error"),
-        Ok(r) => Err(carbon_harness::anyhow::anyhow!("malformed query `up{{` returned {} series", r.len())),
+        Ok(r) => Err(carbon_harness::anyhow::anyhow!(
+            "malformed query `up{{` returned {} series",
+            r.len()
+        )),
     }
 }

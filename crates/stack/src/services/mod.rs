@@ -6,7 +6,6 @@ mod victoriametrics;
 
 use crate::Service;
 
-
 /// The services, in start order.
 pub(crate) fn all() -> Vec<Box<dyn Service>> {
     vec![
@@ -26,6 +25,8 @@ pub(crate) fn run_as(user: &str) -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&user)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))).flatten()
+        (f.first() == Some(&user))
+            .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))
+            .flatten()
     })
 }

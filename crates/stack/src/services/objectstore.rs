@@ -50,24 +50,44 @@ impl Service for VersityGw {
         // Credentials travel in the environment, not argv (argv shows in `ps`).
         cmd.env("ROOT_ACCESS_KEY", stack.var(S3_ACCESS_KEY))
             .env("ROOT_SECRET_KEY", stack.var(S3_SECRET_KEY))
-            .args(["--port", &format!("127.0.0.1:{PORT}"), "--health", HEALTH, "--quiet", "posix"])
+            .args([
+                "--port",
+                &format!("127.0.0.1:{PORT}"),
+                "--health",
+                HEALTH,
+                "--quiet",
+                "posix",
+            ])
             .arg(stack.data_dir("objectstore"));
         Ok(cmd)
     }
 
     fn readiness(&self, _stack: &Stack) -> Readiness {
-        Readiness::Http { url: format!("http://127.0.0.1:{PORT}{HEALTH}"), contains: None }
+        Readiness::Http {
+            url: format!("http://127.0.0.1:{PORT}{HEALTH}"),
+            contains: None,
+        }
     }
 
     fn after_ready<'a>(&'a self, stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {
         Box::pin(async move {
-            let endpoint = url::Url::parse(&self.endpoint()).map_err(|e| StackError::Other(e.to_string()))?;
+            let endpoint =
+                url::Url::parse(&self.endpoint()).map_err(|e| StackError::Other(e.to_string()))?;
             let access = Secret::new(stack.var(S3_ACCESS_KEY));
             let secret = Secret::new(stack.var(S3_SECRET_KEY));
-            let s3 = S3Client::new(endpoint, "us-east-1", &access, &secret, std::time::Duration::from_secs(10), None)
-                .map_err(|e| StackError::Other(e.to_string()))?;
+            let s3 = S3Client::new(
+                endpoint,
+                "us-east-1",
+                &access,
+                &secret,
+                std::time::Duration::from_secs(10),
+                None,
+            )
+            .map_err(|e| StackError::Other(e.to_string()))?;
             for bucket in BUCKETS {
-                s3.create_bucket(bucket).await.map_err(|e| StackError::Other(format!("failed to create bucket {bucket}: {e}")))?;
+                s3.create_bucket(bucket).await.map_err(|e| {
+                    StackError::Other(format!("failed to create bucket {bucket}: {e}"))
+                })?;
             }
             Ok(())
         })

@@ -33,7 +33,9 @@ pub(crate) fn bin_dir() -> Option<PathBuf> {
 }
 
 fn bin(name: &str) -> Result<PathBuf, StackError> {
-    bin_dir().map(|d| d.join(name)).ok_or_else(|| StackError::Other("no PostgreSQL server under /usr/lib/postgresql".into()))
+    bin_dir()
+        .map(|d| d.join(name))
+        .ok_or_else(|| StackError::Other("no PostgreSQL server under /usr/lib/postgresql".into()))
 }
 
 fn as_service_user(cmd: &mut Command) -> &mut Command {
@@ -75,7 +77,10 @@ impl Service for Postgres {
         if data.join("PG_VERSION").exists() {
             return Ok(());
         }
-        println!("stack: initialising a PostgreSQL cluster in {}", data.display());
+        println!(
+            "stack: initialising a PostgreSQL cluster in {}",
+            data.display()
+        );
         std::fs::create_dir_all(&data).map_err(io_err("create", &data))?;
         chown(&data)?;
         // The password reaches initdb through a file only the server's user can read, never argv.
@@ -89,7 +94,12 @@ impl Service for Postgres {
                 Command::new(bin("initdb")?)
                     .arg("-D")
                     .arg(&data)
-                    .args(["--auth=scram-sha-256", "--encoding=UTF8", "--no-locale", "--username"])
+                    .args([
+                        "--auth=scram-sha-256",
+                        "--encoding=UTF8",
+                        "--no-locale",
+                        "--username",
+                    ])
                     .arg(stack.var(PG_USER))
                     .arg(format!("--pwfile={}", pwfile.display())),
             ),
@@ -102,15 +112,31 @@ impl Service for Postgres {
         let mut cmd = Command::new(bin("postgres")?);
         cmd.arg("-D")
             .arg(stack.data_dir("postgres"))
-            .args(["-p", &PORT.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
+            .args([
+                "-p",
+                &PORT.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-k",
+            ])
             .arg(stack.dir.join("run/postgres-sockets"));
         as_service_user(&mut cmd);
         Ok(cmd)
     }
 
     fn readiness(&self, _stack: &Stack) -> Readiness {
-        let isready = bin_dir().map(|d| d.join("pg_isready")).unwrap_or_else(|| PathBuf::from("pg_isready"));
-        Readiness::Command(isready, vec!["-h".into(), "127.0.0.1".into(), "-p".into(), PORT.to_string()])
+        let isready = bin_dir()
+            .map(|d| d.join("pg_isready"))
+            .unwrap_or_else(|| PathBuf::from("pg_isready"));
+        Readiness::Command(
+            isready,
+            vec![
+                "-h".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                PORT.to_string(),
+            ],
+        )
     }
 
     fn ready_timeout(&self) -> Duration {
@@ -126,8 +152,19 @@ impl Service for Postgres {
             for db in DATABASES {
                 let psql = |sql: &str| {
                     let mut c = Command::new("psql");
-                    c.args(["-h", "127.0.0.1", "-p", &PORT.to_string(), "-U", &stack.var(PG_USER), "-d", "postgres", "-tAc", sql])
-                        .env("PGPASSWORD", stack.var(PG_PASSWORD));
+                    c.args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &PORT.to_string(),
+                        "-U",
+                        &stack.var(PG_USER),
+                        "-d",
+                        "postgres",
+                        "-tAc",
+                        sql,
+                    ])
+                    .env("PGPASSWORD", stack.var(PG_PASSWORD));
                     c
                 };
                 let exists = psql(&format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"))
@@ -135,7 +172,11 @@ impl Service for Postgres {
                     .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
                     .unwrap_or(false);
                 if !exists {
-                    run_logged(stack, &format!("create database {db}"), &mut psql(&format!("CREATE DATABASE {db}")))?;
+                    run_logged(
+                        stack,
+                        &format!("create database {db}"),
+                        &mut psql(&format!("CREATE DATABASE {db}")),
+                    )?;
                 }
             }
             Ok(())

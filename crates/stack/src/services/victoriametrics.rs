@@ -15,7 +15,14 @@ pub(crate) struct VictoriaMetrics;
 pub(crate) struct VmAgent;
 
 fn install(stack: &Stack) -> Result<(), StackError> {
-    apt(stack, || Path::new("/usr/bin/victoria-metrics").exists() && Path::new("/usr/bin/vmagent").exists(), &["victoria-metrics"])
+    apt(
+        stack,
+        || {
+            Path::new("/usr/bin/victoria-metrics").exists()
+                && Path::new("/usr/bin/vmagent").exists()
+        },
+        &["victoria-metrics"],
+    )
 }
 
 impl Service for VictoriaMetrics {
@@ -37,14 +44,20 @@ impl Service for VictoriaMetrics {
 
     fn command(&self, stack: &Stack) -> Result<Command, StackError> {
         let mut cmd = Command::new("/usr/bin/victoria-metrics");
-        cmd.arg(format!("-storageDataPath={}", stack.data_dir("victoriametrics").display()))
-            .arg(format!("-httpListenAddr=127.0.0.1:{VM_PORT}"))
-            .arg("-retentionPeriod=7d");
+        cmd.arg(format!(
+            "-storageDataPath={}",
+            stack.data_dir("victoriametrics").display()
+        ))
+        .arg(format!("-httpListenAddr=127.0.0.1:{VM_PORT}"))
+        .arg("-retentionPeriod=7d");
         Ok(cmd)
     }
 
     fn readiness(&self, _stack: &Stack) -> Readiness {
-        Readiness::Http { url: format!("http://127.0.0.1:{VM_PORT}/health"), contains: Some("OK") }
+        Readiness::Http {
+            url: format!("http://127.0.0.1:{VM_PORT}/health"),
+            contains: Some("OK"),
+        }
     }
 }
 
@@ -82,14 +95,25 @@ impl Service for VmAgent {
     fn command(&self, stack: &Stack) -> Result<Command, StackError> {
         let dir = stack.data_dir("vmagent");
         let mut cmd = Command::new("/usr/bin/vmagent");
-        cmd.arg(format!("-promscrape.config={}", dir.join("scrape.yml").display()))
-            .arg(format!("-remoteWrite.url=http://127.0.0.1:{VM_PORT}/api/v1/write"))
-            .arg(format!("-remoteWrite.tmpDataPath={}", dir.join("queue").display()))
-            .arg(format!("-httpListenAddr=127.0.0.1:{AGENT_PORT}"));
+        cmd.arg(format!(
+            "-promscrape.config={}",
+            dir.join("scrape.yml").display()
+        ))
+        .arg(format!(
+            "-remoteWrite.url=http://127.0.0.1:{VM_PORT}/api/v1/write"
+        ))
+        .arg(format!(
+            "-remoteWrite.tmpDataPath={}",
+            dir.join("queue").display()
+        ))
+        .arg(format!("-httpListenAddr=127.0.0.1:{AGENT_PORT}"));
         Ok(cmd)
     }
 
     fn readiness(&self, _stack: &Stack) -> Readiness {
-        Readiness::Http { url: format!("http://127.0.0.1:{AGENT_PORT}/health"), contains: Some("OK") }
+        Readiness::Http {
+            url: format!("http://127.0.0.1:{AGENT_PORT}/health"),
+            contains: Some("OK"),
+        }
     }
 }

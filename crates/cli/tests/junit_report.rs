@@ -1,0 +1,126 @@
+//! Runs the `minio` suite through nextest against two broken targets and reads back the JUnit
+//! report nextest writes: a failing trial's context (request, endpoint, cause) must be in it,
+//! and a credential must never be, in the report or on the console.
+//!
+//! The wrong-credentials half talks to the local stack's real object store, so it needs the
+//! stack up (`carbon-e2e validate` brings it up before running the tests).
+
+use std::process::Command;
+
+use quick_junit::{Report, TestCaseStatus};
+
+const CANARY: &str = "canary-secret-7f3a9c0d";
+
+/// Runs the minio suite with extra environment; returns the console output and the report.
+fn run_minio_suite(env: &[(&str, &str)]) -> (String, Report) {
+    let root = carbon_config::workspace_root();
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(&root).args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--profile",
+        "selftest",
+        "--no-fail-fast",
+        "-E",
+        "package(suite-minio)",
+    ]);
+    // The outer nextest's variables would make the inner run think it is a single test.
+    #[allow(clippy::disallowed_methods)] // a test harness detail, not configuration
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().contains("NEXTEST") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("E2E_STRICT", "1").env("E2E_TARGET", "local");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("cargo nextest runs");
+    let console = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "the suite must fail against a broken target:\n{console}"
+    );
+    let junit = root.join("target/nextest/selftest/junit.xml");
+    let xml = std::fs::read_to_string(&junit)
+        .unwrap_or_else(|e| panic!("no JUnit at {}: {e}\n{console}", junit.display()));
+    assert!(
+        !xml.contains(CANARY),
+        "a credential leaked into the JUnit report"
+    );
+    assert!(
+        !console.contains(CANARY),
+        "a credential leaked onto the console"
+    );
+    (
+        console,
+        Report::deserialize_from_str(&xml).expect("valid JUnit"),
+    )
+}
+
+/// Each trial's name and all the report keeps of its output (nextest stores a trial's output
+/// in `system-out` and `system-err`).
+fn failures(report: &Report) -> Vec<(String, String)> {
+    let cases = report.test_suites.iter().flat_map(|s| &s.test_cases);
+    cases
+        .map(|c| {
+            assert!(
+                matches!(c.status, TestCaseStatus::NonSuccess { .. }),
+                "{} passed against a broken target",
+                c.name.as_str()
+            );
+            let out = [c.system_out.as_ref(), c.system_err.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|s| s.as_str());
+            (
+                c.name.as_str().to_string(),
+                out.collect::<Vec<_>>().join("\n"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn junit_keeps_each_failures_context_and_never_a_credential() {
+    // 1. An endpoint that refuses: every trial fails, naming the endpoint and the cause.
+    let (_, report) = run_minio_suite(&[
+        ("E2E_MINIO_ENDPOINT", "http://127.0.0.1:9"),
+        ("CARBON_STACK_S3_ACCESS_KEY", "canary-access"),
+        ("CARBON_STACK_S3_SECRET_KEY", CANARY),
+    ]);
+    let cases = failures(&report);
+    assert_eq!(cases.len(), 7, "{cases:?}");
+    for (name, text) in &cases {
+        assert!(
+            text.contains("minio: ")
+                && text.contains("http://127.0.0.1:9/")
+                && text.contains("cannot connect"),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains(&format!("trial {name}")),
+            "{name}: the trial's own output is kept: {text}"
+        );
+    }
+
+    // 2. The real store with a wrong secret: the store's refusal (status and body) is reported.
+    let (_, report) = run_minio_suite(&[("CARBON_STACK_S3_SECRET_KEY", CANARY)]);
+    for (name, text) in failures(&report) {
+        assert!(
+            text.contains("HTTP 403"),
+            "{name}: expected the store's 403: {text}"
+        );
+        assert!(
+            text.contains("X-Amz-Signature=***")
+                || text.contains("GET http")
+                || text.contains("HEAD http"),
+            "{name}: the request is shown: {text}"
+        );
+    }
+}
