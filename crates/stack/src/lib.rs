@@ -189,6 +189,11 @@ pub trait Service: Send + Sync {
     fn ready_timeout(&self) -> Duration {
         Duration::from_secs(60)
     }
+    /// Text `/proc/<pid>/cmdline` must contain for a recorded pid to count as this service
+    /// (default: the program's file name). Override when the program execs another one.
+    fn process_marker(&self) -> Option<&'static str> {
+        None
+    }
     /// The signal that stops it cleanly.
     fn stop_signal(&self) -> rustix::process::Signal {
         rustix::process::Signal::TERM

@@ -6,17 +6,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-
 use super::run_as;
 use crate::install::{apt, run_logged};
 use crate::secrets::{PG_PASSWORD, PG_USER};
 use crate::{Readiness, Service, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 15432;
-
-/// Databases created once the server is ready.
-const DATABASES: &[&str] = &["carbon"];
 
 pub(crate) struct Postgres;
 
@@ -146,40 +141,57 @@ impl Service for Postgres {
     fn stop_signal(&self) -> rustix::process::Signal {
         rustix::process::Signal::INT // "fast" shutdown: does not wait for clients to leave
     }
+}
 
-    fn after_ready<'a>(&'a self, stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {
-        Box::pin(async move {
-            for db in DATABASES {
-                let psql = |sql: &str| {
-                    let mut c = Command::new("psql");
-                    c.args([
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        &PORT.to_string(),
-                        "-U",
-                        &stack.var(PG_USER),
-                        "-d",
-                        "postgres",
-                        "-tAc",
-                        sql,
-                    ])
-                    .env("PGPASSWORD", stack.var(PG_PASSWORD));
-                    c
-                };
-                let exists = psql(&format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"))
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
-                    .unwrap_or(false);
-                if !exists {
-                    run_logged(
-                        stack,
-                        &format!("create database {db}"),
-                        &mut psql(&format!("CREATE DATABASE {db}")),
-                    )?;
-                }
-            }
-            Ok(())
+/// Runs `sql` with psql as the stack's PostgreSQL user against database `db`; returns stdout.
+/// The password travels in the environment, never argv.
+#[expect(dead_code, reason = "used by the Trino and DolphinScheduler services, next")]
+pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackError> {
+    let mut cmd = Command::new("psql");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &PORT.to_string(),
+        "-U",
+        &stack.var(PG_USER),
+        "-d",
+        db,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-tAc",
+        sql,
+    ])
+    .env("PGPASSWORD", stack.var(PG_PASSWORD));
+    let out = cmd
+        .output()
+        .map_err(|e| StackError::Other(format!("failed to run psql: {e}")))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(StackError::Command {
+            what: format!("run SQL on database {db}"),
+            command: format!("psql -d {db} -c {sql:?}"),
+            outcome: format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            log: "(stderr above)".into(),
         })
     }
+}
+
+/// Creates database `db` unless it exists. Services that keep metadata in the stack's
+/// PostgreSQL call this from their `prepare` (PostgreSQL is ready by then: they depend on it).
+#[expect(dead_code, reason = "used by the Trino and DolphinScheduler services, next")]
+pub(crate) fn ensure_database(stack: &Stack, db: &str) -> Result<(), StackError> {
+    if !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StackError::Other(format!("invalid database name {db:?}")));
+    }
+    if psql(
+        stack,
+        "postgres",
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"),
+    )? != "1"
+    {
+        psql(stack, "postgres", &format!("CREATE DATABASE {db}"))?;
+    }
+    Ok(())
 }
