@@ -145,7 +145,6 @@ impl Service for Postgres {
 
 /// Runs `sql` with psql as the stack's PostgreSQL user against database `db`; returns stdout.
 /// The password travels in the environment, never argv.
-#[expect(dead_code, reason = "used by the Trino and DolphinScheduler services, next")]
 pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackError> {
     let mut cmd = Command::new("psql");
     cmd.args([
