@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use anyhow;
-pub use carbon_config::{Env, Service, Target};
+pub use carbon_config::{Env, MinioConfig, Service, Target, VictoriaMetricsConfig};
 pub use carbon_core::wait::Check;
 pub use ctx::Ctx;
 use futures::future::BoxFuture;

@@ -161,6 +161,11 @@ impl S3Client {
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, S3Error> {
         let b = self.bucket(bucket)?;
         let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
+        self.head_exists(url).await
+    }
+
+    /// HEAD a signed URL: 2xx yes, 404 no, anything else an error with status and body.
+    async fn head_exists(&self, url: Url) -> Result<bool, S3Error> {
         let (line, response) = self
             .http
             .send_any(self.http.request(Method::HEAD, url))
@@ -315,15 +320,7 @@ impl S3Client {
         let url = b
             .head_object(Some(&self.credentials), key)
             .sign(SIGNATURE_TTL);
-        let (line, response) = self
-            .http
-            .send_any(self.http.request(Method::HEAD, url))
-            .await?;
-        match response.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.http.status_error(line, response).await.into()),
-        }
+        self.head_exists(url).await
     }
 
     /// A presigned GET URL anyone can use until it expires.

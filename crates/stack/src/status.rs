@@ -1,12 +1,9 @@
 //! `stack status`: per service, whether its process runs and whether it answers its probe.
 
-use std::time::Duration;
-
 use carbon_config::Env;
-use carbon_core::http::{ClientOptions, HttpClient};
 
 use crate::process::running_pid;
-use crate::up::probe_once;
+use crate::up::{probe_client, probe_once};
 use crate::{Stack, StackError, services};
 
 /// One service's state.
@@ -30,14 +27,7 @@ pub struct ServiceStatus {
 /// When the state directory cannot be opened.
 pub async fn status(env: &Env) -> Result<Vec<ServiceStatus>, StackError> {
     let stack = Stack::open(env)?;
-    let http = HttpClient::new(
-        "stack",
-        ClientOptions {
-            timeout: Duration::from_secs(2),
-            ca_file: None,
-        },
-    )
-    .map_err(|e| StackError::Other(e.to_string()))?;
+    let http = probe_client()?;
     let mut out = Vec::new();
     for s in services() {
         let pid = running_pid(&stack, s.name());

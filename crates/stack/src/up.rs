@@ -35,14 +35,7 @@ pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
     for s in &all {
         s.install(&stack)?;
     }
-    let http = HttpClient::new(
-        "stack",
-        ClientOptions {
-            timeout: Duration::from_secs(2),
-            ca_file: None,
-        },
-    )
-    .map_err(|e| StackError::Other(e.to_string()))?;
+    let http = probe_client()?;
     let mut launched = Vec::new();
     for s in &all {
         for dep in s.depends_on() {
@@ -125,6 +118,18 @@ pub(crate) async fn wait_ready(
             log: log.display().to_string(),
         }
     })
+}
+
+/// The HTTP client readiness probes use: short timeouts, a probe is repeated anyway.
+pub(crate) fn probe_client() -> Result<HttpClient, StackError> {
+    HttpClient::new(
+        "stack",
+        ClientOptions {
+            timeout: Duration::from_secs(2),
+            ca_file: None,
+        },
+    )
+    .map_err(|e| StackError::Other(e.to_string()))
 }
 
 /// Probes readiness once: `Ok` when ready, else a description of what was seen.

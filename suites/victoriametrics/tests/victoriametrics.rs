@@ -33,6 +33,13 @@ fn main() -> std::process::ExitCode {
         .run()
 }
 
+fn config(ctx: &Ctx) -> Result<carbon_harness::VictoriaMetricsConfig> {
+    ctx.target()
+        .victoriametrics
+        .clone()
+        .context("the target has no [victoriametrics]")
+}
+
 async fn health(ctx: Ctx) -> Result<()> {
     ctx.victoriametrics()?.health().await?;
     Ok(())
@@ -40,11 +47,7 @@ async fn health(ctx: Ctx) -> Result<()> {
 
 async fn targets_up(ctx: Ctx) -> Result<()> {
     let vm = ctx.victoriametrics()?;
-    let cfg = ctx
-        .target()
-        .victoriametrics
-        .clone()
-        .context("no [victoriametrics]")?;
+    let cfg = config(&ctx)?;
     let describe = |s: &carbon_victoriametrics::InstantSample| {
         s.metric
             .iter()
@@ -89,11 +92,7 @@ async fn targets_up(ctx: Ctx) -> Result<()> {
 
 async fn write_read_back(ctx: Ctx) -> Result<()> {
     let vm = ctx.victoriametrics()?;
-    let cfg = ctx
-        .target()
-        .victoriametrics
-        .clone()
-        .context("no [victoriametrics]")?;
+    let cfg = config(&ctx)?;
     let run = ctx.run_id().to_string();
     let selector = format!("carbon_e2e_probe{{e2e_run=\"{run}\"}}");
     let cleanup_vm = vm.clone();
