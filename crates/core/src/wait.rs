@@ -4,7 +4,9 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant; // the runtime's clock, so tests can pause it
 
 /// What one poll observed.
 #[derive(Debug)]
