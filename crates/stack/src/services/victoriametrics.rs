@@ -48,8 +48,7 @@ impl Service for VictoriaMetrics {
             "-storageDataPath={}",
             stack.data_dir("victoriametrics").display()
         ))
-        .arg(format!("-httpListenAddr=127.0.0.1:{VM_PORT}"))
-        .arg("-retentionPeriod=7d");
+        .arg(format!("-httpListenAddr=127.0.0.1:{VM_PORT}"));
         Ok(cmd)
     }
 
