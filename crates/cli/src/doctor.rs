@@ -65,6 +65,24 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!("        bearer token {}", set(t));
         }
     }
+    if let Some(t) = &target.trino {
+        println!("[trino] url {} user {}", t.url, t.user);
+        println!(
+            "        required catalogs {:?}, iceberg catalog {}, warehouse {}",
+            t.required_catalogs,
+            t.iceberg_catalog,
+            t.warehouse_bucket.as_deref().map_or_else(
+                || "(not checked)".to_string(),
+                |b| format!("s3://{b}/{}", t.warehouse_prefix)
+            )
+        );
+        if let Some(p) = &t.password_env {
+            println!("        password {}", set(p));
+        }
+        if let Some(ca) = &t.ca_file {
+            println!("        CA file {}", ca.display());
+        }
+    }
     println!();
     let mut healthy = true;
     for service in Service::ALL {
@@ -109,6 +127,37 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             let vm = carbon_victoriametrics::VmClient::from_target(target)?;
             vm.health().await?;
             Ok("/health answered OK".into())
+        }
+        Service::Trino => {
+            let trino = carbon_trino::TrinoClient::from_target(target)?;
+            let info = trino.info().await?;
+            anyhow::ensure!(
+                !info.starting,
+                "{} is still starting (version {})",
+                trino.url(),
+                info.node_version.version
+            );
+            let catalogs = trino.catalogs().await?;
+            let required = target
+                .trino
+                .as_ref()
+                .map(|t| t.required_catalogs.clone())
+                .unwrap_or_default();
+            let missing = carbon_trino::missing_catalogs(&required, &catalogs);
+            anyhow::ensure!(
+                missing.is_empty(),
+                "{} lacks required catalog(s) {} (it has {})",
+                trino.url(),
+                missing.join(", "),
+                catalogs.join(", ")
+            );
+            Ok(format!(
+                "Trino {} ({}), user {} accepted, catalogs {}",
+                info.node_version.version,
+                info.environment,
+                trino.user(),
+                catalogs.join(", ")
+            ))
         }
     }
 }

@@ -25,7 +25,9 @@ pub use error::ConfigError;
 pub use load::{load, load_from_file, load_with};
 pub use paths::{Paths, workspace_root};
 pub use secret::Secret;
-pub use target::{MinioConfig, Service, Settings, Target, TargetKind, VictoriaMetricsConfig};
+pub use target::{
+    MinioConfig, Service, Settings, Target, TargetKind, TrinoConfig, VictoriaMetricsConfig,
+};
 
 /// Whether strict mode is on: an unconfigured service fails its trials instead of skipping them.
 ///

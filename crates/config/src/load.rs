@@ -176,6 +176,7 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
                 .iter()
                 .map(|v| ("victoriametrics.url", &v.url)),
         )
+        .chain(target.trino.iter().map(|t| ("trino.url", &t.url)))
         .chain(target.victoriametrics.iter().filter_map(|v| {
             v.write_url
                 .as_ref()
@@ -194,6 +195,26 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             return Err(invalid(
                 "minio.multipart_object_mib",
                 "must be at least 6 (two parts of 5 MiB minimum)",
+            ));
+        }
+    }
+    if let Some(t) = &target.trino {
+        if t.user.is_empty() {
+            return Err(invalid("trino.user", "must not be empty"));
+        }
+        if t.iceberg_catalog.is_empty() {
+            return Err(invalid("trino.iceberg_catalog", "must not be empty"));
+        }
+        if t.query_timeout_secs == 0 || t.cancel_timeout_secs == 0 {
+            return Err(invalid(
+                "trino.query_timeout_secs",
+                "query and cancel timeouts must be at least 1",
+            ));
+        }
+        if t.warehouse_bucket.is_some() && target.minio.is_none() {
+            return Err(invalid(
+                "trino.warehouse_bucket",
+                "names a bucket of [minio], but the target has no [minio] section",
             ));
         }
     }
@@ -218,6 +239,11 @@ test_bucket = "carbon-e2e"
 url = "http://127.0.0.1:18428"
 up_selector = "up"
 min_up_targets = 2
+
+[trino]
+url = "http://127.0.0.1:18080"
+required_catalogs = ["tpch", "iceberg"]
+warehouse_bucket = "iceberg"
 "#;
 
     fn setup(text: &str) -> (tempfile::TempDir, Paths) {
@@ -357,6 +383,26 @@ min_up_targets = 2
         assert!(
             reason.contains("victoriametrics is not configured for target `local`"),
             "{reason}"
+        );
+    }
+
+    #[test]
+    fn trino_section_defaults_and_overrides() {
+        let (_d, paths) = setup(LOCAL);
+        let env = Env::from_pairs([
+            ("E2E_TRINO_USER", "alice"),
+            ("E2E_TRINO_PASSWORD_ENV", "TRINO_PW"),
+            ("TRINO_PW", "s3cret-pw"),
+        ]);
+        let t = load_with(&env, &paths).unwrap();
+        let trino = t.trino.as_ref().unwrap();
+        assert_eq!(trino.user, "alice");
+        assert_eq!(trino.iceberg_catalog, "iceberg");
+        assert_eq!(trino.query_timeout_secs, 120);
+        assert_eq!(trino.required_catalogs, ["tpch", "iceberg"]);
+        assert!(
+            t.secret_values().iter().any(|s| s.expose() == "s3cret-pw"),
+            "the Trino password must be scrubbed from output"
         );
     }
 

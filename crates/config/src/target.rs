@@ -121,6 +121,71 @@ fn default_visibility_timeout() -> u64 {
     60
 }
 
+/// `[trino]`: the SQL engine (the platform's Trino coordinator).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrinoConfig {
+    /// The coordinator's URL, e.g. `http://127.0.0.1:18080` or `https://trino.example.com`.
+    pub url: Url,
+    /// The user queries run as (`X-Trino-User`). Default `carbon-e2e`.
+    #[serde(default = "default_trino_user")]
+    pub user: String,
+    /// Environment variable holding the user's password (HTTP basic auth). Only sent over
+    /// `https://`; with an `http://` URL the client refuses to send it.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// A PEM file with extra CA certificates to trust (TLS verification stays on).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Catalogs the server must have (`SHOW CATALOGS`), e.g. `["iceberg", "tpch"]`.
+    #[serde(default)]
+    pub required_catalogs: Vec<String>,
+    /// The Iceberg catalog the round trip writes to. Default `iceberg`.
+    #[serde(default = "default_iceberg_catalog")]
+    pub iceberg_catalog: String,
+    /// The bucket of `[minio]` that holds the Iceberg warehouse, so the suite can see the files
+    /// Trino writes. When absent, the round trip skips the object-store check (and says so).
+    #[serde(default)]
+    pub warehouse_bucket: Option<String>,
+    /// The key prefix of the warehouse inside that bucket (empty: the bucket's root).
+    #[serde(default)]
+    pub warehouse_prefix: String,
+    /// How long one query may take from submission to its last page. Default 120 s.
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_secs: u64,
+    /// How long a cancelled query may still show as running on the server. Default 10 s.
+    #[serde(default = "default_cancel_timeout")]
+    pub cancel_timeout_secs: u64,
+}
+
+fn default_trino_user() -> String {
+    "carbon-e2e".into()
+}
+
+fn default_iceberg_catalog() -> String {
+    "iceberg".into()
+}
+
+fn default_query_timeout() -> u64 {
+    120
+}
+
+fn default_cancel_timeout() -> u64 {
+    10
+}
+
+impl TrinoConfig {
+    /// [`Self::query_timeout_secs`] as a duration.
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_secs(self.query_timeout_secs)
+    }
+
+    /// [`Self::cancel_timeout_secs`] as a duration.
+    pub fn cancel_timeout(&self) -> Duration {
+        Duration::from_secs(self.cancel_timeout_secs)
+    }
+}
+
 /// The services a trial can depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -128,23 +193,26 @@ pub enum Service {
     Minio,
     /// `[victoriametrics]`.
     VictoriaMetrics,
+    /// `[trino]`.
+    Trino,
 }
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 2] = [Service::Minio, Service::VictoriaMetrics];
+    pub const ALL: [Service; 3] = [Service::Minio, Service::VictoriaMetrics, Service::Trino];
 
     /// The section name in a target file.
     pub fn section(self) -> &'static str {
         match self {
             Service::Minio => "minio",
             Service::VictoriaMetrics => "victoriametrics",
+            Service::Trino => "trino",
         }
     }
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 3] = ["target", "minio", "victoriametrics"];
+pub(crate) const SECTIONS: [&str; 4] = ["target", "minio", "victoriametrics", "trino"];
 
 /// The raw file layout.
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +223,8 @@ pub(crate) struct TargetFile {
     pub minio: Option<MinioConfig>,
     #[serde(default)]
     pub victoriametrics: Option<VictoriaMetricsConfig>,
+    #[serde(default)]
+    pub trino: Option<TrinoConfig>,
 }
 
 /// A resolved target.
@@ -170,6 +240,8 @@ pub struct Target {
     pub minio: Option<MinioConfig>,
     /// `[victoriametrics]`, when the target has a metrics store to validate.
     pub victoriametrics: Option<VictoriaMetricsConfig>,
+    /// `[trino]`, when the target has a SQL engine to validate.
+    pub trino: Option<TrinoConfig>,
     /// The environment credentials are read from (process over stack env file).
     pub(crate) env: Env,
 }
@@ -182,6 +254,7 @@ impl Target {
             settings: file.target,
             minio: file.minio,
             victoriametrics: file.victoriametrics,
+            trino: file.trino,
             env,
         }
     }
@@ -191,6 +264,7 @@ impl Target {
         let present = match service {
             Service::Minio => self.minio.is_some(),
             Service::VictoriaMetrics => self.victoriametrics.is_some(),
+            Service::Trino => self.trino.is_some(),
         };
         if present {
             Ok(())
@@ -228,6 +302,9 @@ impl Target {
         }
         if let Some(v) = &self.victoriametrics {
             vars.extend(v.bearer_token_env.as_deref());
+        }
+        if let Some(t) = &self.trino {
+            vars.extend(t.password_env.as_deref());
         }
         vars.into_iter()
             .filter_map(|v| self.env.get(v))

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use carbon_config::Target;
 use carbon_core::wait::{Check, wait_until};
 use carbon_s3::S3Client;
+use carbon_trino::TrinoClient;
 use carbon_victoriametrics::VmClient;
 use futures::future::BoxFuture;
 
@@ -28,6 +29,7 @@ struct Inner {
     cleanups: Mutex<Vec<Cleanup>>,
     minio: OnceLock<Result<S3Client, String>>,
     victoriametrics: OnceLock<Result<VmClient, String>>,
+    trino: OnceLock<Result<TrinoClient, String>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -50,6 +52,7 @@ impl Ctx {
                 cleanups: Mutex::new(Vec::new()),
                 minio: OnceLock::new(),
                 victoriametrics: OnceLock::new(),
+                trino: OnceLock::new(),
             }),
         }
     }
@@ -166,5 +169,18 @@ impl Ctx {
             .clone()
             .map_err(anyhow::Error::msg)
             .context("building the victoriametrics client")
+    }
+
+    /// The Trino client for the target's `[trino]`.
+    ///
+    /// # Errors
+    /// When the section or its password is missing, or a password would go over plain HTTP.
+    pub fn trino(&self) -> anyhow::Result<TrinoClient> {
+        self.inner
+            .trino
+            .get_or_init(|| TrinoClient::from_target(&self.inner.target).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(anyhow::Error::msg)
+            .context("building the trino client")
     }
 }

@@ -47,8 +47,10 @@ pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackEr
     })?;
     let pid = child.id();
     let pid_path = stack.pid_file(service.name());
-    std::fs::write(&pid_path, format!("{pid} {}\n", program_of(&cmd)))
-        .map_err(io_err("write", &pid_path))?;
+    let marker = service
+        .process_marker()
+        .map_or_else(|| program_of(&cmd), str::to_string);
+    std::fs::write(&pid_path, format!("{pid} {marker}\n")).map_err(io_err("write", &pid_path))?;
     Ok(pid)
 }
 

@@ -2,6 +2,7 @@
 
 mod objectstore;
 mod postgres;
+mod trino;
 mod victoriametrics;
 
 use crate::Service;
@@ -13,6 +14,7 @@ pub(crate) fn all() -> Vec<Box<dyn Service>> {
         Box::new(objectstore::VersityGw),
         Box::new(victoriametrics::VictoriaMetrics),
         Box::new(victoriametrics::VmAgent),
+        Box::new(trino::Trino),
     ]
 }
 

@@ -179,10 +179,6 @@ pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackEr
 
 /// Creates database `db` unless it exists. Services that keep metadata in the stack's
 /// PostgreSQL call this from their `prepare` (PostgreSQL is ready by then: they depend on it).
-#[expect(
-    dead_code,
-    reason = "used by the Trino and DolphinScheduler services, next"
-)]
 pub(crate) fn ensure_database(stack: &Stack, db: &str) -> Result<(), StackError> {
     if !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(StackError::Other(format!("invalid database name {db:?}")));

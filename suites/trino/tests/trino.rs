@@ -1,0 +1,516 @@
+//! The `trino` suite: the plan's "run a simple Trino query", and the data path the platform
+//! depends on: Trino writing Iceberg tables to object storage, read back exactly, with the files
+//! checked in the store itself. Every schema and table carries the run id
+//! (`e2e_<run id>_<what>`) and is dropped by the trial's cleanup, even when a step fails.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
+use carbon_harness::{Check, Ctx, Service, Suite};
+use carbon_trino::{QueryOutput, TrinoClient, TrinoError};
+use serde::Deserialize;
+use serde_json::Value;
+
+const TRINO: &[Service] = &[Service::Trino];
+
+/// A query that runs far longer than any trial: a cross join of generated tpch tables.
+const LONG_QUERY: &str = "SELECT count(*) FROM tpch.sf1.lineitem CROSS JOIN tpch.sf1.orders";
+
+fn main() -> std::process::ExitCode {
+    Suite::new("trino")
+        .smoke("coordinator_is_up_and_not_starting", TRINO, server_up)
+        .smoke("select_1_returns_1", TRINO, select_one)
+        .smoke("tpch_tiny_nation_has_25_rows", TRINO, nation_count)
+        .smoke("every_required_catalog_exists", TRINO, required_catalogs)
+        .full(
+            "iceberg_table_round_trips_every_type_through_the_object_store",
+            TRINO,
+            iceberg_round_trip,
+        )
+        .full(
+            "failing_queries_report_trino_error_name_code_and_message",
+            TRINO,
+            failing_queries,
+        )
+        .full(
+            "cancelled_long_query_stops_running_on_the_server",
+            TRINO,
+            cancel_long_query,
+        )
+        .run()
+}
+
+/// A Trino identifier for something this trial creates: `e2e_<run id>_<what>`.
+fn ident(ctx: &Ctx, what: &str) -> String {
+    ctx.unique(what).replace('-', "_")
+}
+
+fn config(ctx: &Ctx) -> Result<&carbon_config::TrinoConfig> {
+    ctx.target()
+        .trino
+        .as_ref()
+        .context("the target has no [trino] section")
+}
+
+async fn run(ctx: &Ctx, trino: &TrinoClient, sql: &str) -> Result<QueryOutput> {
+    let out = trino
+        .execute(sql)
+        .await
+        .with_context(|| format!("running `{sql}`"))?;
+    ctx.step(format_args!(
+        "{sql}: query {}, {} row(s), client {:.1?}, server {:.1?}",
+        out.query_id,
+        out.rows.len(),
+        out.client_elapsed,
+        out.server_elapsed
+    ));
+    Ok(out)
+}
+
+async fn server_up(ctx: Ctx) -> Result<()> {
+    let trino = ctx.trino()?;
+    let info = trino.info().await?;
+    ctx.step(format_args!(
+        "{}: Trino {}, environment {}, coordinator {}, starting {}, uptime {}",
+        trino.url(),
+        info.node_version.version,
+        info.environment,
+        info.coordinator,
+        info.starting,
+        info.uptime.as_deref().unwrap_or("?")
+    ));
+    ensure!(
+        info.coordinator,
+        "{} is not a coordinator (trino.url must name the coordinator)",
+        trino.url()
+    );
+    ensure!(!info.starting, "{} is still starting", trino.url());
+    Ok(())
+}
+
+async fn select_one(ctx: Ctx) -> Result<()> {
+    let trino = ctx.trino()?;
+    let out = run(&ctx, &trino, "SELECT 1").await?;
+    let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
+    ensure!(v == &Value::from(1), "SELECT 1 returned {v}");
+    Ok(())
+}
+
+async fn nation_count(ctx: Ctx) -> Result<()> {
+    let trino = ctx.trino()?;
+    let out = run(&ctx, &trino, "SELECT count(*) FROM tpch.tiny.nation").await?;
+    let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
+    ensure!(
+        v == &Value::from(25),
+        "tpch.tiny.nation has {v} rows, expected 25"
+    );
+    Ok(())
+}
+
+async fn required_catalogs(ctx: Ctx) -> Result<()> {
+    let trino = ctx.trino()?;
+    let required = config(&ctx)?.required_catalogs.clone();
+    ensure!(
+        !required.is_empty(),
+        "the target lists no required catalogs (trino.required_catalogs): nothing to check"
+    );
+    let present = trino.catalogs().await?;
+    ctx.step(format_args!("SHOW CATALOGS: {}", present.join(", ")));
+    let missing = carbon_trino::missing_catalogs(&required, &present);
+    ensure!(
+        missing.is_empty(),
+        "{} lacks catalog(s) the target requires: {} (trino.required_catalogs); it has: {}",
+        trino.url(),
+        missing.join(", "),
+        present.join(", ")
+    );
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct RoundTrip {
+    columns: Vec<ColumnDef>,
+    rows: Vec<RowDef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ColumnDef {
+    name: String,
+    #[serde(rename = "type")]
+    type_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RowDef {
+    sql: String,
+    expect: Vec<Value>,
+}
+
+/// `location = 's3://bucket/key'` from `SHOW CREATE TABLE`, as (bucket, key prefix with `/`).
+fn table_location(ddl: &str) -> Option<(String, String)> {
+    let start = ddl.find("location = '")? + "location = '".len();
+    let rest = &ddl[start..];
+    let url = &rest[..rest.find('\'')?];
+    let path = url
+        .strip_prefix("s3://")
+        .or_else(|| url.strip_prefix("s3a://"))?;
+    let (bucket, key) = path.split_once('/')?;
+    Some((
+        bucket.to_string(),
+        format!("{}/", key.trim_end_matches('/')),
+    ))
+}
+
+async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
+    let trino = ctx.trino()?;
+    let cfg = config(&ctx)?.clone();
+    let fixture: RoundTrip =
+        serde_json::from_str(include_str!("../../../fixtures/trino/round_trip.json"))
+            .context("reading fixtures/trino/round_trip.json")?;
+    let catalog = cfg.iceberg_catalog.clone();
+    let schema = format!("{catalog}.{}", ident(&ctx, "round_trip"));
+    let table = format!("{schema}.typed_rows");
+
+    {
+        let (trino, schema) = (trino.clone(), schema.clone());
+        ctx.defer(format!("drop schema {schema}"), async move {
+            trino
+                .execute(&format!("DROP SCHEMA IF EXISTS {schema}"))
+                .await?;
+            Ok(())
+        });
+    }
+    run(&ctx, &trino, &format!("CREATE SCHEMA {schema}")).await?;
+
+    let columns: Vec<String> = fixture
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.type_name))
+        .collect();
+    // Filled in once the table's location is known; the cleanup then removes whatever the
+    // catalog leaves under it.
+    let location: Arc<Mutex<Option<(String, String)>>> = Arc::default();
+    {
+        let (trino, table, location) = (trino.clone(), table.clone(), Arc::clone(&location));
+        let s3 = cfg
+            .warehouse_bucket
+            .as_ref()
+            .map(|_| ctx.minio())
+            .transpose()?;
+        ctx.defer(
+            format!("drop table {table} and any files left under its location"),
+            async move {
+                trino
+                    .execute(&format!("DROP TABLE IF EXISTS {table}"))
+                    .await?;
+                let loc = location.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let (Some(s3), Some((bucket, prefix))) = (s3, loc) {
+                    let n = s3.delete_prefix(&bucket, &prefix).await?;
+                    if n > 0 {
+                        println!("removed {n} leftover object(s) under s3://{bucket}/{prefix}");
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+    run(
+        &ctx,
+        &trino,
+        &format!(
+            "CREATE TABLE {table} ({}) WITH (format = 'PARQUET')",
+            columns.join(", ")
+        ),
+    )
+    .await?;
+    let ddl = run(&ctx, &trino, &format!("SHOW CREATE TABLE {table}")).await?;
+    let ddl = ddl
+        .single()
+        .map_err(carbon_harness::anyhow::Error::msg)?
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (bucket, prefix) = table_location(&ddl)
+        .with_context(|| format!("no s3:// location in SHOW CREATE TABLE {table}: {ddl}"))?;
+    ctx.step(format_args!("table location s3://{bucket}/{prefix}"));
+    *location.lock().unwrap_or_else(|p| p.into_inner()) = Some((bucket.clone(), prefix.clone()));
+
+    let values: Vec<String> = fixture
+        .rows
+        .iter()
+        .map(|r| format!("({})", r.sql))
+        .collect();
+    let inserted = run(
+        &ctx,
+        &trino,
+        &format!("INSERT INTO {table} VALUES {}", values.join(", ")),
+    )
+    .await?;
+    ensure!(
+        inserted.single().ok() == Some(&Value::from(fixture.rows.len())),
+        "INSERT reported {:?} rows, expected {}",
+        inserted.rows,
+        fixture.rows.len()
+    );
+
+    let names: Vec<&str> = fixture.columns.iter().map(|c| c.name.as_str()).collect();
+    let back = run(
+        &ctx,
+        &trino,
+        &format!("SELECT {} FROM {table} ORDER BY id", names.join(", ")),
+    )
+    .await?;
+    let types: Vec<(&str, &str)> = back
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.type_name.as_str()))
+        .collect();
+    let wanted: Vec<(&str, &str)> = fixture
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.type_name.as_str()))
+        .collect();
+    ensure!(
+        types == wanted,
+        "read back columns {types:?}, created {wanted:?}"
+    );
+    let expected: Vec<&Vec<Value>> = fixture.rows.iter().map(|r| &r.expect).collect();
+    for (i, (got, want)) in back.rows.iter().zip(&expected).enumerate() {
+        ensure!(
+            got == *want,
+            "row {i} read back as {got:?}, inserted {want:?}"
+        );
+    }
+    ensure!(
+        back.rows.len() == expected.len(),
+        "read back {} rows, inserted {}",
+        back.rows.len(),
+        expected.len()
+    );
+    ctx.step(format_args!(
+        "{} rows read back exactly, types {}",
+        back.rows.len(),
+        wanted
+            .iter()
+            .map(|(_, t)| *t)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    // The files, seen in the object store itself.
+    match &cfg.warehouse_bucket {
+        None => ctx.step("trino.warehouse_bucket not set: object-store check skipped"),
+        Some(warehouse) => {
+            let root = format!("s3://{warehouse}/{}", cfg.warehouse_prefix);
+            ensure!(
+                format!("s3://{bucket}/{prefix}").starts_with(&root),
+                "table location s3://{bucket}/{prefix} is not under the warehouse {root} (trino.warehouse_bucket, trino.warehouse_prefix)"
+            );
+            let s3 = ctx.minio()?;
+            let keys: Vec<String> = s3
+                .list(&bucket, &prefix)
+                .await?
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
+            let data: Vec<&String> = keys
+                .iter()
+                .filter(|k| k.contains("/data/") && k.ends_with(".parquet"))
+                .collect();
+            let metadata: Vec<&String> = keys
+                .iter()
+                .filter(|k| k.contains("/metadata/") && k.ends_with(".metadata.json"))
+                .collect();
+            ctx.step(format_args!(
+                "s3://{bucket}/{prefix}: {} object(s), {} parquet data file(s), {} metadata file(s)",
+                keys.len(),
+                data.len(),
+                metadata.len()
+            ));
+            ensure!(
+                !data.is_empty() && !metadata.is_empty(),
+                "expected parquet data and metadata.json files under s3://{bucket}/{prefix}, found {keys:?}"
+            );
+            // Every data file Iceberg lists for the table is an object in the store.
+            let files = run(
+                &ctx,
+                &trino,
+                &format!("SELECT file_path FROM {schema}.\"typed_rows$files\""),
+            )
+            .await?;
+            for row in &files.rows {
+                let path = row.first().and_then(Value::as_str).unwrap_or_default();
+                let key = path.split_once(&format!("{bucket}/")).map(|(_, k)| k);
+                ensure!(
+                    key.is_some_and(|k| keys.iter().any(|x| x == k)),
+                    "Iceberg lists data file {path}, which is not in the store"
+                );
+            }
+        }
+    }
+
+    run(&ctx, &trino, &format!("DROP TABLE {table}")).await?;
+    if cfg.warehouse_bucket.is_some() {
+        let s3 = ctx.minio()?;
+        let (b, p) = (bucket.clone(), prefix.clone());
+        ctx.wait_until(
+            &format!("the table's files under s3://{bucket}/{prefix} to be removed"),
+            Duration::from_secs(30),
+            || async {
+                let left = s3.list(&b, &p).await?;
+                Ok::<_, carbon_s3::S3Error>(if left.is_empty() {
+                    Check::Ready(())
+                } else {
+                    Check::Pending(format!("{} object(s) remain", left.len()))
+                })
+            },
+        )
+        .await?;
+    }
+    run(&ctx, &trino, &format!("DROP SCHEMA {schema}")).await?;
+    let left = run(
+        &ctx,
+        &trino,
+        &format!(
+            "SELECT schema_name FROM {catalog}.information_schema.schemata WHERE schema_name = '{}'",
+            schema.rsplit('.').next().unwrap_or_default()
+        ),
+    )
+    .await?;
+    ensure!(
+        left.rows.is_empty(),
+        "schema {schema} still listed after DROP SCHEMA"
+    );
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct FailingQueries {
+    queries: Vec<FailingQuery>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FailingQuery {
+    what: String,
+    sql: String,
+    error_name: String,
+    error_code: i64,
+    error_type: String,
+    message_contains: String,
+}
+
+async fn failing_queries(ctx: Ctx) -> Result<()> {
+    let trino = ctx.trino()?;
+    let fixture: FailingQueries =
+        serde_json::from_str(include_str!("../../../fixtures/trino/failing_queries.json"))
+            .context("reading fixtures/trino/failing_queries.json")?;
+    for q in fixture.queries {
+        let sql = q.sql.replace("{missing}", &ident(&ctx, "missing"));
+        match trino.execute(&sql).await {
+            Ok(out) => bail!("{}: `{sql}` succeeded with {:?}", q.what, out.rows),
+            Err(e @ TrinoError::Query { .. }) => {
+                let text = e.to_string();
+                ctx.step(format_args!("{}: {text}", q.what));
+                let f = e.failure().context("a query error without Trino's error")?;
+                ensure!(
+                    f.error_name == q.error_name
+                        && f.error_code == q.error_code
+                        && f.error_type == q.error_type
+                        && f.message.contains(&q.message_contains),
+                    "{}: `{sql}` failed with {f}, expected {} (code {}, {}) with a message containing {:?}",
+                    q.what,
+                    q.error_name,
+                    q.error_code,
+                    q.error_type,
+                    q.message_contains
+                );
+                let code = format!("code {}", f.error_code);
+                ensure!(
+                    [f.error_name.as_str(), code.as_str(), f.message.as_str()]
+                        .iter()
+                        .all(|part| text.contains(part)),
+                    "the failure message {text:?} must carry Trino's error name, code and message"
+                );
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("{}: `{sql}` should fail inside Trino, not before", q.what)
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn cancel_long_query(ctx: Ctx) -> Result<()> {
+    let trino = ctx.trino()?;
+    let cfg = config(&ctx)?.clone();
+    let mut query = trino.submit(LONG_QUERY).await?;
+    let id = query.id().to_string();
+    ctx.step(format_args!("submitted query {id}: {LONG_QUERY}"));
+    {
+        let (trino, id) = (trino.clone(), id.clone());
+        ctx.defer(format!("kill query {id} if it still runs"), async move {
+            trino.kill(&id).await?;
+            Ok(())
+        });
+    }
+    // Each page request waits on the server (long poll), so this loop does not spin; the
+    // query must reach RUNNING within the query timeout.
+    let t0 = Instant::now();
+    while query.state() != "RUNNING" {
+        ensure!(
+            !query.is_done(),
+            "query {id} ended ({}) before it could be cancelled",
+            query.state()
+        );
+        ensure!(
+            t0.elapsed() < cfg.query_timeout(),
+            "query {id} did not reach RUNNING within {:?}; state {}",
+            cfg.query_timeout(),
+            query.state()
+        );
+        query.advance().await?;
+    }
+    let info = trino
+        .query_info(&id)
+        .await?
+        .with_context(|| format!("the server does not know query {id}"))?;
+    ctx.step(format_args!("query {id} is {} on the server", info.state));
+    ensure!(
+        info.is_running(),
+        "query {id} is {} before the cancel",
+        info.state
+    );
+
+    let cancelled_at = Instant::now();
+    query.cancel().await?;
+    ctx.step(format_args!("cancel sent for query {id}"));
+    let state = ctx
+        .wait_until(
+            &format!("query {id} to stop running on the server"),
+            cfg.cancel_timeout(),
+            || async {
+                Ok::<_, TrinoError>(match trino.query_info(&id).await? {
+                    None => Check::Ready("gone (the server forgot it)".to_string()),
+                    Some(i) if !i.is_running() => Check::Ready(format!(
+                        "{} {}",
+                        i.state,
+                        i.error_code.map(|e| e.name).unwrap_or_default()
+                    )),
+                    Some(i) => Check::Pending(i.state),
+                })
+            },
+        )
+        .await?;
+    ctx.step(format_args!(
+        "query {id} {state}, {:.2?} after the cancel",
+        cancelled_at.elapsed()
+    ));
+    ensure!(
+        state.starts_with("gone") || state.contains("USER_CANCELED"),
+        "query {id} stopped as {state}, expected FAILED USER_CANCELED"
+    );
+    Ok(())
+}
