@@ -4,6 +4,9 @@
 //! 2. Per-trial harness overhead: the harness's own trial through nextest, as nextest times it.
 //! 3. Fail-fast: the object store stopped, time until every `minio` trial has failed.
 //! 4. Full-suite wall time against the local stack.
+//! 5. Trino: client wall time against Trino's own elapsed time for the smoke queries, the
+//!    `trino` suite's wall time, and the local Trino's cold start (`--only trino` runs just
+//!    this and restarts no other service).
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +26,9 @@ pub struct Args {
     /// How many times to repeat the expensive ones (stack, fail-fast, full suite).
     #[arg(long, default_value_t = 3)]
     repeat_slow: usize,
+    /// Run only one section: `trino` (restarts only the stack's Trino).
+    #[arg(long, value_parser = ["trino"])]
+    only: Option<String>,
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -98,6 +104,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .args(["nextest", "run", "--workspace", "--no-run"])
         .status()?;
     ensure!(built.success(), "building the tests failed");
+    if args.only.as_deref() == Some("trino") {
+        trino(&env, &args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     // 1. Cold stack up.
     let mut totals = Vec::new();
@@ -193,5 +203,96 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!("| measure | median |\n|---|---|");
     println!("| `cargo nextest run` wall time | {} |", secs(median(full)));
+
+    // 5. Trino.
+    trino(&env, &args).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The smoke queries whose client and server times are compared.
+const TRINO_SMOKE_QUERIES: [&str; 3] = [
+    "SELECT 1",
+    "SELECT count(*) FROM tpch.tiny.nation",
+    "SHOW CATALOGS",
+];
+
+/// Section 5: Trino's client/server times, its suite, its cold start.
+async fn trino(env: &Env, args: &Args) -> anyhow::Result<()> {
+    let target = carbon_config::load_with(env, &carbon_config::Paths::from_env(env))?;
+    ensure!(
+        target.trino.is_some(),
+        "the target has no [trino] section to benchmark"
+    );
+    let client = carbon_trino::TrinoClient::from_target(&target)?;
+    for sql in TRINO_SMOKE_QUERIES {
+        client.execute(sql).await?; // warm-up, not timed
+    }
+    println!(
+        "\n## Trino: client wall time vs Trino's reported elapsed time ({} runs each)\n",
+        args.repeat
+    );
+    println!(
+        "| query | client wall (median) | server elapsed (median) | ratio client/server |\n|---|---|---|---|"
+    );
+    for sql in TRINO_SMOKE_QUERIES {
+        let (mut wall, mut server) = (Vec::new(), Vec::new());
+        for _ in 0..args.repeat {
+            let out = client.execute(sql).await?;
+            wall.push(out.client_elapsed);
+            server.push(out.server_elapsed);
+        }
+        let (w, s) = (median(wall), median(server));
+        println!(
+            "| `{sql}` | {} | {} | {:.2} |",
+            secs(w),
+            secs(s),
+            w.as_secs_f64() / s.as_secs_f64().max(0.001)
+        );
+    }
+
+    let mut suite = Vec::new();
+    let mut count = 0;
+    for _ in 0..args.repeat_slow {
+        let (w, t) = nextest_run("package(suite-trino)", &[])?;
+        ensure!(
+            !t.is_empty() && t.iter().all(|(_, passed)| *passed),
+            "a trino trial failed during the benchmark"
+        );
+        count = t.len();
+        suite.push(w);
+    }
+    println!(
+        "\n## `trino` suite against the local stack ({} runs, {count} trials)\n",
+        args.repeat_slow
+    );
+    println!("| measure | median |\n|---|---|");
+    println!(
+        "| `cargo nextest run` wall time | {} |",
+        secs(median(suite))
+    );
+
+    let (mut info, mut query) = (Vec::new(), Vec::new());
+    for _ in 0..args.repeat_slow {
+        carbon_stack::stop_service(env, "trino").await?;
+        let t0 = Instant::now();
+        let started = carbon_stack::up(env).await?;
+        query.push(t0.elapsed());
+        if let Some(s) = started.iter().find(|s| s.name == "trino") {
+            info.push(s.ready_after);
+        }
+    }
+    println!(
+        "\n## Local Trino cold start (installed; {} runs)\n",
+        args.repeat_slow
+    );
+    println!("| measure | median |\n|---|---|");
+    println!(
+        "| start to `/v1/info` reporting `starting:false` | {} |",
+        secs(median(info))
+    );
+    println!(
+        "| start to the first query answered (`stack up` returns) | {} |",
+        secs(median(query))
+    );
+    Ok(())
 }

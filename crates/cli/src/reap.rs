@@ -66,5 +66,88 @@ pub async fn reap(target: &Target, older_than: Duration) -> anyhow::Result<()> {
             }
         }
     }
+    if target.trino.is_some() {
+        reap_trino(target, cutoff).await?;
+    }
+    Ok(())
+}
+
+/// The creation time (unix seconds) a schema name ends with: `e2e_<run>_<what>_<seconds>`.
+fn created_from_name(schema: &str) -> Option<i64> {
+    schema
+        .rsplit('_')
+        .next()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|s| *s > 1_000_000_000)
+}
+
+/// Drops Iceberg schemas named `e2e_*` (with their tables) that are older than the cutoff.
+/// The age comes from the creation time in the name; for a schema named otherwise, from its
+/// tables' newest snapshot. An empty schema without a time in its name has no age to read and
+/// is left alone (and reported).
+async fn reap_trino(target: &Target, cutoff: OffsetDateTime) -> anyhow::Result<()> {
+    let Some(cfg) = &target.trino else {
+        return Ok(());
+    };
+    let trino = carbon_trino::TrinoClient::from_target(target)?;
+    let catalog = &cfg.iceberg_catalog;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let schemas = trino
+        .execute(&format!(
+            "SELECT schema_name FROM {catalog}.information_schema.schemata \
+             WHERE schema_name LIKE 'e2e\\_%' ESCAPE '\\'"
+        ))
+        .await?;
+    for row in &schemas.rows {
+        let schema = row.first().map(text).unwrap_or_default();
+        let tables: Vec<String> = trino
+            .execute(&format!(
+                "SELECT table_name FROM {catalog}.information_schema.tables \
+                 WHERE table_schema = '{schema}'"
+            ))
+            .await?
+            .rows
+            .iter()
+            .filter_map(|r| r.first().map(text))
+            .collect();
+        let mut created = created_from_name(&schema);
+        if created.is_none() {
+            for table in &tables {
+                let newest = trino
+                    .execute(&format!(
+                        "SELECT CAST(to_unixtime(max(committed_at)) AS bigint) \
+                         FROM {catalog}.\"{schema}\".\"{table}$snapshots\""
+                    ))
+                    .await?;
+                let t = newest.single().ok().and_then(serde_json::Value::as_i64);
+                created = created.max(t);
+            }
+        }
+        let Some(created) = created else {
+            println!(
+                "reap: trino: schema {catalog}.{schema} has no creation time in its name and no \
+                 snapshots: age unknown, left alone"
+            );
+            continue;
+        };
+        if created >= cutoff.unix_timestamp() {
+            continue;
+        }
+        for table in &tables {
+            trino
+                .execute(&format!(
+                    "DROP TABLE IF EXISTS {catalog}.\"{schema}\".\"{table}\""
+                ))
+                .await?;
+        }
+        trino
+            .execute(&format!("DROP SCHEMA IF EXISTS {catalog}.\"{schema}\""))
+            .await?;
+        println!(
+            "reap: trino: dropped schema {catalog}.{schema} and {} table(s) (created {})",
+            tables.len(),
+            OffsetDateTime::from_unix_timestamp(created).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        );
+    }
     Ok(())
 }

@@ -33,11 +33,12 @@ pub enum TrinoError {
     #[error(transparent)]
     Http(#[from] HttpError),
     /// No answer over TLS, with a hint at the likely cause (e.g. `https://` to a plain-HTTP port).
-    #[error("{source}; hint: {hint}")]
+    // The transport error is part of the message rather than a `#[source]`, so that a chain
+    // printer (`{:#}`) does not show it twice.
+    #[error("{error}; hint: {hint}")]
     Tls {
         /// The transport error.
-        #[source]
-        source: HttpError,
+        error: Box<HttpError>,
         /// What probably went wrong.
         hint: String,
     },
@@ -732,7 +733,7 @@ fn tls_hint(e: HttpError, base: &Url) -> TrinoError {
         "the TLS handshake failed: is the port serving plain HTTP? (trino.url says https://)"
     };
     TrinoError::Tls {
-        source: e,
+        error: Box::new(e),
         hint: hint.to_string(),
     }
 }

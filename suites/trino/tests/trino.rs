@@ -1,7 +1,8 @@
 //! The `trino` suite: the plan's "run a simple Trino query", and the data path the platform
 //! depends on: Trino writing Iceberg tables to object storage, read back exactly, with the files
-//! checked in the store itself. Every schema and table carries the run id
-//! (`e2e_<run id>_<what>`) and is dropped by the trial's cleanup, even when a step fails.
+//! checked in the store itself. Every schema carries the run id and its creation time
+//! (`e2e_<run id>_<what>_<unix seconds>`) and is dropped, with its table, by the trial's cleanup,
+//! even when a step fails; `carbon-e2e reap` drops what a killed run left.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,6 +45,16 @@ fn main() -> std::process::ExitCode {
 /// A Trino identifier for something this trial creates: `e2e_<run id>_<what>`.
 fn ident(ctx: &Ctx, what: &str) -> String {
     ctx.unique(what).replace('-', "_")
+}
+
+/// A schema name that also carries its creation time (`e2e_<run id>_<what>_<unix seconds>`):
+/// Iceberg catalogs record no creation time for a schema, and `carbon-e2e reap` needs an age
+/// to tell a killed run's leftovers from a live run's work.
+fn schema_ident(ctx: &Ctx, what: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    ident(ctx, &format!("{what}_{now}"))
 }
 
 fn config(ctx: &Ctx) -> Result<&carbon_config::TrinoConfig> {
@@ -169,7 +180,7 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
         serde_json::from_str(include_str!("../../../fixtures/trino/round_trip.json"))
             .context("reading fixtures/trino/round_trip.json")?;
     let catalog = cfg.iceberg_catalog.clone();
-    let schema = format!("{catalog}.{}", ident(&ctx, "round_trip"));
+    let schema = format!("{catalog}.{}", schema_ident(&ctx, "round_trip"));
     let table = format!("{schema}.typed_rows");
 
     {

@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
 use super::{objectstore, postgres};
-use crate::install::run_logged;
+use crate::install::{apt, run_logged};
 use crate::secrets::{PG_PASSWORD, PG_USER, S3_ACCESS_KEY, S3_SECRET_KEY};
 use crate::{Readiness, Service, Stack, StackError, io_err};
 
@@ -196,6 +196,18 @@ impl Service for Trino {
         if home.join(".verified").exists() {
             return Ok(());
         }
+        // Maven fetches from Central with strict checksums; unzip unpacks the plugins.
+        let runs = |program: &str, arg: &str| {
+            Command::new(program)
+                .arg(arg)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        apt(
+            stack,
+            || runs("mvn", "-v") && runs("unzip", "-v"),
+            &["maven", "unzip"],
+        )?;
         let staging = stack.cache.join(format!("trino-{VERSION}.unpacking"));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io_err("remove", &staging))?;
