@@ -67,6 +67,17 @@ pub enum TrinoError {
         /// A body excerpt.
         body: String,
     },
+    /// The coordinator takes authentication only over HTTPS and was asked over plain HTTP
+    /// (HTTP 403 "Authentication over HTTP is not enabled").
+    #[error(
+        "trino: {request}: HTTP 403: the coordinator accepts authentication only over HTTPS: set trino.url to its https:// address (and trino.password_env); the server said: {body}"
+    )]
+    HttpsRequired {
+        /// What was sent.
+        request: RequestLine,
+        /// A body excerpt.
+        body: String,
+    },
     /// The query reached Trino and failed there.
     #[error("trino: query {query_id} failed: {failure}")]
     Query {
@@ -434,6 +445,22 @@ impl TrinoClient {
                 body: excerpt(&body),
             });
         }
+        if response.status() == StatusCode::FORBIDDEN {
+            let body = self.http.body(&line, response).await.unwrap_or_default();
+            if body.contains("Authentication over HTTP is not enabled") {
+                return Err(TrinoError::HttpsRequired {
+                    request: line,
+                    body: excerpt(&body),
+                });
+            }
+            return Err(HttpError::Status {
+                service: "trino",
+                request: line,
+                status: StatusCode::FORBIDDEN,
+                body: excerpt(&body),
+            }
+            .into());
+        }
         Ok((line, response))
     }
 
@@ -710,9 +737,16 @@ fn unauthorized_reason(user: &str, password_var: Option<&str>, body: &str) -> St
     }
 }
 
-/// Adds a hint to a TLS failure on an `https://` URL.
+/// Adds a hint to a TLS failure on an `https://` URL, or to a TLS answer on an `http://` one.
 fn tls_hint(e: HttpError, base: &Url) -> TrinoError {
     let text = e.to_string().to_ascii_lowercase();
+    if base.scheme() == "http" && e.is_transport() && text.contains("invalid http version") {
+        return TrinoError::Tls {
+            error: Box::new(e),
+            hint: "the answer was not HTTP: is the port serving HTTPS? (trino.url says http://)"
+                .to_string(),
+        };
+    }
     let tls = base.scheme() == "https"
         && e.is_transport()
         && [
@@ -859,6 +893,51 @@ mod tests {
         );
         let without = unauthorized_reason("alice", None, "Unauthorized");
         assert!(without.contains("trino.password_env"), "{without}");
+    }
+
+    fn transport(url: &str, detail: &str) -> HttpError {
+        HttpError::Transport {
+            service: "trino",
+            request: RequestLine {
+                method: Method::GET,
+                url: url.to_string(),
+            },
+            detail: detail.to_string(),
+            timed_out: false,
+        }
+    }
+
+    /// Details as reqwest/rustls reported them against a real Trino 476 (HTTP on 18080,
+    /// HTTPS with a private CA on 28443).
+    #[test]
+    fn scheme_and_certificate_mistakes_get_a_hint() {
+        let cases = [
+            (
+                "https://127.0.0.1:18080",
+                "cannot connect: client error (Connect): received corrupt message of type InvalidContentType",
+                "is the port serving plain HTTP?",
+            ),
+            (
+                "http://127.0.0.1:28443",
+                "request failed: client error (SendRequest): invalid HTTP version parsed",
+                "is the port serving HTTPS?",
+            ),
+            (
+                "https://127.0.0.1:28443",
+                "cannot connect: client error (Connect): invalid peer certificate: UnknownIssuer",
+                "trino.ca_file",
+            ),
+        ];
+        for (url, detail, hint) in cases {
+            let base = Url::parse(url).unwrap();
+            let e = tls_hint(transport(url, detail), &base).to_string();
+            assert!(e.contains(hint) && e.contains(url), "{e}");
+        }
+        let refused = tls_hint(
+            transport("http://127.0.0.1:9", "cannot connect: Connection refused"),
+            &Url::parse("http://127.0.0.1:9").unwrap(),
+        );
+        assert!(matches!(refused, TrinoError::Http(_)));
     }
 
     #[test]
