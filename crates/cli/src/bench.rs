@@ -7,6 +7,9 @@
 //! 5. Trino: client wall time against Trino's own elapsed time for the smoke queries, the
 //!    `trino` suite's wall time, and the local Trino's cold start (`--only trino` runs just
 //!    this and restarts no other service).
+//! 6. DolphinScheduler (`--only dolphinscheduler`, see `bench_dolphinscheduler.rs`): cold start,
+//!    fail-fast while it is down, start to SUCCESS split into server and client time, and the
+//!    suite's wall time; restarts no other service.
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -26,23 +29,23 @@ pub struct Args {
     /// How many times to repeat the expensive ones (stack, fail-fast, full suite).
     #[arg(long, default_value_t = 3)]
     repeat_slow: usize,
-    /// Run only one section: `trino` (restarts only the stack's Trino).
-    #[arg(long, value_parser = ["trino"])]
+    /// Run only one section: `trino` or `dolphinscheduler` (restarts only that service).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler"])]
     only: Option<String>,
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-fn secs(d: Duration) -> String {
+pub(crate) fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 
 /// Runs nextest on `filter` with the `selftest` profile; returns wall time and the per-trial
 /// (time, passed) from its JUnit.
-fn nextest_run(
+pub(crate) fn nextest_run(
     filter: &str,
     env: &[(&str, &str)],
 ) -> anyhow::Result<(Duration, Vec<(Duration, bool)>)> {
@@ -106,6 +109,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ensure!(built.success(), "building the tests failed");
     if args.only.as_deref() == Some("trino") {
         trino(&env, &args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("dolphinscheduler") {
+        crate::bench_dolphinscheduler::run(&env, args.repeat, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
     }
 

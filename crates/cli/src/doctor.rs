@@ -83,10 +83,28 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             println!("        CA file {}", ca.display());
         }
     }
+    if let Some(d) = &target.dolphinscheduler {
+        println!(
+            "[dolphinscheduler] url {} user {} api {:?} tenant {} worker group {}",
+            d.url, d.user, d.api, d.tenant, d.worker_group
+        );
+        println!(
+            "        password {}, token {}, workflow timeout {} s, metadata database {}",
+            set(&d.password_env),
+            d.token_env.as_deref().map_or("(none)".to_string(), set),
+            d.workflow_timeout_secs,
+            d.database_url_env
+                .as_deref()
+                .map_or("(not exposed)".to_string(), set)
+        );
+    }
     println!();
     let mut healthy = true;
     for service in Service::ALL {
-        let name = service.section();
+        let name = match service {
+            Service::DolphinSchedulerDatabase => "dolphinscheduler db",
+            other => other.section(),
+        };
         if let Err(reason) = target.service_configured(service) {
             println!("{name:<16} SKIP  {reason}");
             continue;
@@ -158,6 +176,18 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
                 trino.user(),
                 catalogs.join(", ")
             ))
+        }
+        Service::DolphinScheduler => {
+            let ds = carbon_dolphinscheduler::DsClient::from_target(target)?;
+            ds.health().await?;
+            let (_, user) = ds.current_user().await?;
+            let generation = ds.generation().await?;
+            Ok(format!(
+                "health UP, authenticated as {user}, API generation {generation:?}"
+            ))
+        }
+        Service::DolphinSchedulerDatabase => {
+            Ok("a database URL is set (the suite's SQL trial connects to it)".into())
         }
     }
 }

@@ -2,6 +2,7 @@
 //! CI. `validate` is the main job; `.ci/run` calls it too.
 
 mod bench;
+mod bench_dolphinscheduler;
 mod doctor;
 mod nextest;
 mod reap;
@@ -35,7 +36,8 @@ enum Command {
     /// Bring up the local stack (for a `local` target), run the suites with nextest's `ci`
     /// profile, and summarise the JUnit report.
     Validate(validate::Args),
-    /// Remove what killed runs left behind (objects under `e2e/`, `carbon_e2e_*` series).
+    /// Remove what killed runs left behind (objects under `e2e/`, `carbon_e2e_*` series,
+    /// DolphinScheduler projects `e2e-*`).
     Reap(reap::Args),
     /// Run the benchmarks and print their tables.
     Bench(bench::Args),
@@ -53,6 +55,20 @@ enum StackVerb {
     },
     /// Show whether each service runs and answers its readiness probe.
     Status,
+    /// (Internal: started by `stack up`.) Bridge loopback ports between the host and a network
+    /// namespace until killed.
+    #[command(hide = true)]
+    Forward {
+        /// The namespace, as `ip netns` names it.
+        #[arg(long)]
+        netns: String,
+        /// Host 127.0.0.1:PORT -> namespace 127.0.0.1:PORT.
+        #[arg(long)]
+        expose: Vec<u16>,
+        /// Namespace 127.0.0.1:PORT -> host 127.0.0.1:PORT.
+        #[arg(long)]
+        import: Vec<u16>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +109,16 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
             let started = carbon_stack::up(&env).await?;
             print_started(&started);
         }
+        StackVerb::Forward {
+            netns,
+            expose,
+            import,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                carbon_stack::forward::run(&netns, &expose, &import)
+            })
+            .await??;
+        }
         StackVerb::Down { purge } => {
             let stopped = carbon_stack::down(&env, purge).await?;
             println!("stack: {} service(s) stopped", stopped.len());
@@ -100,7 +126,7 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
         StackVerb::Status => {
             let all = carbon_stack::status(&env).await?;
             println!(
-                "{:<16} {:<8} {:<28} {:<8} role",
+                "{:<21} {:<8} {:<40} {:<8} role",
                 "service", "pid", "endpoint", "ready"
             );
             let mut code = ExitCode::SUCCESS;
@@ -114,7 +140,7 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
                     }
                 };
                 println!(
-                    "{:<16} {:<8} {:<28} {:<8} {}",
+                    "{:<21} {:<8} {:<40} {:<8} {}",
                     s.name, pid, s.endpoint, ready, s.role
                 );
             }
@@ -126,7 +152,7 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
 
 fn print_started(started: &[carbon_stack::Started]) {
     println!(
-        "{:<16} {:<8} {:<28} {:>9} state",
+        "{:<21} {:<8} {:<40} {:>9} state",
         "service", "pid", "endpoint", "ready in"
     );
     for s in started {
@@ -136,7 +162,7 @@ fn print_started(started: &[carbon_stack::Started]) {
             "was running"
         };
         println!(
-            "{:<16} {:<8} {:<28} {:>8.2}s {state}",
+            "{:<21} {:<8} {:<40} {:>8.2}s {state}",
             s.name,
             s.pid,
             s.endpoint,

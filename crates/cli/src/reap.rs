@@ -1,5 +1,6 @@
-//! `reap`: removes what killed runs left behind. Every artifact carries its run id; whatever
-//! is older than the age limit is a leftover, since a live run's artifacts are young.
+//! `reap`: removes what killed runs left behind (objects, series, DolphinScheduler projects).
+//! Every artifact carries its run id; whatever is older than the age limit is a leftover, since
+//! a live run's artifacts are young.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -68,6 +69,9 @@ pub async fn reap(target: &Target, older_than: Duration) -> anyhow::Result<()> {
     }
     if target.trino.is_some() {
         reap_trino(target, cutoff).await?;
+    }
+    if target.dolphinscheduler.is_some() {
+        reap_dolphinscheduler(target, cutoff).await?;
     }
     Ok(())
 }
@@ -147,6 +151,38 @@ async fn reap_trino(target: &Target, cutoff: OffsetDateTime) -> anyhow::Result<(
             "reap: trino: dropped schema {catalog}.{schema} and {} table(s) (created {})",
             tables.len(),
             OffsetDateTime::from_unix_timestamp(created).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        );
+    }
+    Ok(())
+}
+
+/// Projects named `e2e-*` created before the cutoff: their workflows (offline, instances,
+/// definition) and then the project. The server writes times without a zone; they are read as
+/// UTC, which is how the local stack runs it (for a server in another zone, widen the age).
+async fn reap_dolphinscheduler(target: &Target, cutoff: OffsetDateTime) -> anyhow::Result<()> {
+    let ds = carbon_dolphinscheduler::DsClient::from_target(target)?;
+    for p in ds.projects(Some("e2e-"), 100).await? {
+        let created = p
+            .create_time
+            .as_deref()
+            .and_then(carbon_dolphinscheduler::parse_time)
+            .map(|t| t.assume_utc());
+        if !p.name.starts_with("e2e-") || created.is_none_or(|c| c >= cutoff) {
+            continue;
+        }
+        let workflows = ds.workflows(p.code).await?;
+        for wf in &workflows {
+            ds.remove_workflow(p.code, wf.code, Duration::from_secs(60))
+                .await
+                .with_context(|| format!("removing workflow {} of project {}", wf.name, p.name))?;
+        }
+        ds.delete_project(p.code)
+            .await
+            .with_context(|| format!("deleting project {}", p.name))?;
+        println!(
+            "reap: dolphinscheduler: removed project {} and its {} workflow(s)",
+            p.name,
+            workflows.len()
         );
     }
     Ok(())

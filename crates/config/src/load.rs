@@ -182,6 +182,12 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
                 .as_ref()
                 .map(|u| ("victoriametrics.write_url", u))
         }))
+        .chain(
+            target
+                .dolphinscheduler
+                .iter()
+                .map(|d| ("dolphinscheduler.url", &d.url)),
+        )
     {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(key, "must be an http:// or https:// URL"));
@@ -216,6 +222,17 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
                 "trino.warehouse_bucket",
                 "names a bucket of [minio], but the target has no [minio] section",
             ));
+        }
+    }
+    if let Some(d) = &target.dolphinscheduler {
+        if d.workflow_timeout_secs == 0 {
+            return Err(invalid(
+                "dolphinscheduler.workflow_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if d.tenant.is_empty() {
+            return Err(invalid("dolphinscheduler.tenant", "must not be empty"));
         }
     }
     Ok(())
@@ -404,6 +421,48 @@ warehouse_bucket = "iceberg"
             t.secret_values().iter().any(|s| s.expose() == "s3cret-pw"),
             "the Trino password must be scrubbed from output"
         );
+    }
+
+    #[test]
+    fn dolphinscheduler_section_defaults_and_overrides() {
+        let text = format!(
+            "{LOCAL}\n[dolphinscheduler]\nurl = \"http://127.0.0.1:12345/dolphinscheduler\"\npassword_env = \"DS_PW\"\n"
+        );
+        let (_d, paths) = setup(&text);
+        let t = load_with(&Env::default(), &paths).unwrap();
+        let d = t.dolphinscheduler.as_ref().unwrap();
+        assert_eq!(d.user, "admin");
+        assert_eq!(d.api, crate::DsApi::Auto);
+        assert_eq!(d.workflow_timeout_secs, 120);
+        assert!(
+            t.service_configured(crate::Service::DolphinScheduler)
+                .is_ok()
+        );
+        let reason = t
+            .service_configured(crate::Service::DolphinSchedulerDatabase)
+            .unwrap_err();
+        assert!(reason.contains("database_url_env"), "{reason}");
+
+        let env = Env::from_pairs([
+            ("E2E_DOLPHINSCHEDULER_API", "v2"),
+            ("E2E_DOLPHINSCHEDULER_DATABASE_URL_ENV", "DS_DB"),
+            ("DS_DB", "postgres://u:p@127.0.0.1:1/ds"),
+            ("DS_PW", "pw-value"),
+        ]);
+        let t = load_with(&env, &paths).unwrap();
+        let d = t.dolphinscheduler.as_ref().unwrap();
+        assert_eq!(d.api, crate::DsApi::V2);
+        assert!(
+            t.service_configured(crate::Service::DolphinSchedulerDatabase)
+                .is_ok()
+        );
+        let secrets: Vec<String> = t
+            .secret_values()
+            .iter()
+            .map(|s| s.expose().to_string())
+            .collect();
+        assert!(secrets.contains(&"pw-value".to_string()), "{secrets:?}");
+        assert!(secrets.iter().any(|s| s.starts_with("postgres://")));
     }
 
     #[test]

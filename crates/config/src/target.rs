@@ -186,6 +186,76 @@ impl TrinoConfig {
     }
 }
 
+/// Which generation of DolphinScheduler's REST API to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DsApi {
+    /// Ask the server once (see `carbon-dolphinscheduler`); the default.
+    #[default]
+    Auto,
+    /// 3.2 and before: `process-definition`, `process-instances`, `start-process-instance`.
+    V1,
+    /// 3.3 and after: `workflow-definition`, `workflow-instances`, `start-workflow-instance`.
+    V2,
+}
+
+/// `[dolphinscheduler]`: the workflow scheduler's API server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DolphinSchedulerConfig {
+    /// The API's base URL, context path included, e.g.
+    /// `http://dolphinscheduler-api.data-platform:12345/dolphinscheduler`.
+    pub url: Url,
+    /// The user to log in as. Default `admin`.
+    #[serde(default = "default_ds_user")]
+    pub user: String,
+    /// Environment variable holding that user's password (session login).
+    pub password_env: String,
+    /// Environment variable holding an access token; when set and non-empty the client sends
+    /// it (`token` header) instead of logging in.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// API generation: `auto` (default), `v1` (3.2 and before) or `v2` (3.3 and after).
+    #[serde(default)]
+    pub api: DsApi,
+    /// The tenant workflows run as (an OS user on the workers). Default `default`.
+    #[serde(default = "default_ds_tenant")]
+    pub tenant: String,
+    /// The worker group tasks are sent to. Default `default`.
+    #[serde(default = "default_ds_worker_group")]
+    pub worker_group: String,
+    /// How long a workflow instance may take to finish. Default 120 s.
+    #[serde(default = "default_ds_workflow_timeout")]
+    pub workflow_timeout_secs: u64,
+    /// Environment variable holding a `postgres://` URL of the metadata database, for the
+    /// trial that reads it with SQL. Absent: that trial is skipped.
+    #[serde(default)]
+    pub database_url_env: Option<String>,
+}
+
+fn default_ds_user() -> String {
+    "admin".into()
+}
+
+fn default_ds_tenant() -> String {
+    "default".into()
+}
+
+fn default_ds_worker_group() -> String {
+    "default".into()
+}
+
+fn default_ds_workflow_timeout() -> u64 {
+    120
+}
+
+impl DolphinSchedulerConfig {
+    /// [`Self::workflow_timeout_secs`] as a duration.
+    pub fn workflow_timeout(&self) -> Duration {
+        Duration::from_secs(self.workflow_timeout_secs)
+    }
+}
+
 /// The services a trial can depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -195,11 +265,21 @@ pub enum Service {
     VictoriaMetrics,
     /// `[trino]`.
     Trino,
+    /// `[dolphinscheduler]`.
+    DolphinScheduler,
+    /// `[dolphinscheduler]` with `database_url_env` set: its metadata database.
+    DolphinSchedulerDatabase,
 }
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 3] = [Service::Minio, Service::VictoriaMetrics, Service::Trino];
+    pub const ALL: [Service; 5] = [
+        Service::Minio,
+        Service::VictoriaMetrics,
+        Service::Trino,
+        Service::DolphinScheduler,
+        Service::DolphinSchedulerDatabase,
+    ];
 
     /// The section name in a target file.
     pub fn section(self) -> &'static str {
@@ -207,12 +287,19 @@ impl Service {
             Service::Minio => "minio",
             Service::VictoriaMetrics => "victoriametrics",
             Service::Trino => "trino",
+            Service::DolphinScheduler | Service::DolphinSchedulerDatabase => "dolphinscheduler",
         }
     }
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 4] = ["target", "minio", "victoriametrics", "trino"];
+pub(crate) const SECTIONS: [&str; 5] = [
+    "target",
+    "minio",
+    "victoriametrics",
+    "trino",
+    "dolphinscheduler",
+];
 
 /// The raw file layout.
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +312,7 @@ pub(crate) struct TargetFile {
     pub victoriametrics: Option<VictoriaMetricsConfig>,
     #[serde(default)]
     pub trino: Option<TrinoConfig>,
+    pub dolphinscheduler: Option<DolphinSchedulerConfig>,
 }
 
 /// A resolved target.
@@ -242,6 +330,8 @@ pub struct Target {
     pub victoriametrics: Option<VictoriaMetricsConfig>,
     /// `[trino]`, when the target has a SQL engine to validate.
     pub trino: Option<TrinoConfig>,
+    /// `[dolphinscheduler]`, when the target has a workflow scheduler to validate.
+    pub dolphinscheduler: Option<DolphinSchedulerConfig>,
     /// The environment credentials are read from (process over stack env file).
     pub(crate) env: Env,
 }
@@ -255,6 +345,7 @@ impl Target {
             minio: file.minio,
             victoriametrics: file.victoriametrics,
             trino: file.trino,
+            dolphinscheduler: file.dolphinscheduler,
             env,
         }
     }
@@ -265,6 +356,25 @@ impl Target {
             Service::Minio => self.minio.is_some(),
             Service::VictoriaMetrics => self.victoriametrics.is_some(),
             Service::Trino => self.trino.is_some(),
+            Service::DolphinScheduler => self.dolphinscheduler.is_some(),
+            Service::DolphinSchedulerDatabase => {
+                let Some(ds) = &self.dolphinscheduler else {
+                    return self.service_configured(Service::DolphinScheduler);
+                };
+                let Some(var) = &ds.database_url_env else {
+                    return Err(format!(
+                        "the dolphinscheduler metadata database is not exposed by target `{}`: set dolphinscheduler.database_url_env in {} (or E2E_DOLPHINSCHEDULER_DATABASE_URL_ENV) to the variable holding a postgres:// URL",
+                        self.name,
+                        self.source.display()
+                    ));
+                };
+                if self.env.get(var).is_none() {
+                    return Err(format!(
+                        "the dolphinscheduler metadata database URL is not available: the variable {var} (dolphinscheduler.database_url_env) is unset"
+                    ));
+                }
+                true
+            }
         };
         if present {
             Ok(())
@@ -305,6 +415,11 @@ impl Target {
         }
         if let Some(t) = &self.trino {
             vars.extend(t.password_env.as_deref());
+        }
+        if let Some(d) = &self.dolphinscheduler {
+            vars.push(d.password_env.as_str());
+            vars.extend(d.token_env.as_deref());
+            vars.extend(d.database_url_env.as_deref());
         }
         vars.into_iter()
             .filter_map(|v| self.env.get(v))

@@ -102,6 +102,7 @@ where
     let deadline = start + timeout;
     let mut interval = backoff.initial;
     let mut polls = 0;
+    let mut seen: Option<String> = None;
     loop {
         polls += 1;
         // A probe that hangs must not outlive the deadline.
@@ -116,8 +117,16 @@ where
                         source,
                     });
                 }
-                Err(_) => "the probe itself did not answer before the deadline".to_string(),
+                // The last poll often starts right at the deadline and is cut at once: keep the
+                // state the poll before it saw, which is what the caller needs to read.
+                Err(_) => match &seen {
+                    Some(prev) => {
+                        format!("{prev} (the final poll was cut off at the deadline)")
+                    }
+                    None => "the probe itself did not answer before the deadline".to_string(),
+                },
             };
+        seen = Some(last.clone());
         let now = Instant::now();
         if now >= deadline {
             return Err(WaitError::TimedOut {
@@ -195,5 +204,24 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().contains("did not answer"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_cut_at_the_deadline_keeps_the_state_seen_before() {
+        let mut n = 0;
+        let err = wait_until("second poll hangs", Duration::from_secs(3), || {
+            n += 1;
+            let first = n == 1;
+            async move {
+                if first {
+                    Ok::<_, Boom>(Check::<()>::Pending("instance 7 is RUNNING".into()))
+                } else {
+                    std::future::pending().await
+                }
+            }
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("instance 7 is RUNNING"), "{err}");
     }
 }

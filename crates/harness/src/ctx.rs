@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use carbon_config::Target;
-use carbon_core::wait::{Check, wait_until};
+use carbon_core::wait::{Backoff, Check, wait_until_with};
+use carbon_dolphinscheduler::DsClient;
 use carbon_s3::S3Client;
 use carbon_trino::TrinoClient;
 use carbon_victoriametrics::VmClient;
@@ -30,6 +31,7 @@ struct Inner {
     minio: OnceLock<Result<S3Client, String>>,
     victoriametrics: OnceLock<Result<VmClient, String>>,
     trino: OnceLock<Result<TrinoClient, String>>,
+    dolphinscheduler: OnceLock<Result<DsClient, String>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -53,6 +55,7 @@ impl Ctx {
                 minio: OnceLock::new(),
                 victoriametrics: OnceLock::new(),
                 trino: OnceLock::new(),
+                dolphinscheduler: OnceLock::new(),
             }),
         }
     }
@@ -139,8 +142,28 @@ impl Ctx {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Check<T>, E>>,
     {
+        self.wait_until_with(what, timeout, Backoff::default(), probe)
+            .await
+    }
+
+    /// [`Self::wait_until`] with explicit poll intervals, for waits whose latency is measured.
+    ///
+    /// # Errors
+    /// As [`Self::wait_until`].
+    pub async fn wait_until_with<T, E, F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        backoff: Backoff,
+        probe: F,
+    ) -> anyhow::Result<T>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Check<T>, E>>,
+    {
         let started = Instant::now();
-        let value = wait_until(what, timeout, probe).await?;
+        let value = wait_until_with(what, timeout, backoff, probe).await?;
         self.step(format_args!("{what}: after {:.2?}", started.elapsed()));
         Ok(value)
     }
@@ -182,5 +205,18 @@ impl Ctx {
             .clone()
             .map_err(anyhow::Error::msg)
             .context("building the trino client")
+    }
+
+    /// The DolphinScheduler client for the target's `[dolphinscheduler]`.
+    ///
+    /// # Errors
+    /// When the section or its password is missing.
+    pub fn dolphinscheduler(&self) -> anyhow::Result<DsClient> {
+        self.inner
+            .dolphinscheduler
+            .get_or_init(|| DsClient::from_target(&self.inner.target).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(anyhow::Error::msg)
+            .context("building the dolphinscheduler client")
     }
 }

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 pub use anyhow;
 pub use carbon_config::{Env, MinioConfig, Service, Target, VictoriaMetricsConfig};
-pub use carbon_core::wait::Check;
+pub use carbon_core::wait::{Backoff, Check};
 pub use ctx::Ctx;
 use futures::future::BoxFuture;
 use libtest_mimic::{Arguments, Failed, Trial};

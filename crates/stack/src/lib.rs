@@ -15,6 +15,7 @@
 //! command line still matches the service; nothing else is ever signalled.
 
 mod down;
+pub mod forward;
 mod install;
 mod process;
 mod secrets;
@@ -30,6 +31,9 @@ use carbon_config::{Env, Paths};
 use futures::future::BoxFuture;
 
 pub use down::{down, stop_service};
+pub use services::dolphinscheduler::{
+    NETNS as DOLPHINSCHEDULER_NETNS, VERSION as DOLPHINSCHEDULER_VERSION,
+};
 pub use status::{ServiceStatus, status};
 pub use up::{Started, up};
 
@@ -192,6 +196,11 @@ pub trait Service: Send + Sync {
     /// Text `/proc/<pid>/cmdline` must contain for a recorded pid to count as this service
     /// (default: the program's file name). Override when the program execs another one.
     fn process_marker(&self) -> Option<&'static str> {
+        None
+    }
+    /// Whether the log shows a start-up that failed although the process lives on (some
+    /// servers keep their JVM up after a failed start). `Some(reason)` fails `up` at once.
+    fn failed_start(&self, _stack: &Stack) -> Option<String> {
         None
     }
     /// The signal that stops it cleanly.

@@ -13,6 +13,9 @@ pub(crate) const S3_ACCESS_KEY: &str = "CARBON_STACK_S3_ACCESS_KEY";
 pub(crate) const S3_SECRET_KEY: &str = "CARBON_STACK_S3_SECRET_KEY";
 pub(crate) const PG_USER: &str = "CARBON_STACK_PG_USER";
 pub(crate) const PG_PASSWORD: &str = "CARBON_STACK_PG_PASSWORD";
+pub(crate) const DS_PASSWORD: &str = "CARBON_STACK_DS_PASSWORD";
+/// A `postgres://` URL of DolphinScheduler's metadata database, for the suite's SQL trial.
+pub(crate) const DS_DATABASE_URL: &str = "CARBON_STACK_DS_DATABASE_URL";
 
 fn random_hex(bytes: usize) -> Result<String, StackError> {
     let path = Path::new("/dev/urandom");
@@ -28,12 +31,30 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let env = Env::parse_env_file(&existing);
     let mut text = existing.clone();
-    let wanted: [(&str, String); 4] = [
+    let mut wanted: Vec<(&str, String)> = vec![
         (S3_ACCESS_KEY, format!("carbon{}", random_hex(6)?)),
         (S3_SECRET_KEY, random_hex(20)?),
         (PG_USER, "carbon".to_string()),
         (PG_PASSWORD, random_hex(16)?),
+        (DS_PASSWORD, random_hex(12)?),
     ];
+    // Derived from the values above, whichever of them already existed.
+    let value = |key: &str, wanted: &[(&str, String)]| {
+        env.get(key).unwrap_or_else(|| {
+            wanted
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
+    };
+    let ds_url = format!(
+        "postgres://{}:{}@127.0.0.1:{}/dolphinscheduler",
+        value(PG_USER, &wanted),
+        value(PG_PASSWORD, &wanted),
+        crate::services::postgres_port()
+    );
+    wanted.push((DS_DATABASE_URL, ds_url));
     for (key, fresh) in wanted {
         if env.get(key).is_none() {
             if !text.is_empty() && !text.ends_with('\n') {

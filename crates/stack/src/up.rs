@@ -93,6 +93,13 @@ pub(crate) async fn wait_ready(
             if running_pid(stack, name).is_none() {
                 return Err(StackError::Other(format!("{name} exited during start-up")));
             }
+            if let Some(reason) = service.failed_start(stack) {
+                // The process lives on without serving: stop it, then report.
+                let _ = crate::process::stop(stack, service, Duration::from_secs(20)).await;
+                return Err(StackError::Other(format!(
+                    "{name} failed to start: {reason} (its process was stopped)"
+                )));
+            }
             Ok(match probe_once(http, &readiness).await {
                 Ok(()) => Check::Ready(()),
                 Err(state) => Check::Pending(state),

@@ -1,5 +1,6 @@
 //! One declaration per service of the local stack.
 
+pub(crate) mod dolphinscheduler;
 mod objectstore;
 mod postgres;
 mod trino;
@@ -15,6 +16,8 @@ pub(crate) fn all() -> Vec<Box<dyn Service>> {
         Box::new(victoriametrics::VictoriaMetrics),
         Box::new(victoriametrics::VmAgent),
         Box::new(trino::Trino),
+        Box::new(dolphinscheduler::NetnsForward),
+        Box::new(dolphinscheduler::DolphinScheduler),
     ]
 }
 
@@ -31,4 +34,9 @@ pub(crate) fn run_as(user: &str) -> Option<(u32, u32)> {
             .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))
             .flatten()
     })
+}
+
+/// The stack's PostgreSQL port.
+pub(crate) fn postgres_port() -> u16 {
+    postgres::PORT
 }

@@ -177,6 +177,60 @@ pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackEr
     }
 }
 
+/// Runs a whole SQL script with psql against database `db`, in one transaction, the script on
+/// psql's stdin (so neither it nor a value in it shows in argv). On failure the error carries
+/// psql's message, which names the failing statement's line.
+pub(crate) fn psql_script(
+    stack: &Stack,
+    db: &str,
+    script: &str,
+    what: &str,
+) -> Result<(), StackError> {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &PORT.to_string(),
+            "-U",
+            &stack.var(PG_USER),
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "--single-transaction",
+            "-q",
+            "-f",
+            "-",
+        ])
+        .env("PGPASSWORD", stack.var(PG_PASSWORD))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| StackError::Other(format!("failed to run psql: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| StackError::Other(format!("failed to feed psql: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| StackError::Other(format!("failed to run psql: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(StackError::Command {
+            what: what.to_string(),
+            command: format!("psql -d {db} -f - (script on stdin)"),
+            outcome: format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            log: "(stderr above)".into(),
+        })
+    }
+}
+
 /// Creates database `db` unless it exists. Services that keep metadata in the stack's
 /// PostgreSQL call this from their `prepare` (PostgreSQL is ready by then: they depend on it).
 pub(crate) fn ensure_database(stack: &Stack, db: &str) -> Result<(), StackError> {
