@@ -213,6 +213,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // 5. Trino.
     trino(&env, &args).await?;
+
+    // 6. DolphinScheduler.
+    crate::bench_dolphinscheduler::run(&env, args.repeat, args.repeat_slow).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,4 +1,5 @@
-//! `bench --only dolphinscheduler`: the DolphinScheduler figures, touching only its service.
+//! The DolphinScheduler section of `bench` (alone with `bench --only dolphinscheduler`, which
+//! restarts no other service).
 //!
 //! 1. Cold start of the local server (stopped by pid, then `stack up`), and fail-fast while it
 //!    is down (the suite's trials against the stopped server).
@@ -27,11 +28,15 @@ const POLL: Backoff = Backoff {
 };
 
 pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result<()> {
-    let target = carbon_config::load().context("loading the target")?;
-    let cfg = target
-        .dolphinscheduler
-        .clone()
-        .context("the target has no [dolphinscheduler] section")?;
+    let target = carbon_config::load_with(env, &carbon_config::Paths::from_env(env))
+        .context("loading the target")?;
+    let Some(cfg) = target.dolphinscheduler.clone() else {
+        println!(
+            "\n## DolphinScheduler: skipped (target `{}` has no [dolphinscheduler] section)",
+            target.name
+        );
+        return Ok(());
+    };
 
     // 1. Cold start and fail-fast.
     let (mut cold, mut fail_slowest, mut fail_wall) = (Vec::new(), Vec::new(), Vec::new());
