@@ -441,3 +441,60 @@ impl Service for DolphinScheduler {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(dir: &Path) -> Stack {
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        Stack {
+            dir: dir.to_path_buf(),
+            cache: dir.join("cache"),
+            env: carbon_config::Env::default(),
+        }
+    }
+
+    #[test]
+    fn a_failed_start_is_seen_only_in_the_current_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stack = stack(tmp.path());
+        let log = stack.log_file("dolphinscheduler");
+        let old = format!(
+            "=== carbon-e2e stack: starting \"ip\"\n***************************\n{FAILED_TO_START}\n"
+        );
+        std::fs::write(&log, &old).unwrap();
+        assert!(DolphinScheduler.failed_start(&stack).is_some());
+        // A later start that is going well: the old failure no longer counts.
+        std::fs::write(
+            &log,
+            format!("{old}=== carbon-e2e stack: starting \"ip\"\nINFO Started StandaloneServer\n"),
+        )
+        .unwrap();
+        assert_eq!(DolphinScheduler.failed_start(&stack), None);
+    }
+
+    #[test]
+    fn the_server_runs_inside_the_namespace_with_credentials_in_its_environment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut stack = stack(tmp.path());
+        stack.env = carbon_config::Env::from_pairs([(PG_PASSWORD, "pg-secret-value")]);
+        let cmd = DolphinScheduler.command(&stack).unwrap();
+        let argv: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(cmd.get_program(), "ip");
+        assert_eq!(argv[..4], ["netns", "exec", NETNS, JAVA]);
+        assert!(argv.iter().any(|a| a == "-Xmx2g"));
+        assert!(argv.last().is_some_and(|a| a == MAIN_CLASS));
+        assert!(
+            !argv.iter().any(|a| a.contains("pg-secret-value")),
+            "a password must never be on the command line"
+        );
+        assert!(
+            cmd.get_envs()
+                .any(|(k, v)| k == "DS_DB_PASSWORD" && v.is_some_and(|v| v == "pg-secret-value"))
+        );
+    }
+}
