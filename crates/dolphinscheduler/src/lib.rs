@@ -8,7 +8,8 @@
 //! Two generations of the API exist ([`ApiGeneration`]): up to 3.2 workflows are "process
 //! definitions" (`process-definition`, `process-instances`, `start-process-instance`); from 3.3
 //! they are "workflow definitions" (`workflow-definition`, `workflow-instances`,
-//! `start-workflow-instance`). The target picks one, or `auto` asks the server once.
+//! `start-workflow-instance`). The target picks one, or `auto` asks the server once (by probing a
+//! path only the newer API has: 3.1.1 has no endpoint that reports the server's version).
 
 pub mod fixture;
 
