@@ -173,12 +173,9 @@ impl Ctx {
     /// # Errors
     /// When the section or its credentials are missing.
     pub fn minio(&self) -> anyhow::Result<S3Client> {
-        self.inner
-            .minio
-            .get_or_init(|| S3Client::from_target(&self.inner.target).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(anyhow::Error::msg)
-            .context("building the minio client")
+        client(&self.inner.minio, "minio", || {
+            S3Client::from_target(&self.inner.target)
+        })
     }
 
     /// The VictoriaMetrics client for the target's `[victoriametrics]`.
@@ -186,12 +183,9 @@ impl Ctx {
     /// # Errors
     /// When the section or its token is missing.
     pub fn victoriametrics(&self) -> anyhow::Result<VmClient> {
-        self.inner
-            .victoriametrics
-            .get_or_init(|| VmClient::from_target(&self.inner.target).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(anyhow::Error::msg)
-            .context("building the victoriametrics client")
+        client(&self.inner.victoriametrics, "victoriametrics", || {
+            VmClient::from_target(&self.inner.target)
+        })
     }
 
     /// The Trino client for the target's `[trino]`.
@@ -199,12 +193,9 @@ impl Ctx {
     /// # Errors
     /// When the section or its password is missing, or a password would go over plain HTTP.
     pub fn trino(&self) -> anyhow::Result<TrinoClient> {
-        self.inner
-            .trino
-            .get_or_init(|| TrinoClient::from_target(&self.inner.target).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(anyhow::Error::msg)
-            .context("building the trino client")
+        client(&self.inner.trino, "trino", || {
+            TrinoClient::from_target(&self.inner.target)
+        })
     }
 
     /// The DolphinScheduler client for the target's `[dolphinscheduler]`.
@@ -212,11 +203,21 @@ impl Ctx {
     /// # Errors
     /// When the section or its password is missing.
     pub fn dolphinscheduler(&self) -> anyhow::Result<DsClient> {
-        self.inner
-            .dolphinscheduler
-            .get_or_init(|| DsClient::from_target(&self.inner.target).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(anyhow::Error::msg)
-            .context("building the dolphinscheduler client")
+        client(&self.inner.dolphinscheduler, "dolphinscheduler", || {
+            DsClient::from_target(&self.inner.target)
+        })
     }
+}
+
+/// Builds a client once per trial and hands out clones; a build error is kept and repeated, so
+/// every use reports why the client cannot exist.
+fn client<T: Clone, E: std::fmt::Display>(
+    cell: &OnceLock<Result<T, String>>,
+    service: &str,
+    build: impl FnOnce() -> Result<T, E>,
+) -> anyhow::Result<T> {
+    cell.get_or_init(|| build().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("building the {service} client"))
 }

@@ -143,9 +143,9 @@ impl Service for Postgres {
     }
 }
 
-/// Runs `sql` with psql as the stack's PostgreSQL user against database `db`; returns stdout.
-/// The password travels in the environment, never argv.
-pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackError> {
+/// psql connected to database `db` as the stack's user, stopping at the first error. The
+/// password travels in the environment, never argv.
+fn psql_command(stack: &Stack, db: &str) -> Command {
     let mut cmd = Command::new("psql");
     cmd.args([
         "-h",
@@ -156,12 +156,17 @@ pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackEr
         &stack.var(PG_USER),
         "-d",
         db,
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-tAc",
-        sql,
     ])
+    .args(["-v", "ON_ERROR_STOP=1"])
     .env("PGPASSWORD", stack.var(PG_PASSWORD));
+    cmd
+}
+
+/// Runs `sql` with psql as the stack's PostgreSQL user against database `db`; returns stdout.
+/// The password travels in the environment, never argv.
+pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackError> {
+    let mut cmd = psql_command(stack, db);
+    cmd.args(["-tAc", sql]);
     let out = cmd
         .output()
         .map_err(|e| StackError::Other(format!("failed to run psql: {e}")))?;
@@ -188,24 +193,8 @@ pub(crate) fn psql_script(
 ) -> Result<(), StackError> {
     use std::io::Write as _;
     use std::process::Stdio;
-    let mut child = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &PORT.to_string(),
-            "-U",
-            &stack.var(PG_USER),
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            "-q",
-            "-f",
-            "-",
-        ])
-        .env("PGPASSWORD", stack.var(PG_PASSWORD))
+    let mut child = psql_command(stack, db)
+        .args(["--single-transaction", "-q", "-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
