@@ -56,20 +56,37 @@ pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackEr
 
 /// The pid of the service's process if it is alive and still the program the stack started.
 pub(crate) fn running_pid(stack: &Stack, name: &str) -> Option<u32> {
+    let (pid, program) = recorded(stack, name)?;
+    alive_as(pid, &program).then_some(pid)
+}
+
+/// The pid and program marker in the service's pid file, unchecked.
+fn recorded(stack: &Stack, name: &str) -> Option<(u32, String)> {
     let text = std::fs::read_to_string(stack.pid_file(name)).ok()?;
     let mut parts = text.split_whitespace();
     let pid: u32 = parts.next()?.parse().ok()?;
-    let program = parts.next().unwrap_or_default();
-    alive_as(pid, program).then_some(pid)
+    Some((pid, parts.next().unwrap_or_default().to_string()))
 }
 
-fn alive_as(pid: u32, program: &str) -> bool {
+/// Whether the process `up` just started for `name` has exited. Unlike [`running_pid`] this
+/// does not read the command line: right after `exec` the kernel may not have set it up yet
+/// (seen under load as an empty cmdline), and the pid is ours, freshly written.
+pub(crate) fn started_process_exited(stack: &Stack, name: &str) -> bool {
+    recorded(stack, name).is_none_or(|(pid, _)| !alive(pid))
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The state follows the parenthesised command name; a zombie has exited already.
     let state = stat
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next());
-    if matches!(state, None | Some("Z" | "X")) {
+    !matches!(state, None | Some("Z" | "X"))
+}
+
+fn alive_as(pid: u32, program: &str) -> bool {
+    if !alive(pid) {
         return false;
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();

@@ -7,7 +7,7 @@ use carbon_config::Env;
 use carbon_core::http::{ClientOptions, HttpClient};
 use carbon_core::wait::{Check, WaitError, wait_until};
 
-use crate::process::{running_pid, start, tail};
+use crate::process::{running_pid, start, started_process_exited, tail};
 use crate::{Readiness, Service, Stack, StackError, services};
 
 /// What `up` did for one service.
@@ -90,7 +90,7 @@ pub(crate) async fn wait_ready(
     let probe = || {
         let readiness = readiness.clone();
         async move {
-            if running_pid(stack, name).is_none() {
+            if started_process_exited(stack, name) {
                 return Err(StackError::Other(format!("{name} exited during start-up")));
             }
             if let Some(reason) = service.failed_start(stack) {
