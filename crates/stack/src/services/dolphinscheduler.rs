@@ -144,6 +144,12 @@ impl Service for NetnsForward {
     fn command(&self, _stack: &Stack) -> Result<Command, StackError> {
         let exe = std::env::current_exe()
             .map_err(|e| StackError::Other(format!("cannot find the running program: {e}")))?;
+        // Rebuilt while running (cargo replaced the file): Linux reports the old inode as
+        // "<path> (deleted)"; the new build at the same path is the program to start.
+        let exe = match exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+            Some(rebuilt) if !exe.exists() => std::path::PathBuf::from(rebuilt),
+            _ => exe,
+        };
         let is_cli = exe
             .file_name()
             .and_then(|n| n.to_str())
