@@ -45,9 +45,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // Reload: the stack may have just written the credentials the target reads.
     let target = carbon_config::load().context("loading the target")?;
+    // Several services can share a section (and so a reason): say each reason once.
+    let mut reasons: Vec<String> = Vec::new();
     for service in Service::ALL {
         if let Err(reason) = target.service_configured(service) {
-            println!("validate: skipping {}: {reason}", service.section());
+            if !reasons.contains(&reason) {
+                println!(
+                    "validate: skipping trials that need {}: {reason}",
+                    service.section()
+                );
+                reasons.push(reason);
+            }
         }
     }
     if let Err(e) = reap::reap(&target, reap::DEFAULT_AGE).await {
