@@ -48,14 +48,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Several services can share a section (and so a reason): say each reason once.
     let mut reasons: Vec<String> = Vec::new();
     for service in Service::ALL {
-        if let Err(reason) = target.service_configured(service) {
-            if !reasons.contains(&reason) {
-                println!(
-                    "validate: skipping trials that need {}: {reason}",
-                    service.section()
-                );
-                reasons.push(reason);
-            }
+        if let Err(reason) = target.service_configured(service)
+            && !reasons.contains(&reason)
+        {
+            println!(
+                "validate: skipping trials that need {}: {reason}",
+                service.section()
+            );
+            reasons.push(reason);
         }
     }
     if let Err(e) = reap::reap(&target, reap::DEFAULT_AGE).await {
