@@ -390,6 +390,18 @@ impl Target {
         }
     }
 
+    /// The section a client needs, or an error naming it: `target.section("trino", &target.trino)`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the section when the target lacks it.
+    pub fn section<'a, T>(&self, name: &str, section: &'a Option<T>) -> Result<&'a T, ConfigError> {
+        section.as_ref().ok_or_else(|| ConfigError::Invalid {
+            target: self.name.clone(),
+            key: name.to_string(),
+            message: "section missing".into(),
+        })
+    }
+
     /// Reads the credential held by the environment variable `var`.
     ///
     /// # Errors

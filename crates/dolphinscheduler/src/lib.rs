@@ -316,14 +316,7 @@ impl DsClient {
     /// # Errors
     /// [`DsError::Config`] when the section or the password is missing.
     pub fn from_target(target: &Target) -> Result<Self, DsError> {
-        let cfg = target
-            .dolphinscheduler
-            .as_ref()
-            .ok_or_else(|| ConfigError::Invalid {
-                target: target.name.clone(),
-                key: "dolphinscheduler".into(),
-                message: "section missing".into(),
-            })?;
+        let cfg = target.section("dolphinscheduler", &target.dolphinscheduler)?;
         let token = cfg
             .token_env
             .as_deref()

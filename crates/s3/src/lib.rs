@@ -72,11 +72,7 @@ impl S3Client {
     /// # Errors
     /// [`S3Error::Config`] when the section or a credential is missing.
     pub fn from_target(target: &Target) -> Result<Self, S3Error> {
-        let cfg = target.minio.as_ref().ok_or_else(|| ConfigError::Invalid {
-            target: target.name.clone(),
-            key: "minio".into(),
-            message: "section missing".into(),
-        })?;
+        let cfg = target.section("minio", &target.minio)?;
         let access = target.credential("minio", &cfg.access_key_env)?;
         let secret = target.credential("minio", &cfg.secret_key_env)?;
         Self::new(

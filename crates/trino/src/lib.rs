@@ -340,11 +340,7 @@ impl TrinoClient {
     /// [`TrinoError::Config`] when the section or the password is missing,
     /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL.
     pub fn from_target(target: &Target) -> Result<Self, TrinoError> {
-        let cfg = target.trino.as_ref().ok_or_else(|| ConfigError::Invalid {
-            target: target.name.clone(),
-            key: "trino".into(),
-            message: "section missing".into(),
-        })?;
+        let cfg = target.section("trino", &target.trino)?;
         let password = cfg
             .password_env
             .as_deref()

@@ -105,14 +105,7 @@ impl VmClient {
     /// # Errors
     /// [`VmError::Config`] when the section or the named token is missing.
     pub fn from_target(target: &Target) -> Result<Self, VmError> {
-        let cfg = target
-            .victoriametrics
-            .as_ref()
-            .ok_or_else(|| ConfigError::Invalid {
-                target: target.name.clone(),
-                key: "victoriametrics".into(),
-                message: "section missing".into(),
-            })?;
+        let cfg = target.section("victoriametrics", &target.victoriametrics)?;
         let token = cfg
             .bearer_token_env
             .as_deref()
