@@ -1,0 +1,98 @@
+//! Tenants and access tokens.
+
+use carbon_config::Secret;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::envelope::unexpected;
+use crate::{AccessToken, DsClient, DsError};
+
+impl DsClient {
+    /// Tenant codes.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn tenants(&self) -> Result<Vec<String>, DsError> {
+        let (_, data) = self.call(Method::GET, "tenants/list").await?;
+        Ok(data
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("tenantCode").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Creates a tenant on queue 1 (the default queue).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn create_tenant(&self, code: &str, description: &str) -> Result<(), DsError> {
+        self.call_form(
+            Method::POST,
+            "tenants",
+            &[
+                ("tenantCode", code.into()),
+                ("queueId", "1".into()),
+                ("description", description.into()),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Creates an access token for `user_id` that expires at `expire` (`yyyy-MM-dd HH:mm:ss`,
+    /// server time).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn create_access_token(
+        &self,
+        user_id: i64,
+        expire: &str,
+    ) -> Result<AccessToken, DsError> {
+        let (line, data) = self
+            .call_form(
+                Method::POST,
+                "access-tokens/generate",
+                &[
+                    ("userId", user_id.to_string()),
+                    ("expireTime", expire.into()),
+                ],
+            )
+            .await?;
+        let token = data
+            .as_str()
+            .ok_or_else(|| unexpected(line, "generated token is not a string", &data))?
+            .to_string();
+        let (line, data) = self
+            .call_form(
+                Method::POST,
+                "access-tokens",
+                &[
+                    ("userId", user_id.to_string()),
+                    ("expireTime", expire.into()),
+                    ("token", token.clone()),
+                ],
+            )
+            .await?;
+        let id = data
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| unexpected(line, "stored token without id", &Value::Null))?;
+        Ok(AccessToken {
+            id,
+            token: Secret::new(token),
+        })
+    }
+
+    /// Deletes an access token.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn delete_access_token(&self, id: i64) -> Result<(), DsError> {
+        self.call(Method::DELETE, &format!("access-tokens/{id}"))
+            .await
+            .map(drop)
+    }
+}

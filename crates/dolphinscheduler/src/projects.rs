@@ -1,0 +1,214 @@
+//! Projects and workflow definitions: create, list, release, delete, remove.
+
+use carbon_core::http::RequestLine;
+use carbon_core::wait::{Check, WaitError, wait_until};
+use reqwest::Method;
+
+use crate::envelope::{Page, typed};
+use crate::{DsClient, DsError, Project, WorkflowDefinition, WorkflowSpec, fixture};
+
+impl DsClient {
+    /// One page of projects (up to `page_size`), optionally filtered by a name fragment.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn projects(
+        &self,
+        search: Option<&str>,
+        page_size: u32,
+    ) -> Result<Vec<Project>, DsError> {
+        let mut query = vec![
+            ("pageNo", "1".to_string()),
+            ("pageSize", page_size.to_string()),
+        ];
+        if let Some(s) = search {
+            query.push(("searchVal", s.to_string()));
+        }
+        let (line, data) = self.call_query("projects", &query).await?;
+        Ok(typed::<Page<Project>>(line, data)?.total_list)
+    }
+
+    /// Creates a project.
+    ///
+    /// # Errors
+    /// [`DsError::Api`] (10019 when the name exists).
+    pub async fn create_project(&self, name: &str, description: &str) -> Result<Project, DsError> {
+        let (line, data) = self
+            .call_form(
+                Method::POST,
+                "projects",
+                &[
+                    ("projectName", name.to_string()),
+                    ("description", description.to_string()),
+                ],
+            )
+            .await?;
+        typed(line, data)
+    }
+
+    /// Deletes a project (it must hold no workflow definitions).
+    ///
+    /// # Errors
+    /// [`DsError::Api`] (10137 while it holds workflows).
+    pub async fn delete_project(&self, project: i64) -> Result<(), DsError> {
+        self.call(Method::DELETE, &format!("projects/{project}"))
+            .await
+            .map(drop)
+    }
+
+    /// Asks the server for `n` fresh task codes.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn gen_task_codes(&self, project: i64, n: u32) -> Result<Vec<i64>, DsError> {
+        let (line, data) = self
+            .call_query(
+                &format!("projects/{project}/task-definition/gen-task-codes"),
+                &[("genNum", n.to_string())],
+            )
+            .await?;
+        typed(line, data)
+    }
+
+    /// Creates a workflow definition (offline).
+    ///
+    /// # Errors
+    /// [`DsError::Api`] when the server rejects the definition (e.g. 10168, name exists).
+    pub async fn create_workflow(
+        &self,
+        project: i64,
+        spec: &WorkflowSpec,
+    ) -> Result<WorkflowDefinition, DsError> {
+        let path = self.generation().await?.definitions(project);
+        let (line, data) = self
+            .call_form(
+                Method::POST,
+                &path,
+                &[
+                    ("name", spec.name.clone()),
+                    ("description", spec.description.clone()),
+                    ("tenantCode", spec.tenant.clone()),
+                    ("globalParams", "[]".into()),
+                    ("timeout", "0".into()),
+                    ("executionType", "PARALLEL".into()),
+                    ("taskDefinitionJson", spec.task_definitions.to_string()),
+                    ("taskRelationJson", spec.task_relations.to_string()),
+                    ("locations", spec.locations.to_string()),
+                ],
+            )
+            .await?;
+        typed(line, data)
+    }
+
+    /// Creates a workflow definition from a [`fixture::Fixture`]: asks the server for one task
+    /// code per task the fixture names, fills the placeholders, creates the definition.
+    ///
+    /// # Errors
+    /// [`DsError::Api`] when the server rejects the definition; [`DsError::Fixture`] for a
+    /// fixture that cannot be filled.
+    pub async fn create_workflow_from_fixture(
+        &self,
+        project: i64,
+        fixture: &fixture::Fixture,
+        name: &str,
+        tenant: &str,
+        vars: &[(&str, &str)],
+    ) -> Result<WorkflowDefinition, DsError> {
+        let names = fixture.task_names();
+        let n = u32::try_from(names.len()).unwrap_or(u32::MAX);
+        let codes = if n == 0 {
+            Vec::new()
+        } else {
+            self.gen_task_codes(project, n).await?
+        };
+        let codes = names.into_iter().zip(codes).collect();
+        let spec = fixture.fill(name, tenant, &codes, vars)?;
+        self.create_workflow(project, &spec).await
+    }
+
+    /// Workflow definitions of a project (first page of up to 100).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn workflows(&self, project: i64) -> Result<Vec<WorkflowDefinition>, DsError> {
+        let path = self.generation().await?.definitions(project);
+        let (line, data) = self
+            .call_query(&path, &[("pageNo", "1".into()), ("pageSize", "100".into())])
+            .await?;
+        Ok(typed::<Page<WorkflowDefinition>>(line, data)?.total_list)
+    }
+
+    /// Sets a workflow definition `ONLINE` (startable) or `OFFLINE` (editable, deletable).
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn release(&self, project: i64, workflow: i64, online: bool) -> Result<(), DsError> {
+        let path = format!(
+            "{}/{workflow}/release",
+            self.generation().await?.definitions(project)
+        );
+        let state = if online { "ONLINE" } else { "OFFLINE" };
+        self.call_form(Method::POST, &path, &[("releaseState", state.into())])
+            .await
+            .map(drop)
+    }
+
+    /// Deletes a workflow definition (it must be offline).
+    ///
+    /// # Errors
+    /// [`DsError::Api`] (50021 while it is online).
+    pub async fn delete_workflow(&self, project: i64, workflow: i64) -> Result<(), DsError> {
+        let path = format!(
+            "{}/{workflow}",
+            self.generation().await?.definitions(project)
+        );
+        self.call(Method::DELETE, &path).await.map(drop)
+    }
+
+    /// Removes a workflow definition whatever its state: takes it offline, stops its running
+    /// instances (waiting up to `stop_timeout` for each to stop), deletes its instances, deletes
+    /// it. What cleanups and the reaper do.
+    ///
+    /// # Errors
+    /// The first refusal, or an instance that does not stop in time.
+    pub async fn remove_workflow(
+        &self,
+        project: i64,
+        workflow: i64,
+        stop_timeout: std::time::Duration,
+    ) -> Result<(), DsError> {
+        self.release(project, workflow, false).await?;
+        for instance in self.instances(project, workflow).await? {
+            if !instance.is_finished() {
+                self.stop_instance(project, instance.id).await?;
+                let id = instance.id;
+                wait_until(
+                    format!("instance {id} to stop"),
+                    stop_timeout,
+                    || async move {
+                        let i = self.instance(project, id).await?;
+                        Ok::<_, DsError>(if i.is_finished() {
+                            Check::Ready(())
+                        } else {
+                            Check::Pending(format!("instance {id} is {}", i.state))
+                        })
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    WaitError::Probe { source, .. } => source,
+                    timed_out => DsError::Unexpected {
+                        request: RequestLine {
+                            method: Method::POST,
+                            url: format!("{}projects/{project}/executors/execute", self.base),
+                        },
+                        message: timed_out.to_string(),
+                        body: String::new(),
+                    },
+                })?;
+            }
+            self.delete_instance(project, instance.id).await?;
+        }
+        self.delete_workflow(project, workflow).await
+    }
+}

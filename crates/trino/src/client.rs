@@ -1,0 +1,266 @@
+//! Building the client, sending requests with its headers and credentials, server-level calls.
+
+use std::path::Path;
+use std::time::Duration;
+
+use carbon_config::{ConfigError, Secret, Target};
+use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine, excerpt};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+use url::Url;
+
+use crate::error::{tls_hint, unauthorized_reason};
+use crate::{CLIENT_CAPABILITIES, QueryInfo, ServerInfo, TrinoClient, TrinoError};
+
+/// Options for [`TrinoClient::new`].
+#[derive(Debug, Clone)]
+pub struct TrinoOptions<'a> {
+    /// The user (`X-Trino-User`).
+    pub user: String,
+    /// The password and the name of the variable it came from (for messages).
+    pub password: Option<(String, Secret)>,
+    /// Extra CA certificates to trust.
+    pub ca_file: Option<&'a Path>,
+    /// Limit for one HTTP request.
+    pub request_timeout: Duration,
+    /// Limit for one query, submission to last page.
+    pub query_timeout: Duration,
+}
+impl TrinoClient {
+    /// Builds a client from the target's `[trino]` section and its password, if it names one.
+    ///
+    /// # Errors
+    /// [`TrinoError::Config`] when the section or the password is missing,
+    /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL.
+    pub fn from_target(target: &Target) -> Result<Self, TrinoError> {
+        let cfg = target.section("trino", &target.trino)?;
+        let password = cfg
+            .password_env
+            .as_deref()
+            .map(|var| Ok::<_, ConfigError>((var.to_string(), target.credential("trino", var)?)))
+            .transpose()?;
+        Self::new(
+            cfg.url.clone(),
+            TrinoOptions {
+                user: cfg.user.clone(),
+                password,
+                ca_file: cfg.ca_file.as_deref(),
+                request_timeout: target.settings.request_timeout(),
+                query_timeout: cfg.query_timeout(),
+            },
+        )
+    }
+
+    /// Builds a client for the coordinator at `base`.
+    ///
+    /// # Errors
+    /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL;
+    /// [`TrinoError::Http`] when the CA file cannot be read.
+    pub fn new(base: Url, options: TrinoOptions<'_>) -> Result<Self, TrinoError> {
+        if let Some((var, _)) = &options.password
+            && base.scheme() != "https"
+        {
+            return Err(TrinoError::PasswordOverHttp {
+                user: options.user,
+                var: var.clone(),
+                url: base.to_string(),
+            });
+        }
+        let http = HttpClient::new(
+            "trino",
+            ClientOptions {
+                timeout: options.request_timeout,
+                ca_file: options.ca_file,
+            },
+        )?;
+        Ok(Self {
+            http,
+            base,
+            user: options.user,
+            password: options.password,
+            query_timeout: options.query_timeout,
+        })
+    }
+
+    /// The coordinator URL.
+    pub fn url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The user queries run as.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub(crate) fn join(&self, path: &str) -> Result<Url, TrinoError> {
+        self.base
+            .join(path)
+            .map_err(|e| TrinoError::Url(format!("{}{path}: {e}", self.base)))
+    }
+
+    pub(crate) fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let r = self
+            .http
+            .request(method, url)
+            .header("X-Trino-User", &self.user)
+            .header("X-Trino-Client-Capabilities", CLIENT_CAPABILITIES)
+            .header("X-Trino-Source", "carbon-e2e");
+        match &self.password {
+            Some((_, pw)) => r.basic_auth(&self.user, Some(pw.expose())),
+            None => r,
+        }
+    }
+
+    /// Sends a request; a 401 becomes [`TrinoError::Unauthorized`] saying which setting to check,
+    /// a TLS failure gets a hint.
+    pub(crate) async fn send(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<(RequestLine, reqwest::Response), TrinoError> {
+        let (line, response) = self
+            .http
+            .send_any(request)
+            .await
+            .map_err(|e| tls_hint(e, &self.base))?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let body = self.http.body(&line, response).await.unwrap_or_default();
+            return Err(TrinoError::Unauthorized {
+                request: line,
+                reason: unauthorized_reason(
+                    &self.user,
+                    self.password.as_ref().map(|(v, _)| v.as_str()),
+                    &body,
+                ),
+                body: excerpt(&body),
+            });
+        }
+        if response.status() == StatusCode::FORBIDDEN {
+            let body = self.http.body(&line, response).await.unwrap_or_default();
+            if body.contains("Authentication over HTTP is not enabled") {
+                return Err(TrinoError::HttpsRequired {
+                    request: line,
+                    body: excerpt(&body),
+                });
+            }
+            return Err(HttpError::Status {
+                service: "trino",
+                request: line,
+                status: StatusCode::FORBIDDEN,
+                body: excerpt(&body),
+            }
+            .into());
+        }
+        Ok((line, response))
+    }
+
+    /// `GET /v1/info`: version, environment, whether the server is still starting.
+    ///
+    /// # Errors
+    /// [`TrinoError::Http`] naming the URL when the coordinator does not answer.
+    pub async fn info(&self) -> Result<ServerInfo, TrinoError> {
+        let url = self.join("/v1/info")?;
+        let (line, response) = self.send(self.request(Method::GET, url)).await?;
+        if !response.status().is_success() {
+            return Err(self.http.status_error(line, response).await.into());
+        }
+        let body = self.http.body(&line, response).await?;
+        Ok(self.http.decode(&line, &body)?)
+    }
+    /// The catalogs the server has (`SHOW CATALOGS`).
+    ///
+    /// # Errors
+    /// As [`Self::execute`].
+    pub async fn catalogs(&self) -> Result<Vec<String>, TrinoError> {
+        let out = self.execute("SHOW CATALOGS").await?;
+        Ok(out
+            .rows
+            .iter()
+            .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
+            .collect())
+    }
+
+    /// `GET /v1/query/{id}`: the server's view of a query; `None` once the server has
+    /// forgotten it (HTTP 410 or 404).
+    ///
+    /// # Errors
+    /// Transport and status errors, [`TrinoError::Http`] with a decode error for a bad body.
+    pub async fn query_info(&self, query_id: &str) -> Result<Option<QueryInfo>, TrinoError> {
+        let url = self.join(&format!("/v1/query/{query_id}"))?;
+        let (line, response) = self.send(self.request(Method::GET, url)).await?;
+        match response.status() {
+            StatusCode::GONE | StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let body = self.http.body(&line, response).await?;
+                Ok(Some(self.http.decode(&line, &body)?))
+            }
+            _ => Err(self.http.status_error(line, response).await.into()),
+        }
+    }
+
+    /// `DELETE /v1/query/{id}`: stops a query by id (whoever started it, when allowed).
+    ///
+    /// # Errors
+    /// Transport errors, or a status other than 2xx, 404 or 410.
+    pub async fn kill(&self, query_id: &str) -> Result<(), TrinoError> {
+        let url = self.join(&format!("/v1/query/{query_id}"))?;
+        let (line, response) = self.send(self.request(Method::DELETE, url)).await?;
+        let status = response.status();
+        if status.is_success() || matches!(status, StatusCode::GONE | StatusCode::NOT_FOUND) {
+            Ok(())
+        } else {
+            Err(self.http.status_error(line, response).await.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn options(password: Option<(String, Secret)>) -> TrinoOptions<'static> {
+        TrinoOptions {
+            user: "alice".into(),
+            password,
+            ca_file: None,
+            request_timeout: Duration::from_secs(10),
+            query_timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn password_is_never_sent_over_plain_http() {
+        let e = TrinoClient::new(
+            Url::parse("http://trino.example.com:8080").unwrap(),
+            options(Some(("TRINO_PW".into(), Secret::new("pw-value")))),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("refusing to send the password")
+                && e.contains("TRINO_PW")
+                && e.contains("http://trino.example.com:8080"),
+            "{e}"
+        );
+        assert!(!e.contains("pw-value"), "{e}");
+        TrinoClient::new(
+            Url::parse("https://trino.example.com").unwrap(),
+            options(Some(("TRINO_PW".into(), Secret::new("pw-value")))),
+        )
+        .unwrap();
+    }
+
+    /// A coordinator that is down: the error names the URL, well within 10 s.
+    #[tokio::test]
+    async fn refused_connection_names_the_coordinator_url() {
+        let client =
+            TrinoClient::new(Url::parse("http://127.0.0.1:9").unwrap(), options(None)).unwrap();
+        let t0 = Instant::now();
+        let e = client.execute("SELECT 1").await.unwrap_err().to_string();
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        assert!(
+            e.contains("http://127.0.0.1:9/v1/statement") && e.contains("cannot connect"),
+            "{e}"
+        );
+    }
+}

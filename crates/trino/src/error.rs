@@ -1,0 +1,218 @@
+//! The client's one error type, and the hints it gives for 401s and TLS mistakes.
+
+use std::time::Duration;
+
+use carbon_config::ConfigError;
+use carbon_core::http::{HttpError, RequestLine};
+use url::Url;
+
+use crate::QueryFailure;
+
+/// Errors of the Trino client.
+#[derive(Debug, thiserror::Error)]
+pub enum TrinoError {
+    /// No answer, or an HTTP status the protocol does not expect.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// No answer over TLS, with a hint at the likely cause (e.g. `https://` to a plain-HTTP port).
+    // The transport error is part of the message rather than a `#[source]`, so that a chain
+    // printer (`{:#}`) does not show it twice.
+    #[error("{error}; hint: {hint}")]
+    Tls {
+        /// The transport error.
+        error: Box<HttpError>,
+        /// What probably went wrong.
+        hint: String,
+    },
+    /// The target does not configure the service or its password.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The target pairs a password with a plain-HTTP coordinator URL.
+    #[error(
+        "trino: refusing to send the password of user `{user}` (from {var}) over plain HTTP to {url}: basic auth needs an https:// coordinator URL (trino.url)"
+    )]
+    PasswordOverHttp {
+        /// The user.
+        user: String,
+        /// The variable holding the password.
+        var: String,
+        /// The coordinator URL.
+        url: String,
+    },
+    /// The coordinator rejected the request's credentials (HTTP 401).
+    #[error("trino: {request}: HTTP 401: {reason}; the server said: {body}")]
+    Unauthorized {
+        /// What was sent.
+        request: RequestLine,
+        /// Which setting to check.
+        reason: String,
+        /// A body excerpt.
+        body: String,
+    },
+    /// The coordinator takes authentication only over HTTPS and was asked over plain HTTP
+    /// (HTTP 403 "Authentication over HTTP is not enabled").
+    #[error(
+        "trino: {request}: HTTP 403: the coordinator accepts authentication only over HTTPS: set trino.url to its https:// address (and trino.password_env); the server said: {body}"
+    )]
+    HttpsRequired {
+        /// What was sent.
+        request: RequestLine,
+        /// A body excerpt.
+        body: String,
+    },
+    /// The query reached Trino and failed there.
+    #[error("trino: query {query_id} failed: {failure}")]
+    Query {
+        /// Trino's query id.
+        query_id: String,
+        /// Trino's error.
+        failure: QueryFailure,
+    },
+    /// A valid HTTP answer that is not Trino's protocol.
+    #[error("trino: {request}: {message}")]
+    Protocol {
+        /// What was sent.
+        request: RequestLine,
+        /// What is wrong with the answer.
+        message: String,
+    },
+    /// The query did not finish in time.
+    #[error(
+        "trino: query {query_id} did not finish within {limit:?} (trino.query_timeout_secs): {detail}"
+    )]
+    Timeout {
+        /// Trino's query id.
+        query_id: String,
+        /// The limit.
+        limit: Duration,
+        /// The wait's report (with the last state seen).
+        detail: String,
+    },
+    /// A URL that cannot be formed.
+    #[error("trino: invalid URL: {0}")]
+    Url(String),
+}
+
+impl TrinoError {
+    /// Trino's error, when the query failed on the server.
+    pub fn failure(&self) -> Option<&QueryFailure> {
+        match self {
+            TrinoError::Query { failure, .. } => Some(failure),
+            _ => None,
+        }
+    }
+}
+
+/// Which setting a 401 points at.
+pub(crate) fn unauthorized_reason(user: &str, password_var: Option<&str>, body: &str) -> String {
+    if body.contains("impersonate") {
+        return format!(
+            "the coordinator refused to let user `{user}` act as itself (check trino.user)"
+        );
+    }
+    match password_var {
+        Some(var) => format!(
+            "the coordinator rejected the credentials of user `{user}`: either no such user (trino.user) or a wrong password in {var}"
+        ),
+        None => format!(
+            "the coordinator requires authentication and the target gives user `{user}` no password: set trino.password_env (and use an https:// trino.url)"
+        ),
+    }
+}
+
+/// Adds a hint to a TLS failure on an `https://` URL, or to a TLS answer on an `http://` one.
+pub(crate) fn tls_hint(e: HttpError, base: &Url) -> TrinoError {
+    let text = e.to_string().to_ascii_lowercase();
+    if base.scheme() == "http" && e.is_transport() && text.contains("invalid http version") {
+        return TrinoError::Tls {
+            error: Box::new(e),
+            hint: "the answer was not HTTP: is the port serving HTTPS? (trino.url says http://)"
+                .to_string(),
+        };
+    }
+    let tls = base.scheme() == "https"
+        && e.is_transport()
+        && [
+            "tls",
+            "certificate",
+            "invalidcontenttype",
+            "corrupt message",
+            "handshake",
+        ]
+        .iter()
+        .any(|w| text.contains(w));
+    if !tls {
+        return TrinoError::Http(e);
+    }
+    let hint = if text.contains("certificate") || text.contains("unknown issuer") {
+        "the server's certificate is not trusted: name its CA in trino.ca_file"
+    } else {
+        "the TLS handshake failed: is the port serving plain HTTP? (trino.url says https://)"
+    };
+    TrinoError::Tls {
+        error: Box::new(e),
+        hint: hint.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::Method;
+
+    #[test]
+    fn unauthorized_says_which_setting_to_check() {
+        let with_pw = unauthorized_reason("alice", Some("TRINO_PW"), "Invalid credentials");
+        assert!(
+            with_pw.contains("TRINO_PW") && with_pw.contains("trino.user"),
+            "{with_pw}"
+        );
+        let without = unauthorized_reason("alice", None, "Unauthorized");
+        assert!(without.contains("trino.password_env"), "{without}");
+    }
+
+    fn transport(url: &str, detail: &str) -> HttpError {
+        HttpError::Transport {
+            service: "trino",
+            request: RequestLine {
+                method: Method::GET,
+                url: url.to_string(),
+            },
+            detail: detail.to_string(),
+            timed_out: false,
+        }
+    }
+
+    /// Details as reqwest/rustls reported them against a real Trino 476 (HTTP on 18080,
+    /// HTTPS with a private CA on 28443).
+    #[test]
+    fn scheme_and_certificate_mistakes_get_a_hint() {
+        let cases = [
+            (
+                "https://127.0.0.1:18080",
+                "cannot connect: client error (Connect): received corrupt message of type InvalidContentType",
+                "is the port serving plain HTTP?",
+            ),
+            (
+                "http://127.0.0.1:28443",
+                "request failed: client error (SendRequest): invalid HTTP version parsed",
+                "is the port serving HTTPS?",
+            ),
+            (
+                "https://127.0.0.1:28443",
+                "cannot connect: client error (Connect): invalid peer certificate: UnknownIssuer",
+                "trino.ca_file",
+            ),
+        ];
+        for (url, detail, hint) in cases {
+            let base = Url::parse(url).unwrap();
+            let e = tls_hint(transport(url, detail), &base).to_string();
+            assert!(e.contains(hint) && e.contains(url), "{e}");
+        }
+        let refused = tls_hint(
+            transport("http://127.0.0.1:9", "cannot connect: Connection refused"),
+            &Url::parse("http://127.0.0.1:9").unwrap(),
+        );
+        assert!(matches!(refused, TrinoError::Http(_)));
+    }
+}

@@ -1,0 +1,267 @@
+//! Trino's wire format: statement pages, columns, stats, errors, server and query info.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+/// Trino's description of a failed query (`error` of the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryFailure {
+    /// The message, e.g. `line 1:15: Table 'tpch.tiny.nope' does not exist`.
+    pub message: String,
+    /// The numeric code, e.g. 46.
+    pub error_code: i64,
+    /// The name, e.g. `TABLE_NOT_FOUND`.
+    pub error_name: String,
+    /// The kind: `USER_ERROR`, `INTERNAL_ERROR`, `INSUFFICIENT_RESOURCES`, `EXTERNAL`.
+    pub error_type: String,
+}
+
+impl std::fmt::Display for QueryFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (code {}, {}): {}",
+            self.error_name, self.error_code, self.error_type, self.message
+        )
+    }
+}
+
+/// A result column.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Column {
+    /// Its name.
+    pub name: String,
+    /// Its type as Trino writes it, e.g. `timestamp(6)` or `decimal(10, 2)`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// A page's statistics (the fields the client uses).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// `QUEUED`, `PLANNING`, `STARTING`, `RUNNING`, `FINISHING`, `FINISHED` or `FAILED`.
+    pub state: String,
+    /// Time since the server received the query.
+    #[serde(default)]
+    pub elapsed_time_millis: u64,
+    /// Time the query spent queued.
+    #[serde(default)]
+    pub queued_time_millis: u64,
+}
+
+/// One page of `/v1/statement`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    /// The query id.
+    pub id: String,
+    /// The next page; absent on the last one.
+    #[serde(default)]
+    pub next_uri: Option<Url>,
+    /// The columns, once known.
+    #[serde(default)]
+    pub columns: Option<Vec<Column>>,
+    /// Rows of this page.
+    #[serde(default)]
+    pub data: Option<Vec<Vec<Value>>>,
+    /// Statistics.
+    #[serde(default)]
+    pub stats: Option<Stats>,
+    /// Trino's error, on the last page of a failed query.
+    #[serde(default)]
+    pub error: Option<QueryFailure>,
+    /// For statements without rows, what they did, e.g. `CREATE TABLE`.
+    #[serde(default)]
+    pub update_type: Option<String>,
+}
+
+impl Page {
+    /// Parses a page.
+    ///
+    /// # Errors
+    /// The parser's message.
+    pub fn parse(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    pub(crate) fn state(&self) -> &str {
+        self.stats.as_ref().map_or("UNKNOWN", |s| s.state.as_str())
+    }
+}
+
+/// A finished query's result.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    /// The query id.
+    pub query_id: String,
+    /// The columns (empty for statements without rows).
+    pub columns: Vec<Column>,
+    /// All rows, values as Trino sends them (numbers, strings, booleans, null, arrays).
+    pub rows: Vec<Vec<Value>>,
+    /// What the statement did, for statements without rows.
+    pub update_type: Option<String>,
+    /// Elapsed time as the server reports it on the last page.
+    pub server_elapsed: Duration,
+    /// Wall time on the client, from submission to the last page.
+    pub client_elapsed: Duration,
+}
+
+impl QueryOutput {
+    /// The single value of a one-row, one-column result.
+    ///
+    /// # Errors
+    /// A description of the shape when it is not one value.
+    pub fn single(&self) -> Result<&Value, String> {
+        match self.rows.as_slice() {
+            [row] if row.len() == 1 => Ok(&row[0]),
+            _ => Err(format!(
+                "query {} returned {} row(s) of {} column(s), expected one value",
+                self.query_id,
+                self.rows.len(),
+                self.columns.len()
+            )),
+        }
+    }
+}
+
+/// `GET /v1/info`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    /// The version.
+    pub node_version: NodeVersion,
+    /// `node.environment`.
+    pub environment: String,
+    /// Whether this node is a coordinator.
+    pub coordinator: bool,
+    /// Whether the server is still starting (it does not take queries yet).
+    pub starting: bool,
+    /// Uptime as Trino formats it, e.g. `5.21m`.
+    #[serde(default)]
+    pub uptime: Option<String>,
+}
+
+/// The version part of [`ServerInfo`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeVersion {
+    /// E.g. `476`.
+    pub version: String,
+}
+
+/// `GET /v1/query/{id}`: the server's view of one query (the fields the client uses).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryInfo {
+    /// The query id.
+    pub query_id: String,
+    /// Its state, e.g. `RUNNING`, `FAILED`.
+    pub state: String,
+    /// Its error, when it failed.
+    #[serde(default)]
+    pub error_code: Option<ErrorCode>,
+}
+
+impl QueryInfo {
+    /// Parses the server's answer.
+    ///
+    /// # Errors
+    /// The parser's message.
+    pub fn parse(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    /// Whether the query still runs (any state before `FINISHED` or `FAILED`).
+    pub fn is_running(&self) -> bool {
+        !matches!(self.state.as_str(), "FINISHED" | "FAILED")
+    }
+}
+
+/// An error code in [`QueryInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ErrorCode {
+    /// Numeric code.
+    pub code: i64,
+    /// Name, e.g. `USER_CANCELED`.
+    pub name: String,
+    /// Kind, e.g. `USER_ERROR`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TrinoError;
+
+    fn data(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+    }
+
+    #[test]
+    fn missing_table_error_carries_name_code_type_and_message() {
+        let page = Page::parse(&data("missing_table.json")).unwrap();
+        let failure = page.error.clone().unwrap();
+        assert_eq!(failure.error_name, "TABLE_NOT_FOUND");
+        assert_eq!(failure.error_code, 46);
+        let e = TrinoError::Query {
+            query_id: page.id,
+            failure,
+        }
+        .to_string();
+        assert_eq!(
+            e,
+            "trino: query 20261126_040503_00004_rs9tt failed: TABLE_NOT_FOUND (code 46, USER_ERROR): line 1:15: Table 'tpch.tiny.nope' does not exist"
+        );
+    }
+
+    #[test]
+    fn syntax_error_is_user_error_1() {
+        let page = Page::parse(&data("syntax_error.json")).unwrap();
+        let f = page.error.unwrap();
+        assert_eq!(
+            (f.error_name.as_str(), f.error_code, f.error_type.as_str()),
+            ("SYNTAX_ERROR", 1, "USER_ERROR")
+        );
+        assert!(page.next_uri.is_none());
+    }
+
+    #[test]
+    fn running_page_has_next_uri_columns_and_state() {
+        let page = Page::parse(&data("running_before_cancel.json")).unwrap();
+        assert_eq!(page.state(), "RUNNING");
+        assert!(page.next_uri.is_some());
+        let cols = page.columns.unwrap();
+        assert_eq!(cols[1].type_name, "double");
+        assert_eq!(page.stats.unwrap().elapsed_time_millis, 524);
+    }
+
+    #[test]
+    fn cancelled_query_info_shows_user_canceled() {
+        let info = QueryInfo::parse(&data("query_info_after_cancel.json")).unwrap();
+        assert!(!info.is_running());
+        assert_eq!(info.error_code.unwrap().name, "USER_CANCELED");
+    }
+
+    #[test]
+    fn finished_page_with_timestamp6_and_decimal_keeps_them_as_text() {
+        let page = Page::parse(
+            r#"{"id":"q1","columns":[{"name":"ts","type":"timestamp(6)"},{"name":"d","type":"decimal(10,2)"}],
+               "data":[["2024-01-02 03:04:05.123456","12.34"]],"stats":{"state":"FINISHED","elapsedTimeMillis":41}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.columns.unwrap()[0].type_name, "timestamp(6)");
+        assert_eq!(
+            page.data.unwrap()[0],
+            vec![
+                Value::from("2024-01-02 03:04:05.123456"),
+                Value::from("12.34")
+            ]
+        );
+    }
+}
