@@ -11,6 +11,7 @@
 //!    fail-fast while it is down, start to SUCCESS split into server and client time, and the
 //!    suite's wall time; restarts no other service.
 
+use carbon_config::FromTarget as _;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 

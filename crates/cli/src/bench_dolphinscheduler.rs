@@ -9,6 +9,7 @@
 //!    and the first that saw it finished).
 //! 3. The suite's wall time.
 
+use carbon_config::FromTarget as _;
 use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime};
 

@@ -1,5 +1,6 @@
 //! `doctor`: the resolved target, secrets redacted, and one probe per configured service.
 
+use carbon_config::FromTarget as _;
 use std::process::ExitCode;
 use std::time::Instant;
 

@@ -2,6 +2,7 @@
 //! Every artifact carries its run id; whatever is older than the age limit is a leftover, since
 //! a live run's artifacts are young.
 
+use carbon_config::FromTarget as _;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 

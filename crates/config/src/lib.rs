@@ -26,9 +26,23 @@ pub use load::{load, load_from_file, load_with};
 pub use paths::{Paths, workspace_root};
 pub use secret::Secret;
 pub use target::{
-    DolphinSchedulerConfig, DsApi, MinioConfig, Service, Settings, Target, TargetKind, TrinoConfig,
-    VictoriaMetricsConfig,
+    DolphinSchedulerConfig, DsApi, MinioConfig, Mode, OPT_INS, Service, Settings, Target,
+    TargetKind, TrinoConfig, VictoriaMetricsConfig,
 };
+
+/// A service client built from its section of a target. Each client crate implements it once;
+/// the harness builds any client lazily through it, so adding a service never edits the harness.
+pub trait FromTarget: Sized + Clone + Send + Sync + 'static {
+    /// The target section the client reads, e.g. `minio`.
+    const SECTION: &'static str;
+    /// Why the client cannot be built.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Builds the client from `target`'s section and credentials.
+    ///
+    /// # Errors
+    /// When the section or a credential is missing, or a setting cannot work.
+    fn from_target(target: &Target) -> Result<Self, Self::Error>;
+}
 
 /// Whether strict mode is on: an unconfigured service fails its trials instead of skipping them.
 ///

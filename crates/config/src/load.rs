@@ -166,6 +166,51 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     if target.settings.request_timeout_secs == 0 {
         return Err(invalid("target.request_timeout_secs", "must be at least 1"));
     }
+    let s = &target.settings;
+    if s.cleanup_budget_secs == 0 || s.cleanup_step_timeout_secs == 0 {
+        return Err(invalid(
+            "target.cleanup_budget_secs",
+            "the cleanup budget and step timeout must be at least 1",
+        ));
+    }
+    if let Some(list) = &s.opt_in
+        && let Some(unknown) = list.iter().find(|k| !crate::OPT_INS.contains(&k.as_str()))
+    {
+        return Err(invalid(
+            "target.opt_in",
+            &format!(
+                "unknown kind `{unknown}` (known: {})",
+                crate::OPT_INS.join(", ")
+            ),
+        ));
+    }
+    if let Some(nextest) =
+        NextestLimits::read(&crate::workspace_root().join(".config/nextest.toml"))
+    {
+        let needed = s.trial_timeout_secs + s.cleanup_budget_secs;
+        if needed >= nextest.terminate_after_secs {
+            return Err(invalid(
+                "target.trial_timeout_secs",
+                &format!(
+                    "trial_timeout_secs ({}) + cleanup_budget_secs ({}) = {needed} s reaches \
+                     nextest's terminate-after of {} s (.config/nextest.toml slow-timeout): a hung \
+                     trial would be killed before its cleanup ran; lower them or raise slow-timeout",
+                    s.trial_timeout_secs, s.cleanup_budget_secs, nextest.terminate_after_secs
+                ),
+            ));
+        }
+        if s.cleanup_budget_secs >= nextest.grace_period_secs {
+            return Err(invalid(
+                "target.cleanup_budget_secs",
+                &format!(
+                    "cleanup_budget_secs ({}) reaches nextest's grace-period of {} s \
+                     (.config/nextest.toml slow-timeout): after SIGTERM the cleanups would be \
+                     killed before they finish",
+                    s.cleanup_budget_secs, nextest.grace_period_secs
+                ),
+            ));
+        }
+    }
     for (key, url) in target
         .minio
         .iter()
@@ -238,6 +283,54 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The limits nextest puts on a test process, from `[profile.default] slow-timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NextestLimits {
+    /// `period` × `terminate-after`: when nextest sends SIGTERM.
+    pub terminate_after_secs: u64,
+    /// `grace-period` (nextest's default 10 s): from SIGTERM to SIGKILL.
+    pub grace_period_secs: u64,
+}
+
+impl NextestLimits {
+    /// Reads the file; `None` when it is absent or sets no terminate-after (nothing to check).
+    pub(crate) fn read(path: &Path) -> Option<Self> {
+        Self::parse(&std::fs::read_to_string(path).ok()?)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let table: toml::Table = toml::from_str(text).ok()?;
+        let slow = table
+            .get("profile")?
+            .get("default")?
+            .get("slow-timeout")?
+            .as_table()?;
+        let period = duration_secs(slow.get("period")?.as_str()?)?;
+        let after = u64::try_from(slow.get("terminate-after")?.as_integer()?).ok()?;
+        let grace = match slow.get("grace-period") {
+            Some(v) => duration_secs(v.as_str()?)?,
+            None => 10,
+        };
+        Some(Self {
+            terminate_after_secs: period * after,
+            grace_period_secs: grace,
+        })
+    }
+}
+
+/// `"60s"`, `"5m"`, `"1h"` as seconds.
+fn duration_secs(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    Some(match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +366,49 @@ warehouse_bucket = "iceberg"
             cache: dir.path().join("cache"),
         };
         (dir, paths)
+    }
+
+    #[test]
+    fn nextest_limits_come_from_the_default_profile() {
+        let limits = NextestLimits::parse(
+            "[profile.default]\nslow-timeout = { period = \"60s\", terminate-after = 5, grace-period = \"1m\" }\n",
+        )
+        .unwrap();
+        assert_eq!(limits.terminate_after_secs, 300);
+        assert_eq!(limits.grace_period_secs, 60);
+        assert!(NextestLimits::parse("[profile.default]\nretries = 0\n").is_none());
+    }
+
+    #[test]
+    fn a_trial_timeout_that_leaves_no_room_for_cleanup_is_rejected() {
+        let (_d, paths) = setup(&LOCAL.replace(
+            "kind = \"local\"",
+            "kind = \"local\"\ntrial_timeout_secs = 600",
+        ));
+        let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        assert!(e.contains("terminate-after"), "{e}");
+    }
+
+    #[test]
+    fn a_cluster_is_read_only_and_opts_in_to_nothing_unless_it_says_so() {
+        let (_d, paths) = setup(&LOCAL.replace("kind = \"local\"", "kind = \"cluster\""));
+        let t = load_with(&Env::default(), &paths).unwrap();
+        assert_eq!(t.settings.mode(), crate::Mode::ReadOnly);
+        assert!(!t.settings.allows("heavy-query"));
+        let (_d, paths) = setup(&LOCAL.replace(
+            "kind = \"local\"",
+            "kind = \"cluster\"\nmode = \"read-write\"\nopt_in = [\"heavy-query\"]",
+        ));
+        let t = load_with(&Env::default(), &paths).unwrap();
+        assert_eq!(t.settings.mode(), crate::Mode::ReadWrite);
+        assert!(t.settings.allows("heavy-query"));
+        assert!(!t.settings.allows("failed-login"));
+        let (_d, paths) = setup(&LOCAL.replace(
+            "kind = \"local\"",
+            "kind = \"cluster\"\nopt_in = [\"everything\"]",
+        ));
+        let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        assert!(e.contains("unknown kind `everything`"), "{e}");
     }
 
     #[test]

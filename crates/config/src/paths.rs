@@ -48,6 +48,12 @@ impl Paths {
         }
     }
 
+    /// A run's own state, shared by its trial processes (e.g. services found unreachable):
+    /// `<stack dir>/../runs/<run id>`.
+    pub fn run_state(&self, run_id: &str) -> PathBuf {
+        self.stack.with_file_name("runs").join(run_id)
+    }
+
     /// The env file the local stack writes and a `local` target reads.
     pub fn stack_env_file(&self) -> PathBuf {
         self.stack.join("stack.env")

@@ -33,9 +33,29 @@ pub struct Settings {
     /// hangs fails its trial within this.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
-    /// Time a trial may take before the harness stops it and runs its cleanup. Default 300 s.
+    /// Time a trial may take before the harness stops it and runs its cleanup. Default 240 s.
+    /// Together with [`Self::cleanup_budget_secs`] it must stay below nextest's terminate-after
+    /// (`.config/nextest.toml`), or a hung trial would be killed before its cleanup ran.
     #[serde(default = "default_trial_timeout")]
     pub trial_timeout_secs: u64,
+    /// What a run may do to the platform: `read-write` or `read-only`. Default: `read-write`
+    /// for `local` and `kind` targets, `read-only` for a live `cluster` (production must say
+    /// `read-write` to be written to). In read-only mode a trial that writes is not run at all
+    /// and is reported as refused by policy.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Heavy or disruptive trials this target allows (each trial names its key; see
+    /// `carbon-e2e validate --plan`): `heavy-query`, `delete-series`, `admin-token`,
+    /// `failed-login`. Default: every one for `local` and `kind`, none for `cluster`.
+    #[serde(default)]
+    pub opt_in: Option<Vec<String>>,
+    /// Time all of a trial's cleanups may take together, after the trial ends, times out or is
+    /// stopped by SIGTERM/SIGINT. Default 45 s.
+    #[serde(default = "default_cleanup_budget")]
+    pub cleanup_budget_secs: u64,
+    /// Time one cleanup action may take (within the budget). Default 20 s.
+    #[serde(default = "default_cleanup_step")]
+    pub cleanup_step_timeout_secs: u64,
 }
 
 fn default_request_timeout() -> u64 {
@@ -43,8 +63,44 @@ fn default_request_timeout() -> u64 {
 }
 
 fn default_trial_timeout() -> u64 {
-    300
+    240
 }
+
+fn default_cleanup_budget() -> u64 {
+    45
+}
+
+fn default_cleanup_step() -> u64 {
+    20
+}
+
+/// What a run may do to a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Only reads: trials that create, change or load anything are refused by policy.
+    ReadOnly,
+    /// Trials may create what they need (named with the run id, owned, cleaned up).
+    ReadWrite,
+}
+
+impl Mode {
+    /// As written in a target file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::ReadOnly => "read-only",
+            Mode::ReadWrite => "read-write",
+        }
+    }
+}
+
+/// The heavy or disruptive trial kinds a target can opt in to.
+pub const OPT_INS: [&str; 4] = [
+    "heavy-query",
+    "delete-series",
+    "admin-token",
+    "failed-login",
+];
 
 impl Settings {
     /// [`Self::request_timeout_secs`] as a duration.
@@ -55,6 +111,32 @@ impl Settings {
     /// [`Self::trial_timeout_secs`] as a duration.
     pub fn trial_timeout(&self) -> Duration {
         Duration::from_secs(self.trial_timeout_secs)
+    }
+
+    /// [`Self::cleanup_budget_secs`] as a duration.
+    pub fn cleanup_budget(&self) -> Duration {
+        Duration::from_secs(self.cleanup_budget_secs)
+    }
+
+    /// [`Self::cleanup_step_timeout_secs`] as a duration.
+    pub fn cleanup_step_timeout(&self) -> Duration {
+        Duration::from_secs(self.cleanup_step_timeout_secs)
+    }
+
+    /// The mode in force: the file's, else the default for the target's kind.
+    pub fn mode(&self) -> Mode {
+        self.mode.unwrap_or(match self.kind {
+            TargetKind::Local | TargetKind::Kind => Mode::ReadWrite,
+            TargetKind::Cluster => Mode::ReadOnly,
+        })
+    }
+
+    /// Whether the target allows the heavy or disruptive trials of kind `key`.
+    pub fn allows(&self, key: &str) -> bool {
+        match &self.opt_in {
+            Some(list) => list.iter().any(|k| k == key),
+            None => self.kind != TargetKind::Cluster,
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! (service, method, URL without secrets, status, body excerpt) and timeouts on every request.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response};
@@ -148,6 +149,69 @@ impl HttpError {
     }
 }
 
+/// The server's clock: a response's `Date` header (IMF-fixdate, always GMT) as unix seconds.
+///
+/// Ages of what a run created are measured on this clock, never on the client's and never by
+/// assuming the server's time zone.
+pub fn server_date(response: &Response) -> Option<i64> {
+    parse_http_date(
+        response
+            .headers()
+            .get(reqwest::header::DATE)?
+            .to_str()
+            .ok()?,
+    )
+}
+
+/// Parses an IMF-fixdate such as `Fri, 27 Nov 2026 03:20:33 GMT` into unix seconds.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(text.trim(), format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// One run's memory of services found unreachable, shared by every trial process of the run.
+///
+/// The harness points it at a directory of the run ([`breaker::enable`]); from then on the first
+/// request that gets no answer (refused, reset, timed out) writes `<service>` there, and every
+/// later request to that service, in any trial process of the run, fails at once naming that
+/// first failure instead of waiting out its own timeout. Without [`breaker::enable`] (the
+/// reaper, the stack, benches) nothing is recorded.
+pub mod breaker {
+    use super::{OnceLock, Path, PathBuf};
+
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+    /// Records and reads unreachable services under `dir` for the rest of this process.
+    pub fn enable(dir: &Path) {
+        let _ = std::fs::create_dir_all(dir);
+        let _ = DIR.set(dir.to_path_buf());
+    }
+
+    /// The first failure recorded for `service` in this run, if any.
+    pub fn tripped(service: &str) -> Option<String> {
+        std::fs::read_to_string(DIR.get()?.join(service))
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Records `failure` for `service`, unless a failure is recorded already (the first stays).
+    pub fn trip(service: &str, failure: &str) {
+        use std::io::Write as _;
+        let Some(dir) = DIR.get() else { return };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dir.join(service))
+        {
+            let _ = f.write_all(failure.as_bytes());
+        }
+    }
+}
+
 /// A `reqwest` client with the target's timeouts, named after the service it talks to.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -216,14 +280,30 @@ impl HttpClient {
             method: request.method().clone(),
             url: redact_url(request.url()),
         };
+        if let Some(first) = breaker::tripped(self.service) {
+            return Err(HttpError::Transport {
+                service: self.service,
+                request: line,
+                detail: format!(
+                    "not sent: {} was found unreachable earlier in this run, so its trials fail \
+                     at once (first failure: {first})",
+                    self.service
+                ),
+                timed_out: false,
+            });
+        }
         match self.inner.execute(request).await {
             Ok(response) => Ok((line, response)),
-            Err(e) => Err(HttpError::Transport {
-                service: self.service,
-                detail: transport_detail(&e),
-                timed_out: e.is_timeout(),
-                request: line,
-            }),
+            Err(e) => {
+                let detail = transport_detail(&e);
+                breaker::trip(self.service, &format!("{line}: {detail}"));
+                Err(HttpError::Transport {
+                    service: self.service,
+                    detail,
+                    timed_out: e.is_timeout(),
+                    request: line,
+                })
+            }
         }
     }
 
@@ -373,6 +453,18 @@ fn chain_below(e: &dyn std::error::Error) -> String {
         cur = err.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn http_dates_read_as_unix_seconds() {
+        assert_eq!(
+            super::parse_http_date("Fri, 27 Nov 2026 03:20:33 GMT"),
+            Some(1_795_749_633)
+        );
+        assert_eq!(super::parse_http_date("27 Nov 2026"), None);
+    }
 }
 
 #[cfg(test)]

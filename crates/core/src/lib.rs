@@ -3,4 +3,5 @@
 //! Architecture invariant: nothing in the workspace sleeps except [`wait::wait_until`].
 
 pub mod http;
+pub mod naming;
 pub mod wait;

@@ -32,7 +32,7 @@ impl DsClient {
     ///
     /// # Errors
     /// [`DsError::Config`] when the section or the password is missing.
-    pub fn from_target(target: &Target) -> Result<Self, DsError> {
+    fn build_from_target(target: &Target) -> Result<Self, DsError> {
         let cfg = target.section("dolphinscheduler", &target.dolphinscheduler)?;
         let token = cfg
             .token_env
@@ -304,5 +304,14 @@ mod tests {
         let c = DsClient::new(url, auth, DsApi::V1, timeout).unwrap();
         assert_eq!(rt.block_on(c.generation()).unwrap(), ApiGeneration::V1);
         assert_eq!(c.url().as_str(), "http://127.0.0.1:1/dolphinscheduler/");
+    }
+}
+
+impl carbon_config::FromTarget for DsClient {
+    const SECTION: &'static str = "dolphinscheduler";
+    type Error = DsError;
+
+    fn from_target(target: &Target) -> Result<Self, DsError> {
+        Self::build_from_target(target)
     }
 }

@@ -1,17 +1,16 @@
 //! What a trial gets: target, clients, run id, cleanup stack, the polling primitive.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use carbon_config::Target;
+use carbon_config::{FromTarget, Secret, Target};
+use carbon_core::naming;
 use carbon_core::wait::{Backoff, Check, wait_until_with};
-use carbon_dolphinscheduler::DsClient;
-use carbon_s3::S3Client;
-use carbon_trino::TrinoClient;
-use carbon_victoriametrics::VmClient;
 use futures::future::BoxFuture;
 
 type Cleanup = (String, BoxFuture<'static, anyhow::Result<()>>);
@@ -28,10 +27,10 @@ struct Inner {
     trial: String,
     started: Instant,
     cleanups: Mutex<Vec<Cleanup>>,
-    minio: OnceLock<Result<S3Client, String>>,
-    victoriametrics: OnceLock<Result<VmClient, String>>,
-    trino: OnceLock<Result<TrinoClient, String>>,
-    dolphinscheduler: OnceLock<Result<DsClient, String>>,
+    /// Clients built so far, by type: each a `Result<C, String>` built once per trial.
+    clients: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    /// Credential values, scrubbed from every line the trial prints.
+    secrets: Vec<Secret>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -45,6 +44,7 @@ impl std::fmt::Debug for Ctx {
 
 impl Ctx {
     pub(crate) fn new(target: Target, run_id: String, trial: String) -> Self {
+        let secrets = target.secret_values();
         Self {
             inner: Arc::new(Inner {
                 target,
@@ -52,10 +52,8 @@ impl Ctx {
                 trial,
                 started: Instant::now(),
                 cleanups: Mutex::new(Vec::new()),
-                minio: OnceLock::new(),
-                victoriametrics: OnceLock::new(),
-                trino: OnceLock::new(),
-                dolphinscheduler: OnceLock::new(),
+                clients: Mutex::new(HashMap::new()),
+                secrets,
             }),
         }
     }
@@ -70,25 +68,28 @@ impl Ctx {
         &self.inner.run_id
     }
 
-    /// A name for something this trial creates: `e2e-<run id>-<what>`, lowercase.
-    pub fn unique(&self, what: &str) -> String {
-        let what: String = what
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        format!("e2e-{}-{}", self.inner.run_id, what)
+    /// The trial's full name, `<suite>::<tier>::<behaviour>`.
+    pub fn trial(&self) -> &str {
+        &self.inner.trial
     }
 
-    /// Prints a progress line with the time since the trial started (kept in the JUnit output).
+    /// A name for something this trial creates: `e2e-<run id>-<what>`, lowercase
+    /// ([`naming::resource`]).
+    pub fn unique(&self, what: &str) -> String {
+        naming::resource(&self.inner.run_id, what)
+    }
+
+    /// The ownership marker for something created at `created` (unix seconds, server's clock).
+    pub fn marker(&self, created: i64) -> naming::Marker {
+        naming::Marker::new(&self.inner.run_id, created)
+    }
+
+    /// Prints a progress line with the time since the trial started (kept in the JUnit output,
+    /// for passed trials too: they are the evidence). Credentials are scrubbed from it.
     pub fn step(&self, message: impl Display) {
+        let line = crate::scrub(&self.inner.secrets, message.to_string());
         println!(
-            "[{:>7.3}s] {message}",
+            "[{:>7.3}s] {line}",
             self.inner.started.elapsed().as_secs_f64()
         );
     }
@@ -108,7 +109,14 @@ impl Ctx {
             .push((what, Box::pin(action)));
     }
 
-    pub(crate) async fn run_cleanups(&self) -> Vec<anyhow::Error> {
+    /// Runs the cleanups, last pushed first: each within `step` and all within `budget`. One
+    /// that fails or times out does not stop the others; what the budget leaves unrun is
+    /// reported (the reaper removes it later).
+    pub(crate) async fn run_cleanups(
+        &self,
+        budget: Duration,
+        step: Duration,
+    ) -> Vec<anyhow::Error> {
         let actions: Vec<Cleanup> = std::mem::take(
             &mut *self
                 .inner
@@ -116,11 +124,27 @@ impl Ctx {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()),
         );
+        let deadline = tokio::time::Instant::now() + budget;
         let mut errors = Vec::new();
         for (what, action) in actions.into_iter().rev() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                errors.push(anyhow::anyhow!(
+                    "not run: the cleanup budget of {budget:?} (target.cleanup_budget_secs) was spent; `carbon-e2e reap` removes what is left"
+                ).context(what));
+                continue;
+            }
             self.step(format_args!("cleanup: {what}"));
-            if let Err(e) = action.await {
-                errors.push(e.context(what));
+            let limit = left.min(step);
+            match tokio::time::timeout(limit, action).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e.context(what)),
+                Err(_) => errors.push(
+                    anyhow::anyhow!(
+                        "did not finish within {limit:?} (target.cleanup_step_timeout_secs / cleanup_budget_secs)"
+                    )
+                    .context(what),
+                ),
             }
         }
         errors
@@ -168,56 +192,22 @@ impl Ctx {
         Ok(value)
     }
 
-    /// The object-store client for the target's `[minio]`.
+    /// The client of type `C` for its section of the target (e.g.
+    /// `ctx.client::<carbon_s3::S3Client>()`), built once per trial and cloned after; a build
+    /// error is kept and repeated, so every use reports why the client cannot exist.
     ///
     /// # Errors
-    /// When the section or its credentials are missing.
-    pub fn minio(&self) -> anyhow::Result<S3Client> {
-        client(&self.inner.minio, "minio", || {
-            S3Client::from_target(&self.inner.target)
-        })
+    /// When the section or its credentials are missing, or a setting cannot work.
+    pub fn client<C: FromTarget>(&self) -> anyhow::Result<C> {
+        let mut clients = self.inner.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let built = clients.entry(TypeId::of::<C>()).or_insert_with(|| {
+            Box::new(C::from_target(&self.inner.target).map_err(|e| e.to_string()))
+        });
+        built
+            .downcast_ref::<Result<C, String>>()
+            .expect("the map holds each client under its own type")
+            .clone()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("building the {} client", C::SECTION))
     }
-
-    /// The VictoriaMetrics client for the target's `[victoriametrics]`.
-    ///
-    /// # Errors
-    /// When the section or its token is missing.
-    pub fn victoriametrics(&self) -> anyhow::Result<VmClient> {
-        client(&self.inner.victoriametrics, "victoriametrics", || {
-            VmClient::from_target(&self.inner.target)
-        })
-    }
-
-    /// The Trino client for the target's `[trino]`.
-    ///
-    /// # Errors
-    /// When the section or its password is missing, or a password would go over plain HTTP.
-    pub fn trino(&self) -> anyhow::Result<TrinoClient> {
-        client(&self.inner.trino, "trino", || {
-            TrinoClient::from_target(&self.inner.target)
-        })
-    }
-
-    /// The DolphinScheduler client for the target's `[dolphinscheduler]`.
-    ///
-    /// # Errors
-    /// When the section or its password is missing.
-    pub fn dolphinscheduler(&self) -> anyhow::Result<DsClient> {
-        client(&self.inner.dolphinscheduler, "dolphinscheduler", || {
-            DsClient::from_target(&self.inner.target)
-        })
-    }
-}
-
-/// Builds a client once per trial and hands out clones; a build error is kept and repeated, so
-/// every use reports why the client cannot exist.
-fn client<T: Clone, E: std::fmt::Display>(
-    cell: &OnceLock<Result<T, String>>,
-    service: &str,
-    build: impl FnOnce() -> Result<T, E>,
-) -> anyhow::Result<T> {
-    cell.get_or_init(|| build().map_err(|e| e.to_string()))
-        .clone()
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("building the {service} client"))
 }

@@ -20,27 +20,38 @@
 //! - A trial whose service the target does not configure is *ignored* (nextest shows SKIP);
 //!   with `E2E_STRICT=1` it runs and fails with the reason instead. Run explicitly, an ignored
 //!   trial fails with the reason too: it never passes without having checked anything.
+//! - A trial that writes says so ([`Suite::writes`]: what it creates, how it is cleaned up); on
+//!   a `read-only` target it is *refused by policy*: ignored, even in strict mode, and never
+//!   sends a request. Heavy or disruptive trials also need the target's opt-in
+//!   ([`Suite::opt_in`]). A suite that cannot run on the local stack by design is
+//!   [`Suite::live_only`]. `E2E_PLAN=1` makes a suite print each trial's plan as JSON lines
+//!   (status, reason, what it writes) and exit without running anything.
 //! - Each trial runs on its own runtime with a [`Ctx`]: target, lazily built clients, the run
-//!   id, a cleanup stack that runs in reverse order whatever the outcome, and one polling
-//!   primitive ([`Ctx::wait_until`]).
+//!   id, a cleanup stack that runs in reverse order whatever the outcome (also on SIGTERM and
+//!   SIGINT, within `target.cleanup_budget_secs`), and one polling primitive
+//!   ([`Ctx::wait_until`]).
+//! - The first request of the run that gets no answer from a service marks it unreachable for
+//!   the whole run ([`carbon_core::http::breaker`]): its later trials fail at once.
 
 mod ctx;
+mod plan;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use anyhow;
-pub use carbon_config::{Env, MinioConfig, Service, Target, VictoriaMetricsConfig};
+pub use carbon_config::{Env, FromTarget, MinioConfig, Service, Target, VictoriaMetricsConfig};
 pub use carbon_core::wait::{Backoff, Check};
 pub use ctx::Ctx;
 use futures::future::BoxFuture;
 use libtest_mimic::{Arguments, Failed, Trial};
+pub use plan::{Status, TrialPlan, Writes};
 
 /// How deep a trial goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
-    /// Fast, read-mostly checks for every run (the `smoke` nextest profile runs only these).
+    /// Fast, read-only checks for every run (the `smoke` nextest profile runs only these).
     Smoke,
     /// The whole workflow: creates, runs, verifies, cleans up.
     Full,
@@ -61,6 +72,8 @@ struct TrialDef {
     tier: Tier,
     behaviour: &'static str,
     services: &'static [Service],
+    writes: Option<Writes>,
+    opt_in: Option<&'static str>,
     body: Body,
 }
 
@@ -68,6 +81,7 @@ struct TrialDef {
 #[must_use]
 pub struct Suite {
     name: &'static str,
+    live_only: Option<&'static str>,
     trials: Vec<TrialDef>,
 }
 
@@ -85,11 +99,20 @@ impl Suite {
     pub fn new(name: &'static str) -> Self {
         Self {
             name,
+            live_only: None,
             trials: Vec::new(),
         }
     }
 
-    /// Adds a smoke-tier trial that needs `services`.
+    /// Marks the whole suite as live-only: its service cannot run on the local stack by design
+    /// (`reason` says why, e.g. a licence). On a `local` target its trials are reported as
+    /// live-only (ignored, also in strict mode), never as passed.
+    pub fn live_only(mut self, reason: &'static str) -> Self {
+        self.live_only = Some(reason);
+        self
+    }
+
+    /// Adds a smoke-tier trial that needs `services`. Smoke trials only read.
     pub fn smoke<F, Fut>(
         self,
         behaviour: &'static str,
@@ -103,7 +126,8 @@ impl Suite {
         self.trial(Tier::Smoke, behaviour, services, body)
     }
 
-    /// Adds a full-tier trial that needs `services`.
+    /// Adds a full-tier trial that needs `services`. It only reads unless followed by
+    /// [`Self::writes`].
     pub fn full<F, Fut>(
         self,
         behaviour: &'static str,
@@ -115,6 +139,39 @@ impl Suite {
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         self.trial(Tier::Full, behaviour, services, body)
+    }
+
+    /// Declares the blast radius of the trial added last: what it `creates` (where, named how)
+    /// and how its `cleanup` removes it. Such a trial is refused on a `read-only` target.
+    ///
+    /// # Panics
+    /// When no trial was added before, or a smoke trial would write (smoke only reads).
+    pub fn writes(mut self, creates: &'static str, cleanup: &'static str) -> Self {
+        let last = self.trials.last_mut().expect("writes() follows a trial");
+        assert!(
+            last.tier == Tier::Full,
+            "smoke trials only read: {}",
+            last.behaviour
+        );
+        last.writes = Some(Writes { creates, cleanup });
+        self
+    }
+
+    /// Makes the trial added last heavy or disruptive of kind `kind` (one of
+    /// [`carbon_config::OPT_INS`]): it runs only on targets that opt in to that kind.
+    ///
+    /// # Panics
+    /// When no trial was added before, or `kind` is not a known kind.
+    pub fn opt_in(mut self, kind: &'static str) -> Self {
+        assert!(
+            carbon_config::OPT_INS.contains(&kind),
+            "unknown opt-in kind {kind}"
+        );
+        self.trials
+            .last_mut()
+            .expect("opt_in() follows a trial")
+            .opt_in = Some(kind);
+        self
     }
 
     fn trial<F, Fut>(
@@ -133,105 +190,155 @@ impl Suite {
             tier,
             behaviour,
             services,
+            writes: None,
+            opt_in: None,
             body,
         });
         self
     }
 
-    /// Parses the libtest arguments, runs (or lists) the trials and exits.
+    /// Parses the libtest arguments, runs (or lists) the trials and exits. With `E2E_PLAN=1`
+    /// prints each trial's plan as one JSON line instead and runs nothing.
     pub fn run(self) -> std::process::ExitCode {
-        let args = Arguments::from_args();
         let env = Env::from_process();
         let strict = carbon_config::strict(&env);
         let run_id = carbon_config::run_id(&env);
         let paths = carbon_config::Paths::from_env(&env);
         let target: Arc<Result<Target, String>> =
             Arc::new(carbon_config::load_with(&env, &paths).map_err(|e| e.to_string()));
-
+        let plans: Vec<TrialPlan> = self
+            .trials
+            .iter()
+            .map(|def| {
+                plan::plan(
+                    self.name,
+                    self.live_only,
+                    def,
+                    target.as_ref().as_ref().ok(),
+                )
+            })
+            .collect();
+        if env.get("E2E_PLAN").is_some() {
+            for p in &plans {
+                println!("{}", p.to_json());
+            }
+            return std::process::ExitCode::SUCCESS;
+        }
+        let args = Arguments::from_args();
+        if let Ok(t) = target.as_ref() {
+            install_scrubbing_panic_hook(t);
+        }
+        let breaker_dir = paths.run_state(&run_id).join("unreachable");
         let trials = self
             .trials
             .into_iter()
-            .map(|def| {
-                let name = format!("{}::{}::{}", self.name, def.tier.as_str(), def.behaviour);
-                let skip = match target.as_ref() {
-                    Ok(t) => {
-                        !strict
-                            && def
-                                .services
-                                .iter()
-                                .any(|s| t.service_configured(*s).is_err())
-                    }
-                    Err(_) => false, // a broken target fails every trial, loudly
-                };
+            .zip(plans)
+            .map(|(def, plan)| {
+                let ignored = plan.status.ignored(strict);
                 let target = Arc::clone(&target);
                 let run_id = run_id.clone();
-                let trial_name = name.clone();
-                Trial::test(name, move || {
-                    run_trial(&trial_name, &def, &target, strict, run_id)
+                let breaker_dir = breaker_dir.clone();
+                Trial::test(plan.name.clone(), move || {
+                    run_trial(&plan, &def, &target, run_id, &breaker_dir)
                 })
-                .with_ignored_flag(skip)
+                .with_ignored_flag(ignored)
             })
             .collect();
         libtest_mimic::run(&args, trials).exit_code()
     }
 }
 
+/// Panic messages can carry values a trial was handling: print them scrubbed, like failures.
+fn install_scrubbing_panic_hook(target: &Target) {
+    let secrets = target.secret_values();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-string panic payload)".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("panicked{place}: {}", scrub(&secrets, text));
+    }));
+}
+
+/// Replaces every credential value (4 characters or more) with `***`.
+pub(crate) fn scrub(secrets: &[carbon_config::Secret], text: String) -> String {
+    secrets.iter().fold(text, |t, s| {
+        if s.expose().len() >= 4 {
+            t.replace(s.expose(), "***")
+        } else {
+            t
+        }
+    })
+}
+
 fn run_trial(
-    name: &str,
+    plan: &TrialPlan,
     def: &TrialDef,
     target: &Result<Target, String>,
-    strict: bool,
     run_id: String,
+    breaker_dir: &std::path::Path,
 ) -> Result<(), Failed> {
     let target = target
         .as_ref()
         .map_err(|e| Failed::from(format!("cannot load the target: {e}")))?;
-    for service in def.services {
-        if let Err(reason) = target.service_configured(*service) {
-            let mode = if strict {
-                "strict mode (E2E_STRICT=1) turns this skip into a failure"
-            } else {
-                "the trial is ignored unless run explicitly"
-            };
-            return Err(Failed::from(format!("not run: {reason}; {mode}")));
-        }
+    if let Some(not_run) = plan.status.not_run_message(&plan.reason) {
+        // Run explicitly (nextest --run-ignored) or in strict mode: still nothing is sent.
+        return Err(Failed::from(not_run));
     }
+    carbon_core::http::breaker::enable(breaker_dir);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failed::from(format!("cannot start the async runtime: {e}")))?;
-    let ctx = Ctx::new(target.clone(), run_id, name.to_string());
+    let name = &plan.name;
+    let ctx = Ctx::new(target.clone(), run_id, name.clone());
     println!(
-        "trial {name}\ntarget `{}` ({:?}, {}), run id {}",
+        "trial {name}\ntarget `{}` ({:?}, {}, {}), run id {}",
         target.name,
         target.settings.kind,
+        target.settings.mode().as_str(),
         target.source.display(),
         ctx.run_id()
     );
+    if let Some(w) = &plan.writes {
+        println!("writes: {}; cleanup: {}", w.creates, w.cleanup);
+    }
     let started = Instant::now();
+    let settings = &target.settings;
     let (outcome, cleanup_errors) = runtime.block_on(async {
         let mut handle = tokio::spawn((def.body)(ctx.clone()));
-        let limit = target.settings.trial_timeout();
-        let outcome = match tokio::time::timeout(limit, &mut handle).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(anyhow::anyhow!("the trial panicked: {}", panic_text(join))),
-            Err(_) => {
+        let limit = settings.trial_timeout();
+        let stop = stop_signal();
+        let outcome = tokio::select! {
+            joined = tokio::time::timeout(limit, &mut handle) => match joined {
+                Ok(Ok(result)) => result,
+                Ok(Err(join)) => Err(anyhow::anyhow!("the trial panicked: {}", panic_text(join))),
+                Err(_) => {
+                    handle.abort();
+                    Err(anyhow::anyhow!("the trial did not finish within {limit:?} (target.trial_timeout_secs); it was stopped and its cleanup run"))
+                }
+            },
+            signal = stop => {
                 handle.abort();
-                Err(anyhow::anyhow!("the trial did not finish within {limit:?} (target.trial_timeout_secs); it was stopped and its cleanup run"))
+                ctx.step(format_args!(
+                    "received {signal}: stopping the trial and running its cleanups (budget {:?})",
+                    settings.cleanup_budget()
+                ));
+                Err(anyhow::anyhow!("stopped by {signal} before it finished; its cleanups were run"))
             }
         };
-        (outcome, ctx.run_cleanups().await)
+        let cleanup_errors = ctx
+            .run_cleanups(settings.cleanup_budget(), settings.cleanup_step_timeout())
+            .await;
+        (outcome, cleanup_errors)
     });
     println!("trial finished in {:.2?}", started.elapsed());
-    let scrub = |text: String| {
-        target.secret_values().iter().fold(text, |t, s| {
-            if s.expose().len() >= 4 {
-                t.replace(s.expose(), "***")
-            } else {
-                t
-            }
-        })
-    };
     let mut message = match outcome {
         Ok(()) => String::new(),
         Err(e) => describe(&e),
@@ -248,7 +355,23 @@ fn run_trial(
     if message.is_empty() {
         Ok(())
     } else {
-        Err(Failed::from(scrub(message)))
+        Err(Failed::from(scrub(&target.secret_values(), message)))
+    }
+}
+
+/// Resolves when the process is asked to stop: SIGTERM (nextest's terminate, a CI cancel) or
+/// SIGINT (Ctrl-C). Registering replaces the default action, so the trial gets to clean up.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => std::future::pending().await,
     }
 }
 

@@ -71,7 +71,7 @@ impl S3Client {
     ///
     /// # Errors
     /// [`S3Error::Config`] when the section or a credential is missing.
-    pub fn from_target(target: &Target) -> Result<Self, S3Error> {
+    fn build_from_target(target: &Target) -> Result<Self, S3Error> {
         let cfg = target.section("minio", &target.minio)?;
         let access = target.credential("minio", &cfg.access_key_env)?;
         let secret = target.credential("minio", &cfg.secret_key_env)?;
@@ -414,5 +414,14 @@ impl S3Client {
             }
         }
         Ok(objects.len())
+    }
+}
+
+impl carbon_config::FromTarget for S3Client {
+    const SECTION: &'static str = "minio";
+    type Error = S3Error;
+
+    fn from_target(target: &Target) -> Result<Self, S3Error> {
+        Self::build_from_target(target)
     }
 }

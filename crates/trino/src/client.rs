@@ -32,7 +32,7 @@ impl TrinoClient {
     /// # Errors
     /// [`TrinoError::Config`] when the section or the password is missing,
     /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL.
-    pub fn from_target(target: &Target) -> Result<Self, TrinoError> {
+    fn build_from_target(target: &Target) -> Result<Self, TrinoError> {
         let cfg = target.section("trino", &target.trino)?;
         let password = cfg
             .password_env
@@ -262,5 +262,14 @@ mod tests {
             e.contains("http://127.0.0.1:9/v1/statement") && e.contains("cannot connect"),
             "{e}"
         );
+    }
+}
+
+impl carbon_config::FromTarget for TrinoClient {
+    const SECTION: &'static str = "trino";
+    type Error = TrinoError;
+
+    fn from_target(target: &Target) -> Result<Self, TrinoError> {
+        Self::build_from_target(target)
     }
 }

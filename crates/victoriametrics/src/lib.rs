@@ -104,7 +104,7 @@ impl VmClient {
     ///
     /// # Errors
     /// [`VmError::Config`] when the section or the named token is missing.
-    pub fn from_target(target: &Target) -> Result<Self, VmError> {
+    fn build_from_target(target: &Target) -> Result<Self, VmError> {
         let cfg = target.section("victoriametrics", &target.victoriametrics)?;
         let token = cfg
             .bearer_token_env
@@ -287,5 +287,14 @@ mod tests {
         let s: ExportedSeries = serde_json::from_str(l).unwrap();
         assert_eq!(s.values, vec![42.0]);
         assert_eq!(s.timestamps, vec![1_700_000_000_000]);
+    }
+}
+
+impl carbon_config::FromTarget for VmClient {
+    const SECTION: &'static str = "victoriametrics";
+    type Error = VmError;
+
+    fn from_target(target: &Target) -> Result<Self, VmError> {
+        Self::build_from_target(target)
     }
 }

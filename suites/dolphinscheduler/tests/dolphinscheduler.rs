@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use carbon_dolphinscheduler::fixture::Fixture;
 use carbon_dolphinscheduler::{
-    ApiGeneration, Auth, DsError, TaskInstance, WorkflowDefinition, WorkflowInstance, parse_time,
+    ApiGeneration, Auth, DsClient, DsError, TaskInstance, WorkflowDefinition, WorkflowInstance,
+    parse_time,
 };
 use carbon_harness::anyhow::{Context as _, Result, anyhow, bail, ensure};
 use carbon_harness::{Backoff, Check, Ctx, Service, Suite};
@@ -32,41 +33,76 @@ fn main() -> std::process::ExitCode {
             DS,
             one_task_workflow,
         )
+        .writes(
+            "project e2e-<run id>-<what> (description: carbon-e2e ownership marker) holding workflow e2e-<run id>-<fixture> and its instances",
+            "workflow offline, instances stopped and deleted, workflow deleted, then the project",
+        )
         .full(
             "two_task_dag_runs_the_dependent_task_after_the_first",
             DS,
             two_task_dag,
+        )
+        .writes(
+            "project e2e-<run id>-<what> (description: carbon-e2e ownership marker) holding workflow e2e-<run id>-<fixture> and its instances",
+            "workflow offline, instances stopped and deleted, workflow deleted, then the project",
         )
         .full(
             "failing_task_ends_the_workflow_in_failure_with_its_log",
             DS,
             failing_task,
         )
+        .writes(
+            "project e2e-<run id>-<what> (description: carbon-e2e ownership marker) holding workflow e2e-<run id>-<fixture> and its instances",
+            "workflow offline, instances stopped and deleted, workflow deleted, then the project",
+        )
         .full(
             "created_workflow_definition_is_in_the_metadata_database",
             DS_DB,
             metadata_database,
+        )
+        .writes(
+            "project e2e-<run id>-<what> (description: carbon-e2e ownership marker) holding workflow e2e-<run id>-<fixture> and its instances",
+            "workflow offline, instances stopped and deleted, workflow deleted, then the project",
         )
         .full(
             "wrong_password_is_refused_with_the_server_code_and_message",
             DS,
             wrong_password,
         )
+        .opt_in("failed-login")
         .full(
             "access_token_authenticates_without_a_session",
             DS,
             valid_token,
         )
+        .writes(
+            "an access token for the configured user, string carbone2e<run id><created>…",
+            "the token is deleted",
+        )
+        .opt_in("admin-token")
         .full("invalid_and_expired_tokens_are_refused", DS, bad_tokens)
+        .writes(
+            "an already-expired access token for the configured user, string carbone2e<run id><created>…",
+            "the token is deleted",
+        )
+        .opt_in("admin-token")
         .full(
             "duplicate_project_name_is_refused_with_the_server_code_and_message",
             DS,
             duplicate_project,
         )
+        .writes(
+            "project e2e-<run id>-duplicate (description: carbon-e2e ownership marker)",
+            "the project is deleted",
+        )
         .full(
             "workflow_the_server_rejects_reports_code_and_message_and_is_cleaned_up",
             DS,
             rejected_workflow,
+        )
+        .writes(
+            "project e2e-<run id>-<what> (description: carbon-e2e ownership marker) holding workflow e2e-<run id>-<fixture> and its instances",
+            "workflow offline, instances stopped and deleted, workflow deleted, then the project",
         )
         .run()
 }
@@ -95,7 +131,7 @@ fn marker(ctx: &Ctx, what: &str) -> String {
 /// A project named with the run id; deleted when the trial ends (registered first, so it runs
 /// last, after the workflows inside it are gone).
 async fn scratch_project(ctx: &Ctx, what: &str) -> Result<i64> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let name = ctx.unique(what);
     let project = ds
         .create_project(&name, "carbon-e2e scratch project; removed by its trial")
@@ -121,7 +157,7 @@ async fn create_workflow(
     fixture_name: &str,
     marker: &str,
 ) -> Result<WorkflowDefinition> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let cfg = cfg(ctx)?;
     let fx = fixture(fixture_name)?;
     let name = ctx.unique(fixture_name.trim_end_matches(".json"));
@@ -159,7 +195,7 @@ struct Run {
 
 /// Releases, starts, and waits (the target's workflow timeout) for the instance to finish.
 async fn run_workflow(ctx: &Ctx, project: i64, workflow: i64) -> Result<Run> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let cfg = cfg(ctx)?;
     ds.release(project, workflow, true)
         .await
@@ -207,7 +243,7 @@ async fn run_workflow(ctx: &Ctx, project: i64, workflow: i64) -> Result<Run> {
 /// Waits until the task's log holds `needle` (the worker writes it out just after the task
 /// ends); returns the log.
 async fn task_log_with(ctx: &Ctx, task: &TaskInstance, needle: &str) -> Result<String> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let id = task.id;
     let needle = needle.to_string();
     ctx.wait_until_with(
@@ -241,14 +277,14 @@ fn server_seconds(instance_or_task: (&Option<String>, &Option<String>)) -> Optio
 }
 
 async fn health(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     ctx.step(format_args!("GET {}actuator/health", ds.url()));
     ds.health().await?;
     Ok(())
 }
 
 async fn login(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let (id, user) = ds.current_user().await?;
     ctx.step(format_args!("authenticated as {user} (id {id})"));
     let generation = ds.generation().await?;
@@ -262,7 +298,7 @@ async fn login(ctx: Ctx) -> Result<()> {
 }
 
 async fn project_list(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let projects = ds.projects(None, 10).await?;
     ctx.step(format_args!(
         "{} project(s) on the first page",
@@ -272,7 +308,7 @@ async fn project_list(ctx: Ctx) -> Result<()> {
 }
 
 async fn one_task_workflow(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let project = scratch_project(&ctx, "one-task").await?;
     let marker = marker(&ctx, "one-task");
     let wf = create_workflow(&ctx, project, "one_task.json", &marker).await?;
@@ -314,7 +350,7 @@ async fn one_task_workflow(ctx: Ctx) -> Result<()> {
 }
 
 async fn two_task_dag(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let project = scratch_project(&ctx, "dag").await?;
     let marker = marker(&ctx, "dag");
     let wf = create_workflow(&ctx, project, "two_task_dag.json", &marker).await?;
@@ -362,7 +398,7 @@ async fn two_task_dag(ctx: Ctx) -> Result<()> {
 }
 
 async fn failing_task(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let project = scratch_project(&ctx, "failing").await?;
     let marker = marker(&ctx, "failing");
     let wf = create_workflow(&ctx, project, "failing_task.json", &marker).await?;
@@ -394,7 +430,7 @@ async fn failing_task(ctx: Ctx) -> Result<()> {
 }
 
 async fn metadata_database(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let cfg = cfg(&ctx)?;
     let var = cfg
         .database_url_env
@@ -455,7 +491,7 @@ fn expect_refusal<T: std::fmt::Debug>(
 }
 
 async fn wrong_password(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let cfg = cfg(&ctx)?;
     let wrong = ds.with_auth(Auth::Password {
         user: cfg.user.clone(),
@@ -480,7 +516,7 @@ fn server_time(t: time::OffsetDateTime) -> String {
 }
 
 async fn valid_token(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let (user_id, user) = ds.current_user().await?;
     let expire = server_time(time::OffsetDateTime::now_utc() + time::Duration::hours(1));
     let token = ds.create_access_token(user_id, &expire).await?;
@@ -508,7 +544,7 @@ async fn valid_token(ctx: Ctx) -> Result<()> {
 }
 
 async fn bad_tokens(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     let invalid = ds.with_auth(Auth::Token(carbon_config::Secret::new(format!(
         "{:0>32}",
         ctx.run_id()
@@ -542,7 +578,7 @@ async fn bad_tokens(ctx: Ctx) -> Result<()> {
 }
 
 async fn duplicate_project(ctx: Ctx) -> Result<()> {
-    let ds = ctx.dolphinscheduler()?;
+    let ds = ctx.client::<DsClient>()?;
     scratch_project(&ctx, "duplicate").await?;
     // 10019: "project <name> already exists".
     let again = ds

@@ -7,6 +7,7 @@ use std::time::Duration;
 use carbon_core::http::{ClientOptions, HttpClient};
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Ctx, Service, Suite};
+use carbon_s3::S3Client;
 use sha2::{Digest, Sha256};
 
 const MINIO: &[Service] = &[Service::Minio];
@@ -24,22 +25,42 @@ fn main() -> std::process::ExitCode {
             MINIO,
             small_object,
         )
+        .writes(
+            "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
+            "the trial deletes its prefix and checks nothing is left under it",
+        )
         .full(
             "multipart_object_round_trips_with_matching_sha256",
             MINIO,
             multipart_object,
+        )
+        .writes(
+            "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
+            "the trial deletes its prefix and checks nothing is left under it",
         )
         .full(
             "listing_by_prefix_returns_exactly_the_objects_under_it",
             MINIO,
             list_by_prefix,
         )
+        .writes(
+            "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
+            "the trial deletes its prefix and checks nothing is left under it",
+        )
         .full(
             "presigned_get_reads_the_object_without_credentials",
             MINIO,
             presigned_get,
         )
+        .writes(
+            "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
+            "the trial deletes its prefix and checks nothing is left under it",
+        )
         .full("deleted_object_is_gone", MINIO, delete)
+        .writes(
+            "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
+            "the trial deletes its prefix and checks nothing is left under it",
+        )
         .run()
 }
 
@@ -54,7 +75,7 @@ fn bucket(ctx: &Ctx) -> String {
 /// A prefix for this trial, removed (with everything under it) when the trial ends.
 fn scratch_prefix(ctx: &Ctx, trial: &str) -> Result<String> {
     let prefix = format!("e2e/{}/{trial}/", ctx.run_id());
-    let s3 = ctx.minio()?;
+    let s3 = ctx.client::<S3Client>()?;
     let (bucket, p) = (bucket(ctx), prefix.clone());
     ctx.defer(format!("delete s3://{bucket}/{prefix}"), async move {
         s3.delete_prefix(&bucket, &p).await?;
@@ -91,7 +112,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 async fn health(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.minio()?;
+    let s3 = ctx.client::<S3Client>()?;
     ctx.step(format_args!(
         "health of {} (bucket {})",
         s3.endpoint(),
@@ -102,7 +123,7 @@ async fn health(ctx: Ctx) -> Result<()> {
 }
 
 async fn required_buckets(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.minio()?;
+    let s3 = ctx.client::<S3Client>()?;
     let required = ctx
         .target()
         .minio
@@ -134,7 +155,7 @@ async fn required_buckets(ctx: Ctx) -> Result<()> {
 }
 
 async fn round_trip(ctx: &Ctx, key: &str, data: Vec<u8>, multipart: bool) -> Result<()> {
-    let s3 = ctx.minio()?;
+    let s3 = ctx.client::<S3Client>()?;
     let bucket = bucket(ctx);
     let expected = sha256(&data);
     let len = data.len();
@@ -196,7 +217,7 @@ async fn multipart_object(ctx: Ctx) -> Result<()> {
 }
 
 async fn list_by_prefix(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.minio()?;
+    let s3 = ctx.client::<S3Client>()?;
     let bucket = bucket(&ctx);
     let prefix = scratch_prefix(&ctx, "list")?;
     let wanted = ["a/1.txt", "a/2.txt", "a/sub/3.txt"];
@@ -219,7 +240,7 @@ async fn list_by_prefix(ctx: Ctx) -> Result<()> {
 }
 
 async fn presigned_get(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.minio()?;
+    let s3 = ctx.client::<S3Client>()?;
     let bucket = bucket(&ctx);
     let key = format!("{}shared.txt", scratch_prefix(&ctx, "presigned")?);
     let data = payload(&key, 2048);
@@ -246,7 +267,7 @@ async fn presigned_get(ctx: Ctx) -> Result<()> {
 }
 
 async fn delete(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.minio()?;
+    let s3 = ctx.client::<S3Client>()?;
     let bucket = bucket(&ctx);
     let key = format!("{}doomed.txt", scratch_prefix(&ctx, "delete")?);
     s3.put_object(&bucket, &key, b"to be deleted".to_vec())

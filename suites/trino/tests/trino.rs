@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Check, Ctx, Service, Suite};
+use carbon_s3::S3Client;
 use carbon_trino::{QueryOutput, TrinoClient, TrinoError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -29,6 +30,10 @@ fn main() -> std::process::ExitCode {
             TRINO,
             iceberg_round_trip,
         )
+        .writes(
+            "Iceberg schema <iceberg_catalog>.e2e_<run id>_<what>_<server unix seconds> with one table (comment: carbon-e2e ownership marker), its data and metadata files in the warehouse",
+            "DROP TABLE then DROP SCHEMA; the trial checks the files are gone from the bucket",
+        )
         .full(
             "failing_queries_report_trino_error_name_code_and_message",
             TRINO,
@@ -39,6 +44,11 @@ fn main() -> std::process::ExitCode {
             TRINO,
             cancel_long_query,
         )
+        .writes(
+            "a heavy query (tpch sf1 cross join) on the coordinator, cancelled within seconds",
+            "DELETE of the query's nextUri; the trial checks the server shows it FAILED/USER_CANCELED",
+        )
+        .opt_in("heavy-query")
         .run()
 }
 
@@ -80,7 +90,7 @@ async fn run(ctx: &Ctx, trino: &TrinoClient, sql: &str) -> Result<QueryOutput> {
 }
 
 async fn server_up(ctx: Ctx) -> Result<()> {
-    let trino = ctx.trino()?;
+    let trino = ctx.client::<TrinoClient>()?;
     let info = trino.info().await?;
     ctx.step(format_args!(
         "{}: Trino {}, environment {}, coordinator {}, starting {}, uptime {}",
@@ -101,7 +111,7 @@ async fn server_up(ctx: Ctx) -> Result<()> {
 }
 
 async fn select_one(ctx: Ctx) -> Result<()> {
-    let trino = ctx.trino()?;
+    let trino = ctx.client::<TrinoClient>()?;
     let out = run(&ctx, &trino, "SELECT 1").await?;
     let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
     ensure!(v == &Value::from(1), "SELECT 1 returned {v}");
@@ -109,7 +119,7 @@ async fn select_one(ctx: Ctx) -> Result<()> {
 }
 
 async fn nation_count(ctx: Ctx) -> Result<()> {
-    let trino = ctx.trino()?;
+    let trino = ctx.client::<TrinoClient>()?;
     let out = run(&ctx, &trino, "SELECT count(*) FROM tpch.tiny.nation").await?;
     let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
     ensure!(
@@ -120,7 +130,7 @@ async fn nation_count(ctx: Ctx) -> Result<()> {
 }
 
 async fn required_catalogs(ctx: Ctx) -> Result<()> {
-    let trino = ctx.trino()?;
+    let trino = ctx.client::<TrinoClient>()?;
     let required = config(&ctx)?.required_catalogs.clone();
     ensure!(
         !required.is_empty(),
@@ -174,7 +184,7 @@ fn table_location(ddl: &str) -> Option<(String, String)> {
 }
 
 async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
-    let trino = ctx.trino()?;
+    let trino = ctx.client::<TrinoClient>()?;
     let cfg = config(&ctx)?.clone();
     let fixture: RoundTrip =
         serde_json::from_str(include_str!("../../../fixtures/trino/round_trip.json"))
@@ -207,7 +217,7 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
         let s3 = cfg
             .warehouse_bucket
             .as_ref()
-            .map(|_| ctx.minio())
+            .map(|_| ctx.client::<S3Client>())
             .transpose()?;
         ctx.defer(
             format!("drop table {table} and any files left under its location"),
@@ -318,7 +328,7 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
                 format!("s3://{bucket}/{prefix}").starts_with(&root),
                 "table location s3://{bucket}/{prefix} is not under the warehouse {root} (trino.warehouse_bucket, trino.warehouse_prefix)"
             );
-            let s3 = ctx.minio()?;
+            let s3 = ctx.client::<S3Client>()?;
             let keys: Vec<String> = s3
                 .list(&bucket, &prefix)
                 .await?
@@ -363,7 +373,7 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
 
     run(&ctx, &trino, &format!("DROP TABLE {table}")).await?;
     if cfg.warehouse_bucket.is_some() {
-        let s3 = ctx.minio()?;
+        let s3 = ctx.client::<S3Client>()?;
         let (b, p) = (bucket.clone(), prefix.clone());
         ctx.wait_until(
             &format!("the table's files under s3://{bucket}/{prefix} to be removed"),
@@ -412,7 +422,7 @@ struct FailingQuery {
 }
 
 async fn failing_queries(ctx: Ctx) -> Result<()> {
-    let trino = ctx.trino()?;
+    let trino = ctx.client::<TrinoClient>()?;
     let fixture: FailingQueries =
         serde_json::from_str(include_str!("../../../fixtures/trino/failing_queries.json"))
             .context("reading fixtures/trino/failing_queries.json")?;
@@ -455,7 +465,7 @@ async fn failing_queries(ctx: Ctx) -> Result<()> {
 }
 
 async fn cancel_long_query(ctx: Ctx) -> Result<()> {
-    let trino = ctx.trino()?;
+    let trino = ctx.client::<TrinoClient>()?;
     let cfg = config(&ctx)?.clone();
     let mut query = trino.submit(LONG_QUERY).await?;
     let id = query.id().to_string();

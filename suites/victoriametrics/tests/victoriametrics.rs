@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use carbon_harness::anyhow::{Context as _, Result, ensure};
 use carbon_harness::{Check, Ctx, Service, Suite};
-use carbon_victoriametrics::VmError;
+use carbon_victoriametrics::{VmClient, VmError};
 
 const VM: &[Service] = &[Service::VictoriaMetrics];
 
@@ -25,6 +25,11 @@ fn main() -> std::process::ExitCode {
             VM,
             write_read_back,
         )
+        .writes(
+            "one sample of series carbon_e2e_probe{e2e_run=\"<run id>\", e2e_owner=\"carbon-e2e\"}",
+            "delete_series of exactly that series (vmselect/single-node admin API)",
+        )
+        .opt_in("delete-series")
         .full(
             "malformed_query_reports_the_servers_error",
             VM,
@@ -41,12 +46,12 @@ fn config(ctx: &Ctx) -> Result<carbon_harness::VictoriaMetricsConfig> {
 }
 
 async fn health(ctx: Ctx) -> Result<()> {
-    ctx.victoriametrics()?.health().await?;
+    ctx.client::<VmClient>()?.health().await?;
     Ok(())
 }
 
 async fn targets_up(ctx: Ctx) -> Result<()> {
-    let vm = ctx.victoriametrics()?;
+    let vm = ctx.client::<VmClient>()?;
     let cfg = config(&ctx)?;
     let describe = |s: &carbon_victoriametrics::InstantSample| {
         s.metric
@@ -91,7 +96,7 @@ async fn targets_up(ctx: Ctx) -> Result<()> {
 }
 
 async fn write_read_back(ctx: Ctx) -> Result<()> {
-    let vm = ctx.victoriametrics()?;
+    let vm = ctx.client::<VmClient>()?;
     let cfg = config(&ctx)?;
     let run = ctx.run_id().to_string();
     let selector = format!("carbon_e2e_probe{{e2e_run=\"{run}\"}}");
@@ -151,7 +156,7 @@ async fn write_read_back(ctx: Ctx) -> Result<()> {
 }
 
 async fn malformed_query(ctx: Ctx) -> Result<()> {
-    let vm = ctx.victoriametrics()?;
+    let vm = ctx.client::<VmClient>()?;
     match vm.query("up{", None).await {
         Err(VmError::Api { error, .. }) => {
             ctx.step(format_args!("server said: {error}"));
