@@ -7,8 +7,19 @@ use std::time::Instant;
 use anyhow::Context as _;
 use carbon_config::{Service, Target};
 
-pub async fn run() -> anyhow::Result<ExitCode> {
+/// Arguments of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// `human` (default) or `json`: one JSON object with the target and each probe, for CI.
+    #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+    message_format: String,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let target = carbon_config::load().context("loading the target")?;
+    if args.message_format == "json" {
+        return json(&target).await;
+    }
     let env = carbon_config::Env::from_process();
     println!(
         "target `{}` ({:?}) from {}",
@@ -20,9 +31,15 @@ pub async fn run() -> anyhow::Result<ExitCode> {
         println!("  {}", target.settings.description);
     }
     println!(
-        "  request timeout {} s, trial timeout {} s, strict {}",
+        "  mode {}, opt-in {}",
+        target.settings.mode().as_str(),
+        opt_ins(&target)
+    );
+    println!(
+        "  request timeout {} s, trial timeout {} s, cleanup budget {} s, strict {}",
         target.settings.request_timeout_secs,
         target.settings.trial_timeout_secs,
+        target.settings.cleanup_budget_secs,
         if carbon_config::strict(&env) {
             "on"
         } else {
@@ -102,10 +119,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     println!();
     let mut healthy = true;
     for service in Service::ALL {
-        let name = match service {
-            Service::DolphinSchedulerDatabase => "dolphinscheduler db",
-            other => other.section(),
-        };
+        let name = display_name(service);
         if let Err(reason) = target.service_configured(service) {
             println!("{name:<16} SKIP  {reason}");
             continue;
@@ -126,6 +140,75 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The heavy or disruptive trial kinds the target allows, for people.
+fn opt_ins(target: &Target) -> String {
+    let allowed: Vec<&str> = carbon_config::OPT_INS
+        .into_iter()
+        .filter(|k| target.settings.allows(k))
+        .collect();
+    if allowed.is_empty() {
+        "none".into()
+    } else {
+        allowed.join(", ")
+    }
+}
+
+/// `doctor --message-format json`: the same probes, one JSON object.
+async fn json(target: &Target) -> anyhow::Result<ExitCode> {
+    let mut services = Vec::new();
+    let mut healthy = true;
+    for service in Service::ALL {
+        let name = display_name(service);
+        let entry = match target.service_configured(service) {
+            Err(reason) => serde_json::json!({"service": name, "status": "skip", "detail": reason}),
+            Ok(()) => {
+                let t0 = Instant::now();
+                let verdict = probe(target, service).await;
+                let ms = t0.elapsed().as_millis();
+                healthy &= verdict.is_ok();
+                match verdict {
+                    Ok(what) => {
+                        serde_json::json!({"service": name, "status": "ok", "ms": ms, "detail": what})
+                    }
+                    Err(e) => {
+                        serde_json::json!({"service": name, "status": "fail", "ms": ms, "detail": format!("{e:#}")})
+                    }
+                }
+            }
+        };
+        services.push(entry);
+    }
+    let allowed: Vec<&str> = carbon_config::OPT_INS
+        .into_iter()
+        .filter(|k| target.settings.allows(k))
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "target": target.name,
+            "source": target.source,
+            "kind": format!("{:?}", target.settings.kind).to_lowercase(),
+            "mode": target.settings.mode().as_str(),
+            "opt_in": allowed,
+            "healthy": healthy,
+            "services": services,
+        })
+    );
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn display_name(service: Service) -> &'static str {
+    match service {
+        Service::DolphinSchedulerDatabase => "dolphinscheduler db",
+        Service::IcebergWarehouse => "iceberg warehouse",
+        other => other.section(),
+    }
 }
 
 async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
@@ -188,7 +271,37 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             ))
         }
         Service::DolphinSchedulerDatabase => {
-            Ok("a database URL is set (the suite's SQL trial connects to it)".into())
+            use sqlx::Connection as _;
+            let ds = target.section("dolphinscheduler", &target.dolphinscheduler)?;
+            let var = ds.database_url_env.as_deref().unwrap_or_default();
+            let url = target.credential("dolphinscheduler", var)?;
+            let mut conn = tokio::time::timeout(
+                target.settings.request_timeout(),
+                sqlx::PgConnection::connect(url.expose()),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("connecting to the database named by {var} timed out"))?
+            .map_err(|e| anyhow::anyhow!("connecting to the database named by {var}: {e}"))?;
+            let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM t_ds_process_definition")
+                .fetch_one(&mut conn)
+                .await
+                .with_context(|| format!("querying the database named by {var}"))?;
+            Ok(format!(
+                "connected ({var}), t_ds_process_definition holds {n} definition(s)"
+            ))
+        }
+        Service::IcebergWarehouse => {
+            let t = target.section("trino", &target.trino)?;
+            let bucket = t.warehouse_bucket.clone().unwrap_or_default();
+            let s3 = carbon_s3::S3Client::from_target(target)?;
+            anyhow::ensure!(
+                s3.bucket_exists(&bucket).await?,
+                "the warehouse bucket {bucket} (trino.warehouse_bucket) does not exist"
+            );
+            Ok(format!(
+                "bucket {bucket} readable with the [minio] credentials (prefix `{}`)",
+                t.warehouse_prefix
+            ))
         }
     }
 }

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the resolved target (secrets redacted) and probe each configured service once.
-    Doctor,
+    Doctor(doctor::Args),
     /// Manage the local stack of native processes.
     Stack {
         #[command(subcommand)]
@@ -36,8 +36,8 @@ enum Command {
     /// Bring up the local stack (for a `local` target), run the suites with nextest's `ci`
     /// profile, and summarise the JUnit report.
     Validate(validate::Args),
-    /// Remove what killed runs left behind (objects under `e2e/`, `carbon_e2e_*` series,
-    /// DolphinScheduler projects `e2e-*`).
+    /// Remove what killed runs left behind, and only that: artifacts whose name has a run's
+    /// shape and that carry the carbon-e2e ownership marker, aged on the server's clock.
     Reap(reap::Args),
     /// Run the benchmarks and print their tables.
     Bench(bench::Args),
@@ -86,10 +86,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Doctor => doctor::run().await,
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Stack { verb } => stack(verb).await,
             Command::Validate(args) => validate::run(args).await,
-            Command::Reap(args) => reap::run(args).await.map(|_| ExitCode::SUCCESS),
+            Command::Reap(args) => reap::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     });

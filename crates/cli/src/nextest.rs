@@ -66,34 +66,107 @@ pub fn run_command(profile: &str, filter: Option<&str>, extra: &[String]) -> Com
     cmd
 }
 
-/// Names of the trials nextest would skip as ignored under `filter` (for the summary).
+/// A suite binary nextest knows: its id (`suite-minio::minio`) and path.
+#[derive(Debug, Clone)]
+pub struct SuiteBinary {
+    /// nextest's binary id, which names the `<testsuite>` in JUnit.
+    pub id: String,
+    /// The built executable.
+    pub path: PathBuf,
+}
+
+/// The suite binaries (packages `suite-*`) that `cargo nextest list` builds and finds.
 ///
 /// # Errors
-/// When `cargo nextest list` fails.
-pub fn ignored_trials(filter: Option<&str>) -> anyhow::Result<Vec<String>> {
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(carbon_config::workspace_root()).args([
-        "nextest",
-        "list",
-        "--workspace",
-        "--run-ignored",
-        "only",
-        "--message-format",
-        "oneline",
-    ]);
-    if let Some(f) = filter {
-        cmd.args(["-E", f]);
-    }
-    let out = cmd
-        .stderr(Stdio::null())
+/// When `cargo nextest list` fails or prints something else than its JSON.
+pub fn suite_binaries() -> anyhow::Result<Vec<SuiteBinary>> {
+    let out = Command::new("cargo")
+        .current_dir(carbon_config::workspace_root())
+        .args([
+            "nextest",
+            "list",
+            "--workspace",
+            "-E",
+            "package(/^suite-/)",
+            "--message-format",
+            "json",
+        ])
+        .env("E2E_PLAN_LISTING", "1")
+        .stderr(Stdio::inherit())
         .output()
         .context("running cargo nextest list")?;
     if !out.status.success() {
         bail!("cargo nextest list failed ({})", out.status);
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.trim().is_empty())
+    let list: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("reading cargo nextest list's JSON")?;
+    let suites = list
+        .get("rust-suites")
+        .and_then(serde_json::Value::as_object)
+        .context("cargo nextest list printed no rust-suites")?;
+    Ok(suites
+        .iter()
+        .filter(|(_, s)| {
+            s.get("package-name")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|p| p.starts_with("suite-"))
+        })
+        .filter_map(|(id, s)| {
+            Some(SuiteBinary {
+                id: id.clone(),
+                path: PathBuf::from(s.get("binary-path")?.as_str()?),
+            })
+        })
         .collect())
+}
+
+/// One trial's plan as its suite binary prints it with `E2E_PLAN=1`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PlannedTrial {
+    /// Set from the binary, not printed by it.
+    #[serde(skip)]
+    pub binary: String,
+    /// `<suite>::<tier>::<behaviour>`.
+    pub trial: String,
+    /// `run`, `skip`, `refused`, `live-only` or `broken-target`.
+    pub status: String,
+    /// Why it does not run.
+    #[serde(default)]
+    pub reason: String,
+    /// What it creates.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// How that is removed.
+    #[serde(default)]
+    pub cleanup: Option<String>,
+    /// The opt-in kind it needs.
+    #[serde(default)]
+    pub opt_in: Option<String>,
+}
+
+/// Every suite trial's plan on the current target: each suite binary run with `E2E_PLAN=1`,
+/// which reads the target file and sends nothing.
+///
+/// # Errors
+/// When a binary cannot run or prints something else than plans.
+pub fn plans(binaries: &[SuiteBinary], env: &[(&str, &str)]) -> anyhow::Result<Vec<PlannedTrial>> {
+    let mut out = Vec::new();
+    for b in binaries {
+        let output = Command::new(&b.path)
+            .current_dir(carbon_config::workspace_root())
+            .env("E2E_PLAN", "1")
+            .envs(env.iter().copied())
+            .output()
+            .with_context(|| format!("running {} for its plan", b.path.display()))?;
+        if !output.status.success() {
+            bail!("{} --plan failed ({})", b.id, output.status);
+        }
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let mut t: PlannedTrial = serde_json::from_str(line)
+                .with_context(|| format!("reading {}'s plan line {line:?}", b.id))?;
+            t.binary = b.id.clone();
+            out.push(t);
+        }
+    }
+    Ok(out)
 }

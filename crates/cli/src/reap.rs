@@ -1,13 +1,21 @@
-//! `reap`: removes what killed runs left behind (objects, series, DolphinScheduler projects).
-//! Every artifact carries its run id; whatever is older than the age limit is a leftover, since
-//! a live run's artifacts are young.
+//! `reap`: removes what killed runs left behind, and nothing else.
+//!
+//! An artifact is a leftover only when all of these hold:
+//! - its name has the shape [`carbon_core::naming`] gives a run's artifacts, with a run id;
+//! - it carries the ownership marker where the service can hold one (DolphinScheduler project
+//!   description, Iceberg table comment, S3 object metadata, series labels, token shape);
+//! - its age, measured on the **server's** clock (HTTP `Date`, the server's own timestamps,
+//!   the creation time in the marker), is over the limit, or it belongs to the run named with
+//!   `--run`.
+//!
+//! Anything else is kept; an artifact whose age cannot be read is kept and reported. One removal
+//! that fails does not stop the others. Every decision is printed: removed, kept and why.
 
-use carbon_config::FromTarget as _;
-use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use carbon_config::Target;
+use carbon_config::{FromTarget as _, Target};
+use carbon_core::naming::{self, Marker};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -17,128 +25,400 @@ pub const DEFAULT_AGE: Duration = Duration::from_secs(3600);
 /// Arguments of `reap`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Remove artifacts older than this many minutes.
+    /// Remove artifacts older than this many minutes (server's clock).
     #[arg(long, default_value_t = 60)]
     older_than_minutes: u64,
+    /// Only list what would be removed (and what is kept, and why); send no write.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only the artifacts of this run id, whatever their age (e.g. after killing that run).
+    #[arg(long)]
+    run: Option<String>,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     let target = carbon_config::load().context("loading the target")?;
-    reap(&target, Duration::from_secs(args.older_than_minutes * 60)).await
+    let selection = Selection {
+        older_than: Duration::from_secs(args.older_than_minutes * 60),
+        run: args.run,
+        dry_run: args.dry_run,
+    };
+    let outcome = reap(&target, &selection).await;
+    outcome.print_summary(&selection);
+    Ok(if outcome.failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
 }
 
-/// Reaps every configured service of `target`.
-///
-/// # Errors
-/// When a service cannot be listed or a deletion fails.
-pub async fn reap(target: &Target, older_than: Duration) -> anyhow::Result<()> {
-    let cutoff = OffsetDateTime::from(SystemTime::now() - older_than);
-    if let Some(m) = &target.minio {
-        let s3 = carbon_s3::S3Client::from_target(target)?;
-        let mut runs: BTreeMap<String, OffsetDateTime> = BTreeMap::new();
-        for o in s3.list(&m.test_bucket, "e2e/").await? {
-            let run = o.key.split('/').nth(1).unwrap_or_default().to_string();
-            let modified = o
-                .last_modified
-                .as_deref()
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            let newest = runs.entry(run).or_insert(modified);
-            *newest = (*newest).max(modified);
-        }
-        for (run, newest) in runs.into_iter().filter(|(_, newest)| *newest < cutoff) {
-            let n = s3
-                .delete_prefix(&m.test_bucket, &format!("e2e/{run}/"))
-                .await?;
-            println!("reap: minio: removed {n} object(s) of run {run} (newest {newest})");
+/// Which artifacts to remove.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Artifacts older than this (server's clock) are leftovers.
+    pub older_than: Duration,
+    /// When set, exactly this run's artifacts, whatever their age.
+    pub run: Option<String>,
+    /// List, do not remove.
+    pub dry_run: bool,
+}
+
+impl Selection {
+    /// The default reaping before a run: an hour, for real.
+    pub fn before_run() -> Self {
+        Self {
+            older_than: DEFAULT_AGE,
+            run: None,
+            dry_run: false,
         }
     }
-    if target.victoriametrics.is_some() {
-        let vm = carbon_victoriametrics::VmClient::from_target(target)?;
-        let cutoff_ms =
-            i64::try_from((cutoff.unix_timestamp_nanos() / 1_000_000).max(0)).unwrap_or(i64::MAX);
-        for series in vm.export("{__name__=~\"carbon_e2e_.+\"}").await? {
-            let newest = series.timestamps.iter().copied().max().unwrap_or(0);
-            if let (true, Some(run)) = (newest < cutoff_ms, series.metric.get("e2e_run")) {
-                vm.delete_series(&format!(
-                    "{{__name__=~\"carbon_e2e_.+\",e2e_run=\"{run}\"}}"
-                ))
-                .await?;
-                println!("reap: victoriametrics: removed carbon_e2e_* series of run {run}");
+
+    /// Whether an owned artifact of `run`, created at `created` (server seconds, if known), is
+    /// to go, given the server's `now`. `Err` carries why it stays.
+    fn decide(&self, run: &str, created: Option<i64>, now: i64) -> Result<(), String> {
+        if let Some(only) = &self.run {
+            return if only == run {
+                Ok(())
+            } else {
+                Err(format!("run {run}, not {only}"))
+            };
+        }
+        let Some(created) = created else {
+            return Err("its age cannot be read: kept".into());
+        };
+        let age = now - created;
+        let limit = i64::try_from(self.older_than.as_secs()).unwrap_or(i64::MAX);
+        if age >= limit {
+            Ok(())
+        } else {
+            Err(format!("{age} s old, younger than {limit} s: a live run's"))
+        }
+    }
+}
+
+/// What a reap did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Artifacts removed (or, in a dry run, that would be).
+    pub removed: Vec<String>,
+    /// Owned artifacts kept, with why (foreign ones are only counted).
+    pub kept: usize,
+    /// Removals or listings that failed.
+    pub failed: usize,
+}
+
+impl Outcome {
+    fn removed(&mut self, sel: &Selection, service: &str, what: String) {
+        let verb = if sel.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        println!("reap: {service}: {verb} {what}");
+        self.removed.push(format!("{service}: {what}"));
+    }
+
+    fn kept(&mut self, service: &str, what: &str, why: &str) {
+        println!("reap: {service}: kept {what}: {why}");
+        self.kept += 1;
+    }
+
+    fn failed(&mut self, service: &str, what: &str, e: &anyhow::Error) {
+        println!("reap: {service}: FAILED {what}: {e:#}");
+        self.failed += 1;
+    }
+
+    fn print_summary(&self, sel: &Selection) {
+        println!(
+            "reap: {} {}, {} kept, {} failed",
+            self.removed.len(),
+            if sel.dry_run {
+                "would be removed"
+            } else {
+                "removed"
+            },
+            self.kept,
+            self.failed
+        );
+    }
+}
+
+/// Reaps every configured service of `target`; never stops at the first failure.
+pub async fn reap(target: &Target, sel: &Selection) -> Outcome {
+    let mut out = Outcome::default();
+    if target.minio.is_some()
+        && let Err(e) = reap_objects(target, sel, &mut out).await
+    {
+        out.failed("minio", "listing", &e);
+    }
+    if target.victoriametrics.is_some()
+        && let Err(e) = reap_series(target, sel, &mut out).await
+    {
+        out.failed("victoriametrics", "listing", &e);
+    }
+    if target.trino.is_some()
+        && let Err(e) = reap_trino(target, sel, &mut out).await
+    {
+        out.failed("trino", "listing", &e);
+    }
+    if target.dolphinscheduler.is_some()
+        && let Err(e) = reap_dolphinscheduler(target, sel, &mut out).await
+    {
+        out.failed("dolphinscheduler", "listing", &e);
+    }
+    reap_run_state(sel);
+    out
+}
+
+fn rfc3339_secs(text: Option<&str>) -> Option<i64> {
+    text.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+        .map(OffsetDateTime::unix_timestamp)
+}
+
+/// Objects under `e2e/<run>/` that carry the run's metadata marker, and incomplete multipart
+/// uploads under `e2e/<run>/` (a listing shows no metadata: their key shape and start time).
+async fn reap_objects(target: &Target, sel: &Selection, out: &mut Outcome) -> anyhow::Result<()> {
+    let Some(m) = &target.minio else {
+        return Ok(());
+    };
+    let s3 = carbon_s3::S3Client::from_target(target)?;
+    let bucket = &m.test_bucket;
+    let now = s3.server_clock(bucket).await?;
+    let mut foreign = 0;
+    for o in s3.list(bucket, naming::S3_ROOT).await? {
+        let Some(run) = naming::parse_object_key(&o.key) else {
+            foreign += 1;
+            continue;
+        };
+        let what = format!("s3://{bucket}/{}", o.key);
+        match s3.object_run(bucket, &o.key).await {
+            Ok(Some(owner)) if owner == run => {}
+            Ok(_) => {
+                out.kept("minio", &what, "no carbon-e2e ownership marker for its run");
+                continue;
+            }
+            Err(e) => {
+                out.failed("minio", &what, &e.into());
+                continue;
             }
         }
+        if let Err(why) = sel.decide(run, rfc3339_secs(o.last_modified.as_deref()), now) {
+            if sel.run.is_none() {
+                out.kept("minio", &what, &why);
+            }
+            continue;
+        }
+        if !sel.dry_run
+            && let Err(e) = s3.delete_object(bucket, &o.key).await
+        {
+            out.failed("minio", &what, &e.into());
+            continue;
+        }
+        out.removed(sel, "minio", what);
     }
-    if target.trino.is_some() {
-        reap_trino(target, cutoff).await?;
+    for u in s3.incomplete_uploads(bucket, naming::S3_ROOT).await? {
+        let Some(run) = naming::parse_object_key(&u.key) else {
+            foreign += 1;
+            continue;
+        };
+        let what = format!(
+            "incomplete upload {} of s3://{bucket}/{}",
+            u.upload_id, u.key
+        );
+        if let Err(why) = sel.decide(run, rfc3339_secs(u.initiated.as_deref()), now) {
+            if sel.run.is_none() {
+                out.kept("minio", &what, &why);
+            }
+            continue;
+        }
+        if !sel.dry_run
+            && let Err(e) = s3.abort_upload(bucket, &u.key, &u.upload_id).await
+        {
+            out.failed("minio", &what, &e.into());
+            continue;
+        }
+        out.removed(sel, "minio", what);
     }
-    if target.dolphinscheduler.is_some() {
-        reap_dolphinscheduler(target, cutoff).await?;
+    if foreign > 0 {
+        println!(
+            "reap: minio: {foreign} object(s) under {bucket}/e2e/ are not a run's: left alone"
+        );
     }
     Ok(())
 }
 
-/// The creation time (unix seconds) a schema name ends with: `e2e_<run>_<what>_<seconds>`.
-fn created_from_name(schema: &str) -> Option<i64> {
-    schema
-        .rsplit('_')
-        .next()
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|s| *s > 1_000_000_000)
+/// Series `carbon_e2e_*` labelled `e2e_owner="carbon-e2e"` and `e2e_run="<run>"`, aged by their
+/// newest sample against the server's clock.
+async fn reap_series(target: &Target, sel: &Selection, out: &mut Outcome) -> anyhow::Result<()> {
+    let vm = carbon_victoriametrics::VmClient::from_target(target)?;
+    let now = vm.server_clock().await?;
+    let owned = format!(
+        "{{__name__=~\"carbon_e2e_.+\",{}=\"{}\"}}",
+        naming::OWNER_LABEL,
+        naming::OWNER
+    );
+    let mut runs: std::collections::BTreeMap<String, i64> = Default::default();
+    for series in vm.export(&owned).await? {
+        let Some(run) = series.metric.get(naming::RUN_LABEL) else {
+            continue;
+        };
+        if !naming::is_run_id(run) {
+            out.kept(
+                "victoriametrics",
+                &format!("series of run {run:?}"),
+                "the run label has no run's shape",
+            );
+            continue;
+        }
+        let newest = series.timestamps.iter().copied().max().unwrap_or(0) / 1000;
+        let e = runs.entry(run.clone()).or_insert(newest);
+        *e = (*e).max(newest);
+    }
+    for (run, newest) in runs {
+        let what = format!("carbon_e2e_* series of run {run}");
+        if let Err(why) = sel.decide(&run, Some(newest), now) {
+            if sel.run.is_none() {
+                out.kept("victoriametrics", &what, &why);
+            }
+            continue;
+        }
+        let selector = format!(
+            "{{__name__=~\"carbon_e2e_.+\",{}=\"{}\",{}=\"{run}\"}}",
+            naming::OWNER_LABEL,
+            naming::OWNER,
+            naming::RUN_LABEL
+        );
+        if !sel.dry_run
+            && let Err(e) = vm.delete_series(&selector).await
+        {
+            out.failed("victoriametrics", &what, &e.into());
+            continue;
+        }
+        out.removed(sel, "victoriametrics", what);
+    }
+    Ok(())
 }
 
-/// Drops Iceberg schemas named `e2e_*` (with their tables) that are older than the cutoff.
-/// The age comes from the creation time in the name; for a schema named otherwise, from its
-/// tables' newest snapshot. An empty schema without a time in its name has no age to read and
-/// is left alone (and reported).
-async fn reap_trino(target: &Target, cutoff: OffsetDateTime) -> anyhow::Result<()> {
+/// Iceberg schemas named `e2e_<run>_<what>_<created>` whose every table carries the run's
+/// marker as its comment; then warehouse files of such schemas that no longer exist (a DROP
+/// that failed half-way).
+async fn reap_trino(target: &Target, sel: &Selection, out: &mut Outcome) -> anyhow::Result<()> {
     let Some(cfg) = &target.trino else {
         return Ok(());
     };
     let trino = carbon_trino::TrinoClient::from_target(target)?;
     let catalog = &cfg.iceberg_catalog;
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let schemas = trino
+    let now = trino
+        .execute("SELECT CAST(to_unixtime(current_timestamp) AS bigint)")
+        .await?
+        .single()
+        .ok()
+        .and_then(serde_json::Value::as_i64)
+        .context("reading the coordinator's clock")?;
+    let schemas: Vec<String> = trino
         .execute(&format!(
             "SELECT schema_name FROM {catalog}.information_schema.schemata \
              WHERE schema_name LIKE 'e2e\\_%' ESCAPE '\\'"
         ))
-        .await?;
-    for row in &schemas.rows {
-        let schema = row.first().map(text).unwrap_or_default();
-        let tables: Vec<String> = trino
-            .execute(&format!(
-                "SELECT table_name FROM {catalog}.information_schema.tables \
-                 WHERE table_schema = '{schema}'"
-            ))
-            .await?
-            .rows
-            .iter()
-            .filter_map(|r| r.first().map(text))
-            .collect();
-        let mut created = created_from_name(&schema);
-        if created.is_none() {
-            for table in &tables {
-                let newest = trino
-                    .execute(&format!(
-                        "SELECT CAST(to_unixtime(max(committed_at)) AS bigint) \
-                         FROM {catalog}.\"{schema}\".\"{table}$snapshots\""
-                    ))
-                    .await?;
-                let t = newest.single().ok().and_then(serde_json::Value::as_i64);
-                created = created.max(t);
-            }
-        }
-        let Some(created) = created else {
-            println!(
-                "reap: trino: schema {catalog}.{schema} has no creation time in its name and no \
-                 snapshots: age unknown, left alone"
+        .await?
+        .rows
+        .iter()
+        .filter_map(|r| r.first().map(text))
+        .collect();
+    for schema in &schemas {
+        let what = format!("schema {catalog}.{schema}");
+        let Some((run, created)) = naming::parse_identifier(schema) else {
+            out.kept(
+                "trino",
+                &what,
+                "its name is not a run's (e2e_<run>_<what>_<created>)",
             );
             continue;
         };
-        if created >= cutoff.unix_timestamp() {
+        if let Err(why) = sel.decide(run, Some(created), now) {
+            if sel.run.is_none() {
+                out.kept("trino", &what, &why);
+            }
             continue;
         }
-        for table in &tables {
+        if let Err(e) = drop_owned_schema(&trino, catalog, schema, run, sel, out).await {
+            out.failed("trino", &what, &e);
+        }
+    }
+    if let (Some(bucket), Some(_)) = (&cfg.warehouse_bucket, &target.minio) {
+        let s3 = carbon_s3::S3Client::from_target(target)?;
+        let prefix = format!("{}e2e_", cfg.warehouse_prefix);
+        let mut orphans: std::collections::BTreeSet<String> = Default::default();
+        for o in s3.list(bucket, &prefix).await? {
+            let schema = o.key[cfg.warehouse_prefix.len()..]
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if !schemas.contains(&schema) {
+                orphans.insert(schema);
+            }
+        }
+        for schema in orphans {
+            let what = format!(
+                "files of dropped schema {schema} under s3://{bucket}/{}{schema}/",
+                cfg.warehouse_prefix
+            );
+            let Some((run, created)) = naming::parse_identifier(&schema) else {
+                continue;
+            };
+            if let Err(why) = sel.decide(run, Some(created), now) {
+                if sel.run.is_none() {
+                    out.kept("trino", &what, &why);
+                }
+                continue;
+            }
+            if !sel.dry_run
+                && let Err(e) = s3
+                    .delete_prefix(bucket, &format!("{}{schema}/", cfg.warehouse_prefix))
+                    .await
+            {
+                out.failed("trino", &what, &e.into());
+                continue;
+            }
+            out.removed(sel, "trino", what);
+        }
+    }
+    Ok(())
+}
+
+async fn drop_owned_schema(
+    trino: &carbon_trino::TrinoClient,
+    catalog: &str,
+    schema: &str,
+    run: &str,
+    sel: &Selection,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let tables = trino
+        .execute(&format!(
+            "SELECT table_name, comment FROM system.metadata.table_comments \
+             WHERE catalog_name = '{catalog}' AND schema_name = '{schema}'"
+        ))
+        .await?;
+    let mut names = Vec::new();
+    for row in &tables.rows {
+        let table = row.first().map(text).unwrap_or_default();
+        let comment = row.get(1).map(text).unwrap_or_default();
+        if Marker::parse(&comment).is_none_or(|m| m.run != run) {
+            out.kept(
+                "trino",
+                &format!("schema {catalog}.{schema}"),
+                &format!("table {table} has no carbon-e2e ownership marker for run {run}"),
+            );
+            return Ok(());
+        }
+        names.push(table);
+    }
+    if !sel.dry_run {
+        for table in &names {
             trino
                 .execute(&format!(
                     "DROP TABLE IF EXISTS {catalog}.\"{schema}\".\"{table}\""
@@ -148,43 +428,132 @@ async fn reap_trino(target: &Target, cutoff: OffsetDateTime) -> anyhow::Result<(
         trino
             .execute(&format!("DROP SCHEMA IF EXISTS {catalog}.\"{schema}\""))
             .await?;
-        println!(
-            "reap: trino: dropped schema {catalog}.{schema} and {} table(s) (created {})",
-            tables.len(),
-            OffsetDateTime::from_unix_timestamp(created).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        );
+    }
+    out.removed(
+        sel,
+        "trino",
+        format!("schema {catalog}.{schema} and its {} table(s)", names.len()),
+    );
+    Ok(())
+}
+
+/// Projects `e2e-<run>-<what>` whose description is the run's marker (workflows first), and
+/// access tokens made by `naming::token`, aged on the server's clock.
+async fn reap_dolphinscheduler(
+    target: &Target,
+    sel: &Selection,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    let ds = carbon_dolphinscheduler::DsClient::from_target(target)?;
+    let now = ds.server_clock().await?;
+    for p in ds.projects(Some("e2e-"), 100).await? {
+        let what = format!("project {}", p.name);
+        let Some(run) = naming::parse_resource(&p.name) else {
+            out.kept(
+                "dolphinscheduler",
+                &what,
+                "its name is not a run's (e2e-<run>-<what>)",
+            );
+            continue;
+        };
+        let marker = p.description.as_deref().and_then(Marker::parse);
+        let Some(marker) = marker.filter(|m| m.run == run) else {
+            out.kept(
+                "dolphinscheduler",
+                &what,
+                "its description is not a carbon-e2e ownership marker for its run",
+            );
+            continue;
+        };
+        if let Err(why) = sel.decide(run, Some(marker.created), now) {
+            if sel.run.is_none() {
+                out.kept("dolphinscheduler", &what, &why);
+            }
+            continue;
+        }
+        if sel.dry_run {
+            out.removed(sel, "dolphinscheduler", what);
+            continue;
+        }
+        let removal = async {
+            let workflows = ds.workflows(p.code).await?;
+            for wf in &workflows {
+                ds.remove_workflow(p.code, wf.code, Duration::from_secs(60))
+                    .await
+                    .with_context(|| format!("removing workflow {}", wf.name))?;
+            }
+            ds.delete_project(p.code).await?;
+            anyhow::Ok(workflows.len())
+        };
+        match removal.await {
+            Ok(n) => out.removed(
+                sel,
+                "dolphinscheduler",
+                format!("{what} and its {n} workflow(s)"),
+            ),
+            Err(e) => out.failed("dolphinscheduler", &what, &e),
+        }
+    }
+    for t in ds.access_tokens().await? {
+        let Some((run, created)) = naming::parse_token(t.token.expose()) else {
+            continue; // someone else's token: not even counted, its value is a credential
+        };
+        let what = format!("access token {} of run {run}", t.id);
+        if let Err(why) = sel.decide(run, Some(created), now) {
+            if sel.run.is_none() {
+                out.kept("dolphinscheduler", &what, &why);
+            }
+            continue;
+        }
+        if !sel.dry_run
+            && let Err(e) = ds.delete_access_token(t.id).await
+        {
+            out.failed("dolphinscheduler", &what, &e.into());
+            continue;
+        }
+        out.removed(sel, "dolphinscheduler", what);
     }
     Ok(())
 }
 
-/// Projects named `e2e-*` created before the cutoff: their workflows (offline, instances,
-/// definition) and then the project. The server writes times without a zone; they are read as
-/// UTC, which is how the local stack runs it (for a server in another zone, widen the age).
-async fn reap_dolphinscheduler(target: &Target, cutoff: OffsetDateTime) -> anyhow::Result<()> {
-    let ds = carbon_dolphinscheduler::DsClient::from_target(target)?;
-    for p in ds.projects(Some("e2e-"), 100).await? {
-        let created = p
-            .create_time
-            .as_deref()
-            .and_then(carbon_dolphinscheduler::parse_time)
-            .map(|t| t.assume_utc());
-        if !p.name.starts_with("e2e-") || created.is_none_or(|c| c >= cutoff) {
-            continue;
+/// Per-run state directories on this machine (the unreachable-service records), by age.
+fn reap_run_state(sel: &Selection) {
+    let env = carbon_config::Env::from_process();
+    let paths = carbon_config::Paths::from_env(&env);
+    let root = paths.run_state("x").with_file_name("");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= sel.older_than);
+        let chosen = sel.run.as_deref().map_or(old, |r| r == name);
+        if chosen && naming::is_run_id(&name) && !sel.dry_run {
+            let _ = std::fs::remove_dir_all(e.path());
         }
-        let workflows = ds.workflows(p.code).await?;
-        for wf in &workflows {
-            ds.remove_workflow(p.code, wf.code, Duration::from_secs(60))
-                .await
-                .with_context(|| format!("removing workflow {} of project {}", wf.name, p.name))?;
-        }
-        ds.delete_project(p.code)
-            .await
-            .with_context(|| format!("deleting project {}", p.name))?;
-        println!(
-            "reap: dolphinscheduler: removed project {} and its {} workflow(s)",
-            p.name,
-            workflows.len()
-        );
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_on_the_servers_clock_decides_and_an_unknown_age_keeps() {
+        let sel = Selection::before_run();
+        assert!(sel.decide("1f2e3d4c", Some(1_000), 1_000 + 3600).is_ok());
+        assert!(sel.decide("1f2e3d4c", Some(1_000), 1_000 + 3599).is_err());
+        assert!(sel.decide("1f2e3d4c", None, 1_000_000).is_err());
+        let only = Selection {
+            run: Some("1f2e3d4c".into()),
+            ..Selection::before_run()
+        };
+        assert!(only.decide("1f2e3d4c", Some(1_000), 1_000).is_ok());
+        assert!(only.decide("9a8b7c6d", Some(0), 1_000_000).is_err());
+    }
 }

@@ -1,34 +1,19 @@
-//! Reading the JUnit report nextest wrote (with quick-junit) into a per-suite summary.
+//! The JUnit report: read what nextest wrote (quick-junit), complete it for an auditor, and
+//! summarise it per suite.
+//!
+//! nextest leaves ignored trials out of JUnit and gives a failure only the exit code as its
+//! message. [`complete`] adds every trial that did not run as `<skipped>` with its status
+//! (`skip`, `refused`, `live-only`) and reason, gives each failure its one-line cause as the
+//! `message`, and names the report after the target.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use quick_junit::{Report, TestCaseStatus};
+use quick_junit::{Report, TestCase, TestCaseStatus};
 
-/// One row of the summary.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct SuiteRow {
-    /// The test binary, e.g. `suite-minio::minio`.
-    pub name: String,
-    /// Trials that passed.
-    pub passed: usize,
-    /// Trials that failed or errored.
-    pub failed: usize,
-    /// Trials reported as skipped.
-    pub skipped: usize,
-    /// Summed trial time.
-    pub time: Duration,
-}
-
-/// A failed trial with its message.
-#[derive(Debug, Clone)]
-pub struct FailedTrial {
-    /// `binary::trial`.
-    pub name: String,
-    /// The first line of its failure output.
-    pub first_line: String,
-}
+use crate::nextest::PlannedTrial;
 
 /// Reads a JUnit file.
 ///
@@ -41,10 +26,168 @@ pub fn read(path: &Path) -> anyhow::Result<Report> {
         .with_context(|| format!("parsing the JUnit report {}", path.display()))
 }
 
-/// Per-suite counts, and the failed trials.
-pub fn summarise(report: &Report) -> (Vec<SuiteRow>, Vec<FailedTrial>) {
-    let mut rows = Vec::new();
-    let mut failed = Vec::new();
+/// Writes a JUnit file (creating its directory).
+///
+/// # Errors
+/// When it cannot be serialised or written.
+pub fn write(report: &Report, path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let xml = report.to_string().context("serialising the JUnit report")?;
+    std::fs::write(path, xml).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Makes the report say everything: named after the target, failures with their one-line
+/// cause, and every planned trial nextest did not run as `<skipped>` with its reason.
+pub fn complete(report: &mut Report, target: &str, plans: &[PlannedTrial], strict: bool) {
+    report.name = Some(format!("carbon-e2e {target}").into());
+    for suite in &mut report.test_suites {
+        for case in &mut suite.test_cases {
+            let first = first_line(&failure_text(case));
+            if let TestCaseStatus::NonSuccess { message, .. } = &mut case.status
+                && !first.is_empty()
+            {
+                *message = Some(first.into());
+            }
+        }
+    }
+    for plan in plans {
+        let not_run = match plan.status.as_str() {
+            "refused" | "live-only" => true,
+            "skip" => !strict, // strict mode ran it: it is in the report as a failure
+            _ => false,
+        };
+        if !not_run {
+            continue;
+        }
+        let suite = match report
+            .test_suites
+            .iter_mut()
+            .position(|s| s.name.as_str() == plan.binary)
+        {
+            Some(i) => &mut report.test_suites[i],
+            None => {
+                report
+                    .test_suites
+                    .push(quick_junit::TestSuite::new(plan.binary.clone()));
+                report.test_suites.last_mut().expect("just pushed")
+            }
+        };
+        if suite
+            .test_cases
+            .iter()
+            .any(|c| c.name.as_str() == plan.trial)
+        {
+            continue;
+        }
+        let mut status = TestCaseStatus::skipped();
+        status
+            .set_type(plan.status.clone())
+            .set_message(format!("{}: {}", plan.status, plan.reason));
+        let mut case = TestCase::new(plan.trial.clone(), status);
+        case.set_classname(plan.binary.clone());
+        suite.add_test_case(case);
+    }
+    // quick-junit counts when cases are added; nextest's own counts stay as they were read.
+    for suite in &mut report.test_suites {
+        suite.tests = suite.test_cases.len();
+        suite.skipped = suite
+            .test_cases
+            .iter()
+            .filter(|c| matches!(c.status, TestCaseStatus::Skipped { .. }))
+            .count();
+    }
+    report.tests = report.test_suites.iter().map(|s| s.tests).sum();
+}
+
+/// One row of the summary.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SuiteRow {
+    /// The test binary, e.g. `suite-minio::minio`.
+    pub name: String,
+    /// Trials that passed.
+    pub passed: usize,
+    /// Trials that failed or errored.
+    pub failed: usize,
+    /// Trials not run, by status (`skip`, `refused`, `live-only`).
+    pub not_run: BTreeMap<String, usize>,
+    /// Summed trial time.
+    pub time: Duration,
+}
+
+/// A trial that failed or did not run, with its one line.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// `binary::trial`.
+    pub name: String,
+    /// `failed`, `skip`, `refused` or `live-only`.
+    pub status: String,
+    /// The first line of its failure, or why it did not run.
+    pub line: String,
+}
+
+/// The summary of a report.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Per suite.
+    pub rows: Vec<SuiteRow>,
+    /// Failed and not-run trials.
+    pub listed: Vec<Listed>,
+    /// Failures outside any trial (nextest itself failed).
+    pub extra_failures: usize,
+}
+
+impl Summary {
+    /// Trials that passed.
+    pub fn passed(&self) -> usize {
+        self.rows.iter().map(|r| r.passed).sum()
+    }
+
+    /// Trials that failed, plus failures outside trials.
+    pub fn failed(&self) -> usize {
+        self.rows.iter().map(|r| r.failed).sum::<usize>() + self.extra_failures
+    }
+
+    /// Trials not run with `status`.
+    pub fn count(&self, status: &str) -> usize {
+        self.rows
+            .iter()
+            .map(|r| r.not_run.get(status).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// Trials not run, whatever the reason.
+    pub fn not_run(&self) -> usize {
+        self.rows.iter().flat_map(|r| r.not_run.values()).sum()
+    }
+
+    /// The summary as one JSON object.
+    pub fn to_json(&self, target: &str, run_id: &str, junit: Option<&Path>) -> String {
+        serde_json::json!({
+            "target": target,
+            "run_id": run_id,
+            "passed": self.passed(),
+            "failed": self.failed(),
+            "skipped": self.count("skip"),
+            "refused": self.count("refused"),
+            "live_only": self.count("live-only"),
+            "junit": junit,
+            "suites": self.rows.iter().map(|r| serde_json::json!({
+                "suite": r.name, "passed": r.passed, "failed": r.failed,
+                "not_run": r.not_run, "seconds": r.time.as_secs_f64(),
+            })).collect::<Vec<_>>(),
+            "trials": self.listed.iter().map(|l| serde_json::json!({
+                "trial": l.name, "status": l.status, "line": l.line,
+            })).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+}
+
+/// Per-suite counts, and the failed and not-run trials.
+pub fn summarise(report: &Report) -> Summary {
+    let mut summary = Summary::default();
     for suite in &report.test_suites {
         let mut row = SuiteRow {
             name: suite.name.as_str().to_string(),
@@ -52,28 +195,38 @@ pub fn summarise(report: &Report) -> (Vec<SuiteRow>, Vec<FailedTrial>) {
         };
         for case in &suite.test_cases {
             row.time += case.time.unwrap_or_default();
+            let name = format!("{}::{}", suite.name.as_str(), case.name.as_str());
             match &case.status {
                 TestCaseStatus::Success { .. } => row.passed += 1,
-                TestCaseStatus::Skipped { .. } => row.skipped += 1,
+                TestCaseStatus::Skipped { ty, message, .. } => {
+                    let status = ty.as_ref().map_or("skip", |t| t.as_str()).to_string();
+                    *row.not_run.entry(status.clone()).or_default() += 1;
+                    let line = message.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                    summary.listed.push(Listed { name, status, line });
+                }
                 TestCaseStatus::NonSuccess { .. } => {
                     row.failed += 1;
-                    let text = failure_text(case);
-                    // The harness prints the failure as `error: ...`; a plain test panics.
-                    let first_line = text
-                        .lines()
-                        .find(|l| l.starts_with("error: ") || l.contains("panicked at"))
-                        .or_else(|| text.lines().find(|l| !l.trim().is_empty()))
-                        .unwrap_or("")
-                        .trim()
-                        .to_string();
-                    let name = format!("{}::{}", suite.name.as_str(), case.name.as_str());
-                    failed.push(FailedTrial { name, first_line });
+                    summary.listed.push(Listed {
+                        name,
+                        status: "failed".into(),
+                        line: first_line(&failure_text(case)),
+                    });
                 }
             }
         }
-        rows.push(row);
+        summary.rows.push(row);
     }
-    (rows, failed)
+    summary
+}
+
+/// The line that says why a trial failed: the harness prints `error: ...`; a plain test panics.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with("error: ") || l.contains("panicked at"))
+        .or_else(|| text.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// Everything the report keeps about a failure: nextest puts the trial's output in
@@ -88,10 +241,10 @@ pub fn failure_text(case: &quick_junit::TestCase) -> String {
         return String::new();
     };
     [
-        description.as_ref(),
-        message.as_ref(),
         case.system_out.as_ref(),
         case.system_err.as_ref(),
+        description.as_ref(),
+        message.as_ref(),
     ]
     .into_iter()
     .flatten()
@@ -100,26 +253,45 @@ pub fn failure_text(case: &quick_junit::TestCase) -> String {
     .join("\n")
 }
 
-/// Prints the summary table.
-pub fn print(rows: &[SuiteRow], failed: &[FailedTrial]) {
+/// Prints the summary table, then every failed and not-run trial with its line.
+pub fn print(summary: &Summary) {
     println!(
-        "\n{:<52} {:>6} {:>6} {:>7} {:>9}",
-        "suite", "passed", "failed", "skipped", "time"
+        "\n{:<44} {:>6} {:>6} {:>7} {:>7} {:>9} {:>8}",
+        "suite", "passed", "failed", "skipped", "refused", "live-only", "time"
     );
-    for r in rows {
+    for r in &summary.rows {
+        let n = |s: &str| r.not_run.get(s).copied().unwrap_or(0);
         println!(
-            "{:<52} {:>6} {:>6} {:>7} {:>8.1}s",
+            "{:<44} {:>6} {:>6} {:>7} {:>7} {:>9} {:>7.1}s",
             r.name,
             r.passed,
             r.failed,
-            r.skipped,
+            n("skip"),
+            n("refused"),
+            n("live-only"),
             r.time.as_secs_f64()
         );
     }
-    if !failed.is_empty() {
-        println!("\nfailed trials:");
-        for f in failed {
-            println!("  {}\n      {}", f.name, f.first_line);
+    for (status, title) in [
+        ("failed", "failed trials"),
+        (
+            "live-only",
+            "live-only trials (not run on this target by design, never passed)",
+        ),
+        ("refused", "refused by policy (nothing was sent)"),
+        ("skip", "skipped (service not configured)"),
+    ] {
+        let listed: Vec<&Listed> = summary
+            .listed
+            .iter()
+            .filter(|l| l.status == status)
+            .collect();
+        if listed.is_empty() {
+            continue;
+        }
+        println!("\n{title}:");
+        for l in listed {
+            println!("  {}\n      {}", l.name, l.line);
         }
     }
 }
@@ -128,10 +300,8 @@ pub fn print(rows: &[SuiteRow], failed: &[FailedTrial]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn counts_per_suite_and_keeps_the_failure_line() {
-        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="nextest-run" tests="3" failures="1" errors="0" uuid="45c50e3c-3a9d-4bfa-94a4-6e4f2a1b8c11" timestamp="2026-11-26T05:00:00.000+00:00" time="1.5">
+    const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="nextest-run" tests="2" failures="1" errors="0" uuid="45c50e3c-3a9d-4bfa-94a4-6e4f2a1b8c11" timestamp="2026-11-26T05:00:00.000+00:00" time="1.5">
   <testsuite name="suite-minio::minio" tests="2" disabled="0" errors="0" failures="1">
     <testcase name="minio::smoke::required_buckets_exist" classname="suite-minio::minio" timestamp="2026-11-26T05:00:00.000+00:00" time="0.5">
       <failure type="test failure with exit code 101"/>
@@ -143,13 +313,47 @@ error: required buckets missing at http://127.0.0.1:17070/: velero-backups
     <testcase name="minio::smoke::health" classname="suite-minio::minio" timestamp="2026-11-26T05:00:00.000+00:00" time="0.25"/>
   </testsuite>
 </testsuites>"#;
-        let report = Report::deserialize_from_str(xml).unwrap();
-        let (rows, failed) = summarise(&report);
-        assert_eq!(rows[0].passed, 1);
-        assert_eq!(rows[0].failed, 1);
+
+    fn planned(trial: &str, status: &str, reason: &str) -> PlannedTrial {
+        PlannedTrial {
+            binary: "suite-minio::minio".into(),
+            trial: trial.into(),
+            status: status.into(),
+            reason: reason.into(),
+            creates: None,
+            cleanup: None,
+            opt_in: None,
+        }
+    }
+
+    #[test]
+    fn the_completed_report_names_the_target_every_cause_and_every_trial_not_run() {
+        let mut report = Report::deserialize_from_str(XML).unwrap();
+        let plans = [
+            planned("minio::smoke::health", "run", ""),
+            planned(
+                "minio::full::deleted_object_is_gone",
+                "refused",
+                "target `prod` is read-only",
+            ),
+            planned("grafana::smoke::health", "live-only", "Grafana is AGPL"),
+        ];
+        complete(&mut report, "prod", &plans, true);
+        let xml = report.to_string().unwrap();
+        let report = Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!(report.name.as_ref().unwrap().as_str(), "carbon-e2e prod");
+        let s = summarise(&report);
+        assert_eq!((s.passed(), s.failed()), (1, 1));
+        assert_eq!((s.count("refused"), s.count("live-only")), (1, 1));
+        let failed = s.listed.iter().find(|l| l.status == "failed").unwrap();
         assert_eq!(
-            failed[0].first_line,
+            failed.line,
             "error: required buckets missing at http://127.0.0.1:17070/: velero-backups"
         );
+        assert!(xml.contains(
+            r#"message="error: required buckets missing at http://127.0.0.1:17070/: velero-backups""#
+        ));
+        assert!(xml.contains("refused: target `prod` is read-only"), "{xml}");
+        assert!(xml.contains("live-only: Grafana is AGPL"), "{xml}");
     }
 }

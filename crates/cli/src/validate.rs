@@ -1,12 +1,15 @@
-//! `validate`: the main job. Local stack up (for a `local` target), reap leftovers, run the
-//! suites through nextest, summarise the JUnit report, end with one plain count line.
+//! `validate`: the main job. Local stack up (for a `local` target), reap leftovers (local
+//! only, unless `--reap`), run the suites through nextest, write the JUnit report for the target
+//! (every trial that did not run included, with its reason), summarise, end with one plain
+//! count line.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use carbon_config::{Env, Service, TargetKind};
+use carbon_config::{Env, TargetKind};
 
-use crate::{nextest, reap, report};
+use crate::nextest::{self, PlannedTrial};
+use crate::{reap, report};
 
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]
@@ -23,6 +26,16 @@ pub struct Args {
     /// Do not bring up the local stack (it must be running already).
     #[arg(long)]
     no_stack: bool,
+    /// Reap leftovers of killed runs before running (automatic on a `local` target only).
+    #[arg(long)]
+    reap: bool,
+    /// Print what each trial would do on this target (run, skip, refused, live-only; what it
+    /// creates and how it is cleaned up) and exit: no request is sent, nothing is started.
+    #[arg(long)]
+    plan: bool,
+    /// `human` (default) or `json`: the summary as one JSON object on the last line.
+    #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+    message_format: String,
     /// More arguments for `cargo nextest run`.
     #[arg(last = true)]
     nextest_args: Vec<String>,
@@ -32,11 +45,30 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
     let target = carbon_config::load().context("loading the target")?;
     println!(
-        "validate: target `{}` ({:?}) from {}",
+        "validate: target `{}` ({:?}, {}) from {}",
         target.name,
         target.settings.kind,
+        target.settings.mode().as_str(),
         target.source.display()
     );
+    let strict = args.strict || carbon_config::strict(&env);
+    // One run id for every trial process, known here so the plan, the report and the run's own
+    // state share it.
+    let run_id = env
+        .get("E2E_RUN_ID")
+        .map(|_| carbon_config::run_id(&env))
+        .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
+    let strict_env = if strict { "1" } else { "" };
+    let child_env = [("E2E_RUN_ID", run_id.as_str()), ("E2E_STRICT", strict_env)];
+
+    nextest::ensure_installed()?;
+    if args.plan {
+        let binaries = nextest::suite_binaries()?;
+        let plans = nextest::plans(&binaries, &child_env)?;
+        print_plan(&plans);
+        return Ok(ExitCode::SUCCESS);
+    }
+
     if target.settings.kind == TargetKind::Local && !args.no_stack {
         let started = carbon_stack::up(&env)
             .await
@@ -45,60 +77,111 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // Reload: the stack may have just written the credentials the target reads.
     let target = carbon_config::load().context("loading the target")?;
-    // Several services can share a section (and so a reason): say each reason once.
-    let mut reasons: Vec<String> = Vec::new();
-    for service in Service::ALL {
-        if let Err(reason) = target.service_configured(service)
-            && !reasons.contains(&reason)
-        {
-            println!(
-                "validate: skipping trials that need {}: {reason}",
-                service.section()
-            );
-            reasons.push(reason);
+    if target.settings.kind == TargetKind::Local || args.reap {
+        let outcome = reap::reap(&target, &reap::Selection::before_run()).await;
+        if outcome.failed > 0 {
+            println!("validate: reaping leftovers failed in part (continuing)");
         }
-    }
-    if let Err(e) = reap::reap(&target, reap::DEFAULT_AGE).await {
-        println!("validate: reaping leftovers failed (continuing): {e:#}");
+    } else {
+        println!(
+            "validate: not reaping on a {} target (pass --reap; `carbon-e2e reap --dry-run` lists what would go)",
+            target.settings.mode().as_str()
+        );
     }
 
-    nextest::ensure_installed()?;
+    let binaries = nextest::suite_binaries()?;
+    let plans = nextest::plans(&binaries, &child_env)?;
     let filter = (!args.workspace).then_some("package(/^suite-/)");
     let mut cmd = nextest::run_command(&args.profile, filter, &args.nextest_args);
-    if args.strict {
-        cmd.env("E2E_STRICT", "1");
-    }
+    cmd.envs(child_env.iter().copied());
+    println!("validate: run id {run_id}");
     let status = cmd.status().context("running cargo nextest")?;
 
     let junit = nextest::junit_path(&env, &args.profile);
-    let (mut passed, mut failed) = (0, 0);
+    let mut summary = report::Summary::default();
+    let mut report_path = None;
     match report::read(&junit) {
-        Ok(r) => {
-            let (rows, failures) = report::summarise(&r);
-            report::print(&rows, &failures);
-            passed = rows.iter().map(|r| r.passed).sum();
-            failed = rows.iter().map(|r| r.failed).sum();
-            println!("\nJUnit report: {}", junit.display());
+        Ok(mut r) => {
+            report::complete(&mut r, &target.name, &plans, strict);
+            let path = junit
+                .parent()
+                .map(|p| p.join(&target.name).join("junit.xml"))
+                .unwrap_or_else(|| junit.clone());
+            report::write(&r, &path)?;
+            summary = report::summarise(&r);
+            if args.message_format == "human" {
+                report::print(&summary);
+                println!("\nJUnit report: {}", path.display());
+            }
+            report_path = Some(path);
         }
         Err(e) => println!(
             "validate: no JUnit report for profile `{}`: {e:#}",
             args.profile
         ),
     }
-    let skipped = if args.strict || carbon_config::strict(&env) {
-        0
-    } else {
-        nextest::ignored_trials(filter)
-            .map(|t| t.len())
-            .unwrap_or(0)
-    };
-    if !status.success() && failed == 0 {
-        failed = 1; // nextest failed before or outside any trial (build error, timeout): never report green
+    if !status.success() && summary.failed() == 0 {
+        summary.extra_failures = 1; // nextest failed outside any trial: never report green
     }
-    println!("validate: {passed} passed, {failed} failed, {skipped} skipped");
+    let _ = std::fs::remove_dir_all(carbon_config::Paths::from_env(&env).run_state(&run_id));
+    if args.message_format == "json" {
+        println!(
+            "{}",
+            summary.to_json(&target.name, &run_id, report_path.as_deref())
+        );
+    } else {
+        println!(
+            "validate: not run: {} skipped (service not configured), {} refused by policy, {} live-only",
+            summary.count("skip"),
+            summary.count("refused"),
+            summary.count("live-only")
+        );
+        println!(
+            "validate: {} passed, {} failed, {} skipped",
+            summary.passed(),
+            summary.failed(),
+            summary.not_run()
+        );
+    }
     Ok(if status.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn print_plan(plans: &[PlannedTrial]) {
+    println!("\nplan: no request is sent; each trial and what it would do on this target\n");
+    for p in plans {
+        let status = match p.status.as_str() {
+            "run" => "RUN".to_string(),
+            other => other.to_uppercase(),
+        };
+        println!("{status:<10} {}", p.trial);
+        if !p.reason.is_empty() {
+            println!("           why: {}", p.reason);
+        }
+        if let Some(kind) = &p.opt_in {
+            println!("           heavy or disruptive: needs opt-in `{kind}`");
+        }
+        match (&p.creates, &p.cleanup) {
+            (Some(c), Some(k)) => {
+                println!("           creates: {c}");
+                println!("           cleanup: {k}");
+            }
+            _ => println!("           creates: nothing (reads only)"),
+        }
+    }
+    let count = |s: &str| plans.iter().filter(|p| p.status == s).count();
+    println!(
+        "\nplan: {} run, {} skip, {} refused, {} live-only ({} write)",
+        count("run"),
+        count("skip"),
+        count("refused"),
+        count("live-only"),
+        plans
+            .iter()
+            .filter(|p| p.status == "run" && p.creates.is_some())
+            .count()
+    );
 }

@@ -351,14 +351,17 @@ pub enum Service {
     DolphinScheduler,
     /// `[dolphinscheduler]` with `database_url_env` set: its metadata database.
     DolphinSchedulerDatabase,
+    /// `[trino]` with `warehouse_bucket` set (and `[minio]`): the Iceberg warehouse's files.
+    IcebergWarehouse,
 }
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Minio,
         Service::VictoriaMetrics,
         Service::Trino,
+        Service::IcebergWarehouse,
         Service::DolphinScheduler,
         Service::DolphinSchedulerDatabase,
     ];
@@ -368,7 +371,7 @@ impl Service {
         match self {
             Service::Minio => "minio",
             Service::VictoriaMetrics => "victoriametrics",
-            Service::Trino => "trino",
+            Service::Trino | Service::IcebergWarehouse => "trino",
             Service::DolphinScheduler | Service::DolphinSchedulerDatabase => "dolphinscheduler",
         }
     }
@@ -439,6 +442,20 @@ impl Target {
             Service::VictoriaMetrics => self.victoriametrics.is_some(),
             Service::Trino => self.trino.is_some(),
             Service::DolphinScheduler => self.dolphinscheduler.is_some(),
+            Service::IcebergWarehouse => {
+                let Some(t) = &self.trino else {
+                    return self.service_configured(Service::Trino);
+                };
+                if t.warehouse_bucket.is_none() {
+                    return Err(format!(
+                        "the Iceberg warehouse's files are not visible to target `{}`: set trino.warehouse_bucket (and warehouse_prefix) in {} to the [minio] bucket that holds the warehouse",
+                        self.name,
+                        self.source.display()
+                    ));
+                }
+                self.service_configured(Service::Minio)?;
+                true
+            }
             Service::DolphinSchedulerDatabase => {
                 let Some(ds) = &self.dolphinscheduler else {
                     return self.service_configured(Service::DolphinScheduler);

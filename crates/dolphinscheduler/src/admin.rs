@@ -41,8 +41,11 @@ impl DsClient {
         .map(drop)
     }
 
-    /// Creates an access token for `user_id` that expires at `expire` (`yyyy-MM-dd HH:mm:ss`,
-    /// server time).
+    /// Stores `token` as an access token for `user_id` that expires at `expire`
+    /// (`yyyy-MM-dd HH:mm:ss`, the server's local time). The caller makes the string
+    /// (`carbon_core::naming::token`): the server's own generator hashes user, expiry and the
+    /// current second, so two runs asking in the same second get the same token and the server
+    /// then refuses both (code 10098).
     ///
     /// # Errors
     /// When the server refuses.
@@ -50,21 +53,8 @@ impl DsClient {
         &self,
         user_id: i64,
         expire: &str,
+        token: &str,
     ) -> Result<AccessToken, DsError> {
-        let (line, data) = self
-            .call_form(
-                Method::POST,
-                "access-tokens/generate",
-                &[
-                    ("userId", user_id.to_string()),
-                    ("expireTime", expire.into()),
-                ],
-            )
-            .await?;
-        let token = data
-            .as_str()
-            .ok_or_else(|| unexpected(line, "generated token is not a string", &data))?
-            .to_string();
         let (line, data) = self
             .call_form(
                 Method::POST,
@@ -72,7 +62,7 @@ impl DsClient {
                 &[
                     ("userId", user_id.to_string()),
                     ("expireTime", expire.into()),
-                    ("token", token.clone()),
+                    ("token", token.to_string()),
                 ],
             )
             .await?;
@@ -84,6 +74,42 @@ impl DsClient {
             id,
             token: Secret::new(token),
         })
+    }
+
+    /// Access tokens the current user can see (an admin sees every user's): id and token.
+    ///
+    /// # Errors
+    /// When the server refuses.
+    pub async fn access_tokens(&self) -> Result<Vec<AccessToken>, DsError> {
+        let mut out = Vec::new();
+        for page in 1.. {
+            let (_, data) = self
+                .call_query(
+                    "access-tokens",
+                    &[
+                        ("pageNo", page.to_string()),
+                        ("pageSize", "100".into()),
+                        ("searchVal", String::new()),
+                    ],
+                )
+                .await?;
+            let list = data
+                .get("totalList")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let n = list.len();
+            out.extend(list.iter().filter_map(|t| {
+                Some(AccessToken {
+                    id: t.get("id")?.as_i64()?,
+                    token: Secret::new(t.get("token")?.as_str()?),
+                })
+            }));
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes an access token.

@@ -131,6 +131,26 @@ impl DsClient {
         }
     }
 
+    /// The server's clock: the `Date` header of a health request, in unix seconds. Times the
+    /// server writes into its objects have no zone (DolphinScheduler's chart runs in
+    /// Asia/Shanghai); ages and markers use this clock instead.
+    ///
+    /// # Errors
+    /// [`DsError::Http`] when the server does not answer; [`DsError::Unexpected`] when it sends
+    /// no readable `Date` header.
+    pub async fn server_clock(&self) -> Result<i64, DsError> {
+        let url = self.join("actuator/health")?;
+        let (request, response) = self
+            .http
+            .send_any(self.http.request(Method::HEAD, url))
+            .await?;
+        carbon_core::http::server_date(&response).ok_or_else(|| DsError::Unexpected {
+            request,
+            message: "the response has no readable Date header".into(),
+            body: String::new(),
+        })
+    }
+
     /// Logs in with the configured user and password and keeps the session.
     ///
     /// # Errors

@@ -248,6 +248,11 @@ impl Suite {
     }
 }
 
+/// The run id `env` gives a run (see [`carbon_config::run_id`]).
+pub fn run_id_of(env: &Env) -> String {
+    carbon_config::run_id(env)
+}
+
 /// Panic messages can carry values a trial was handling: print them scrubbed, like failures.
 fn install_scrubbing_panic_hook(target: &Target) {
     let secrets = target.secret_values();

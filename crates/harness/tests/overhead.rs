@@ -19,7 +19,13 @@ async fn run_id(ctx: Ctx) -> Result<()> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
         "run id {id:?} is not lowercase alphanumeric"
     );
-    if let Some(nextest) = Env::from_process().get("NEXTEST_RUN_ID") {
+    let env = Env::from_process();
+    if let Some(given) = env.get("E2E_RUN_ID") {
+        ensure!(
+            id == carbon_harness::run_id_of(&env),
+            "run id {id} is not the E2E_RUN_ID {given} that validate set"
+        );
+    } else if let Some(nextest) = env.get("NEXTEST_RUN_ID") {
         let expected: String = nextest
             .chars()
             .filter(char::is_ascii_alphanumeric)

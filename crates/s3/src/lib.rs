@@ -64,6 +64,25 @@ pub struct S3Client {
     region: String,
     credentials: Credentials,
     health_path: Option<String>,
+    /// When set, every object this client writes carries it as its ownership marker
+    /// (user metadata `carbon-e2e-run`, see `carbon_core::naming`).
+    run: Option<String>,
+}
+
+/// A multipart upload that was started and neither completed nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// The key it was uploading to.
+    pub key: String,
+    /// Its id.
+    pub upload_id: String,
+    /// When it started, as the store reports it (RFC 3339).
+    pub initiated: Option<String>,
+}
+
+/// The header that carries the run id of an object this client wrote.
+fn run_header() -> String {
+    format!("x-amz-meta-{}", carbon_core::naming::S3_RUN_METADATA)
 }
 
 impl S3Client {
@@ -110,7 +129,113 @@ impl S3Client {
             region: region.to_string(),
             credentials: Credentials::new(access_key.expose(), secret_key.expose()),
             health_path,
+            run: None,
         })
+    }
+
+    /// This client, marking every object it writes as owned by `run`.
+    #[must_use]
+    pub fn with_run(&self, run: &str) -> Self {
+        Self {
+            run: Some(run.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// Signs `action` with the ownership marker as a signed header, when the client has one.
+    fn sign_marked<'a, A: S3Action<'a>>(
+        &'a self,
+        mut action: A,
+    ) -> (Url, Option<(String, String)>) {
+        let header = self.run.as_ref().map(|run| (run_header(), run.clone()));
+        if let Some((k, v)) = &header {
+            action.headers_mut().insert(k.clone(), v.clone());
+        }
+        (action.sign(SIGNATURE_TTL), header)
+    }
+
+    /// The server's clock: the `Date` header of a HEAD request for `bucket`, in unix seconds.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store does not answer; [`S3Error::Xml`] without a `Date`.
+    pub async fn server_clock(&self, bucket: &str) -> Result<i64, S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
+        let (_, response) = self
+            .http
+            .send_any(self.http.request(Method::HEAD, url))
+            .await?;
+        carbon_core::http::server_date(&response).ok_or(S3Error::Xml {
+            what: "HeadBucket",
+            message: "no readable Date header".into(),
+        })
+    }
+
+    /// The run id an object carries as its ownership marker, if any (HEAD object).
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store refuses.
+    pub async fn object_run(&self, bucket: &str, key: &str) -> Result<Option<String>, S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b
+            .head_object(Some(&self.credentials), key)
+            .sign(SIGNATURE_TTL);
+        let (line, response) = self
+            .http
+            .send_any(self.http.request(Method::HEAD, url))
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(response
+                .headers()
+                .get(run_header())
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.http.status_error(line, response).await.into()),
+        }
+    }
+
+    /// Multipart uploads under `prefix` that were started and never completed or aborted.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store refuses.
+    pub async fn incomplete_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Upload>, S3Error> {
+        let b = self.bucket(bucket)?;
+        // rusty-s3 has no ListMultipartUploads action; it is ListObjectsV2's request (GET on
+        // the bucket) with the `uploads` sub-resource instead of `list-type`.
+        let mut action = b.list_objects_v2(Some(&self.credentials));
+        let query = action.query_mut();
+        query.remove("list-type");
+        query.remove("encoding-type");
+        query.insert("uploads", "");
+        query.insert("prefix", prefix.to_string());
+        let url = action.sign(SIGNATURE_TTL);
+        let (_, xml) = self.http.text(self.http.request(Method::GET, url)).await?;
+        Ok(parse_uploads(&xml))
+    }
+
+    /// Aborts an incomplete multipart upload (its parts are dropped).
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store refuses.
+    pub async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b
+            .abort_multipart_upload(Some(&self.credentials), key, upload_id)
+            .sign(SIGNATURE_TTL);
+        self.http
+            .send(self.http.request(Method::DELETE, url))
+            .await?;
+        Ok(())
     }
 
     /// The endpoint.
@@ -193,12 +318,12 @@ impl S3Client {
     /// [`S3Error::Http`] when the store refuses.
     pub async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
         let b = self.bucket(bucket)?;
-        let url = b
-            .put_object(Some(&self.credentials), key)
-            .sign(SIGNATURE_TTL);
-        self.http
-            .send(self.http.request(Method::PUT, url).body(body))
-            .await?;
+        let (url, marker) = self.sign_marked(b.put_object(Some(&self.credentials), key));
+        let mut request = self.http.request(Method::PUT, url).body(body);
+        if let Some((k, v)) = marker {
+            request = request.header(k, v);
+        }
+        self.http.send(request).await?;
         Ok(())
     }
 
@@ -215,10 +340,13 @@ impl S3Client {
         part_size: usize,
     ) -> Result<usize, S3Error> {
         let b = self.bucket(bucket)?;
-        let url = b
-            .create_multipart_upload(Some(&self.credentials), key)
-            .sign(SIGNATURE_TTL);
-        let (_, xml) = self.http.text(self.http.request(Method::POST, url)).await?;
+        let (url, marker) =
+            self.sign_marked(b.create_multipart_upload(Some(&self.credentials), key));
+        let mut request = self.http.request(Method::POST, url);
+        if let Some((k, v)) = marker {
+            request = request.header(k, v);
+        }
+        let (_, xml) = self.http.text(request).await?;
         let created = CreateMultipartUpload::parse_response(&xml).map_err(|e| S3Error::Xml {
             what: "CreateMultipartUpload",
             message: e.to_string(),
@@ -414,6 +542,47 @@ impl S3Client {
             }
         }
         Ok(objects.len())
+    }
+}
+
+/// The `<Upload>` entries of a ListMultipartUploads answer (a flat, well-known shape).
+fn parse_uploads(xml: &str) -> Vec<Upload> {
+    let field = |block: &str, tag: &str| {
+        let open = format!("<{tag}>");
+        let start = block.find(&open)? + open.len();
+        let end = block[start..].find(&format!("</{tag}>"))? + start;
+        Some(block[start..end].to_string())
+    };
+    xml.split("<Upload>")
+        .skip(1)
+        .filter_map(|block| {
+            let block = block.split("</Upload>").next()?;
+            Some(Upload {
+                key: field(block, "Key")?,
+                upload_id: field(block, "UploadId")?,
+                initiated: field(block, "Initiated"),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod upload_tests {
+    #[test]
+    fn incomplete_uploads_are_read_from_the_listing() {
+        let xml = "<?xml version=\"1.0\"?><ListMultipartUploadsResult><Bucket>b</Bucket>\
+            <Upload><Key>e2e/1f2e3d4c/multipart/big</Key><UploadId>abc</UploadId>\
+            <Initiated>2026-11-27T03:00:00.000Z</Initiated></Upload>\
+            <Upload><Key>other</Key><UploadId>def</UploadId></Upload></ListMultipartUploadsResult>";
+        let uploads = super::parse_uploads(xml);
+        assert_eq!(uploads.len(), 2);
+        assert_eq!(uploads[0].key, "e2e/1f2e3d4c/multipart/big");
+        assert_eq!(uploads[0].upload_id, "abc");
+        assert_eq!(
+            uploads[0].initiated.as_deref(),
+            Some("2026-11-27T03:00:00.000Z")
+        );
+        assert_eq!(uploads[1].initiated, None);
     }
 }
 

@@ -149,6 +149,23 @@ impl VmClient {
         Ok(())
     }
 
+    /// The server's clock: the `Date` header of `/health`, in unix seconds.
+    ///
+    /// # Errors
+    /// [`VmError::Http`] when the server does not answer or sends no readable `Date`.
+    pub async fn server_clock(&self) -> Result<i64, VmError> {
+        let url = Self::url(&self.query_base, "/health")?;
+        let (line, response) = self.http.send(self.request(Method::GET, url)).await?;
+        carbon_core::http::server_date(&response).ok_or_else(|| {
+            VmError::Http(HttpError::Decode {
+                service: "victoriametrics",
+                request: line,
+                message: "no readable Date header".into(),
+                body: String::new(),
+            })
+        })
+    }
+
     /// Writes samples in Prometheus text format (`name{labels} value timestamp_ms` per line).
     ///
     /// # Errors

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use carbon_core::naming;
 use carbon_dolphinscheduler::fixture::Fixture;
 use carbon_dolphinscheduler::{
     ApiGeneration, Auth, DsClient, DsError, TaskInstance, WorkflowDefinition, WorkflowInstance,
@@ -15,6 +16,9 @@ use carbon_harness::anyhow::{Context as _, Result, anyhow, bail, ensure};
 use carbon_harness::{Backoff, Check, Ctx, Service, Suite};
 
 const DS: &[Service] = &[Service::DolphinScheduler];
+
+/// The code DolphinScheduler answers a workflow definition whose tasks do not fit together.
+const REJECTED_DEFINITION: i64 = 50030;
 const DS_DB: &[Service] = &[Service::DolphinScheduler, Service::DolphinSchedulerDatabase];
 
 /// Polls fast enough that waiting adds well under a second to a run.
@@ -133,8 +137,10 @@ fn marker(ctx: &Ctx, what: &str) -> String {
 async fn scratch_project(ctx: &Ctx, what: &str) -> Result<i64> {
     let ds = ctx.client::<DsClient>()?;
     let name = ctx.unique(what);
+    // The ownership marker the reaper requires, stamped with the server's clock.
+    let marker = ctx.marker(ds.server_clock().await?);
     let project = ds
-        .create_project(&name, "carbon-e2e scratch project; removed by its trial")
+        .create_project(&name, &marker.to_string())
         .await
         .context("creating the project")?;
     ctx.step(format_args!(
@@ -493,16 +499,24 @@ fn expect_refusal<T: std::fmt::Debug>(
 async fn wrong_password(ctx: Ctx) -> Result<()> {
     let ds = ctx.client::<DsClient>()?;
     let cfg = cfg(&ctx)?;
+    // A user that does not exist: failed logins never count against a real account.
+    let nobody = ctx.unique("nobody");
     let wrong = ds.with_auth(Auth::Password {
-        user: cfg.user.clone(),
+        user: nobody.clone(),
         password: carbon_config::Secret::new(format!("wrong-{}", ctx.run_id())),
     });
+    ctx.step(format_args!(
+        "logging in as {nobody} (not {}, so no real account is locked)",
+        cfg.user
+    ));
     // 10013: "user name or password error".
     expect_refusal(&ctx, wrong.login().await, Some(10013))?;
     Ok(())
 }
 
-/// `yyyy-MM-dd HH:mm:ss`, UTC, as the server reads times (the stack's server runs in UTC).
+/// An expiry as the server reads it: `yyyy-MM-dd HH:mm:ss` in its own time zone, which the API
+/// does not tell. A day from now (or ago) in UTC is in the future (or past) in every zone
+/// (they span UTC-12 to UTC+14), so the trials need not know it.
 fn server_time(t: time::OffsetDateTime) -> String {
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
@@ -515,11 +529,27 @@ fn server_time(t: time::OffsetDateTime) -> String {
     )
 }
 
+/// A token string unique to this trial and recognisable as this run's (`naming::token`).
+async fn own_token(ctx: &Ctx, ds: &DsClient) -> Result<String> {
+    let random = format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    );
+    Ok(naming::token(
+        ctx.run_id(),
+        ds.server_clock().await?,
+        &random,
+    ))
+}
+
 async fn valid_token(ctx: Ctx) -> Result<()> {
     let ds = ctx.client::<DsClient>()?;
     let (user_id, user) = ds.current_user().await?;
-    let expire = server_time(time::OffsetDateTime::now_utc() + time::Duration::hours(1));
-    let token = ds.create_access_token(user_id, &expire).await?;
+    let expire = server_time(time::OffsetDateTime::now_utc() + time::Duration::days(1));
+    let token = ds
+        .create_access_token(user_id, &expire, &own_token(&ctx, &ds).await?)
+        .await?;
     let id = token.id;
     let owner = ds.clone();
     ctx.defer(format!("delete access token {id}"), async move {
@@ -549,19 +579,21 @@ async fn bad_tokens(ctx: Ctx) -> Result<()> {
         "{:0>32}",
         ctx.run_id()
     ))));
-    let unauthorized = |e: &DsError| {
-        matches!(e, DsError::Http(h) if h.status().map(|s| s.as_u16()) == Some(401))
-            || e.code().is_some()
-    };
+    // DolphinScheduler answers a bad session or token with HTTP 401 (no envelope): anything
+    // else (a 500, an envelope code) means the token check itself is broken.
+    let unauthorized =
+        |e: &DsError| matches!(e, DsError::Http(h) if h.status().map(|s| s.as_u16()) == Some(401));
     match invalid.projects(None, 1).await {
         Ok(_) => bail!("an invalid token was accepted"),
         Err(e) if unauthorized(&e) => ctx.step(format_args!("invalid token refused: {e}")),
         Err(e) => bail!("an invalid token must be refused by the server, got: {e}"),
     }
-    // A real token whose expiry has passed (server time; the stack's server runs in UTC).
+    // A real token whose expiry has passed, whatever the server's time zone.
     let (user_id, _) = ds.current_user().await?;
-    let expire = server_time(time::OffsetDateTime::now_utc() - time::Duration::hours(1));
-    let token = ds.create_access_token(user_id, &expire).await?;
+    let expire = server_time(time::OffsetDateTime::now_utc() - time::Duration::days(1));
+    let token = ds
+        .create_access_token(user_id, &expire, &own_token(&ctx, &ds).await?)
+        .await?;
     let id = token.id;
     let owner = ds.clone();
     ctx.defer(format!("delete access token {id}"), async move {
@@ -602,9 +634,10 @@ async fn rejected_workflow(ctx: Ctx) -> Result<()> {
     let ds_err = err
         .downcast_ref::<DsError>()
         .ok_or_else(|| anyhow!("expected the server's refusal, got: {err:#}"))?;
+    // The server's documented code for this refusal, not merely some code.
     ensure!(
-        ds_err.code().is_some(),
-        "expected the server's code and message, got: {err:#}"
+        ds_err.code() == Some(REJECTED_DEFINITION),
+        "expected the server's code {REJECTED_DEFINITION} for a rejected definition, got: {err:#}"
     );
     ctx.step(format_args!("refused as expected: {ds_err}"));
     // The project's cleanup (registered above) still runs and must succeed.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use carbon_core::http::{ClientOptions, HttpClient};
+use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Ctx, Service, Suite};
 use carbon_s3::S3Client;
@@ -72,10 +73,15 @@ fn bucket(ctx: &Ctx) -> String {
         .unwrap_or_default()
 }
 
+/// The object-store client; every object it writes carries this run's ownership marker.
+fn s3(ctx: &Ctx) -> Result<S3Client> {
+    Ok(ctx.client::<S3Client>()?.with_run(ctx.run_id()))
+}
+
 /// A prefix for this trial, removed (with everything under it) when the trial ends.
 fn scratch_prefix(ctx: &Ctx, trial: &str) -> Result<String> {
-    let prefix = format!("e2e/{}/{trial}/", ctx.run_id());
-    let s3 = ctx.client::<S3Client>()?;
+    let prefix = naming::object_prefix(ctx.run_id(), trial);
+    let s3 = s3(ctx)?;
     let (bucket, p) = (bucket(ctx), prefix.clone());
     ctx.defer(format!("delete s3://{bucket}/{prefix}"), async move {
         s3.delete_prefix(&bucket, &p).await?;
@@ -112,7 +118,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 async fn health(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = s3(&ctx)?;
     ctx.step(format_args!(
         "health of {} (bucket {})",
         s3.endpoint(),
@@ -123,7 +129,7 @@ async fn health(ctx: Ctx) -> Result<()> {
 }
 
 async fn required_buckets(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = s3(&ctx)?;
     let required = ctx
         .target()
         .minio
@@ -155,7 +161,7 @@ async fn required_buckets(ctx: Ctx) -> Result<()> {
 }
 
 async fn round_trip(ctx: &Ctx, key: &str, data: Vec<u8>, multipart: bool) -> Result<()> {
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = s3(&ctx)?;
     let bucket = bucket(ctx);
     let expected = sha256(&data);
     let len = data.len();
@@ -217,7 +223,7 @@ async fn multipart_object(ctx: Ctx) -> Result<()> {
 }
 
 async fn list_by_prefix(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = s3(&ctx)?;
     let bucket = bucket(&ctx);
     let prefix = scratch_prefix(&ctx, "list")?;
     let wanted = ["a/1.txt", "a/2.txt", "a/sub/3.txt"];
@@ -240,7 +246,7 @@ async fn list_by_prefix(ctx: Ctx) -> Result<()> {
 }
 
 async fn presigned_get(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = s3(&ctx)?;
     let bucket = bucket(&ctx);
     let key = format!("{}shared.txt", scratch_prefix(&ctx, "presigned")?);
     let data = payload(&key, 2048);
@@ -255,7 +261,7 @@ async fn presigned_get(ctx: Ctx) -> Result<()> {
         },
     )?;
     let (line, response) = anonymous
-        .send(anonymous.request(reqwest::Method::GET, url))
+        .send(anonymous.request(reqwest::Method::GET, url.clone()))
         .await?;
     let body = anonymous.bytes(&line, response).await?;
     ensure!(
@@ -263,11 +269,38 @@ async fn presigned_get(ctx: Ctx) -> Result<()> {
         "presigned GET {line} returned {} bytes that differ from the object",
         body.len()
     );
+    // The signature is what grants access: without it, or with it altered, the store refuses.
+    let mut unsigned = url.clone();
+    unsigned.set_query(None);
+    let mut tampered = url.clone();
+    let altered: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "X-Amz-Signature" {
+                v.chars().rev().collect()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(altered);
+    for (what, bad) in [("unsigned", unsigned), ("tampered", tampered)] {
+        let (line, response) = anonymous
+            .send_any(anonymous.request(reqwest::Method::GET, bad))
+            .await?;
+        let status = response.status();
+        ensure!(
+            status == reqwest::StatusCode::FORBIDDEN,
+            "the {what} URL {line} must be refused with 403, got {status}"
+        );
+        ctx.step(format_args!("{what} URL refused: {status}"));
+    }
     Ok(())
 }
 
 async fn delete(ctx: Ctx) -> Result<()> {
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = s3(&ctx)?;
     let bucket = bucket(&ctx);
     let key = format!("{}doomed.txt", scratch_prefix(&ctx, "delete")?);
     s3.put_object(&bucket, &key, b"to be deleted".to_vec())

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Check, Ctx, Service, Suite};
 use carbon_s3::S3Client;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 const TRINO: &[Service] = &[Service::Trino];
+const TRINO_WAREHOUSE: &[Service] = &[Service::Trino, Service::IcebergWarehouse];
 
 /// A query that runs far longer than any trial: a cross join of generated tpch tables.
 const LONG_QUERY: &str = "SELECT count(*) FROM tpch.sf1.lineitem CROSS JOIN tpch.sf1.orders";
@@ -27,7 +29,7 @@ fn main() -> std::process::ExitCode {
         .smoke("every_required_catalog_exists", TRINO, required_catalogs)
         .full(
             "iceberg_table_round_trips_every_type_through_the_object_store",
-            TRINO,
+            TRINO_WAREHOUSE,
             iceberg_round_trip,
         )
         .writes(
@@ -57,14 +59,15 @@ fn ident(ctx: &Ctx, what: &str) -> String {
     ctx.unique(what).replace('-', "_")
 }
 
-/// A schema name that also carries its creation time (`e2e_<run id>_<what>_<unix seconds>`):
-/// Iceberg catalogs record no creation time for a schema, and `carbon-e2e reap` needs an age
-/// to tell a killed run's leftovers from a live run's work.
-fn schema_ident(ctx: &Ctx, what: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    ident(ctx, &format!("{what}_{now}"))
+/// The coordinator's clock, in unix seconds: what the names and markers of created things carry.
+async fn server_clock(trino: &TrinoClient) -> Result<i64> {
+    trino
+        .execute("SELECT CAST(to_unixtime(current_timestamp) AS bigint)")
+        .await?
+        .single()
+        .map_err(carbon_harness::anyhow::Error::msg)?
+        .as_i64()
+        .context("current_timestamp as unix seconds")
 }
 
 fn config(ctx: &Ctx) -> Result<&carbon_config::TrinoConfig> {
@@ -190,7 +193,13 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
         serde_json::from_str(include_str!("../../../fixtures/trino/round_trip.json"))
             .context("reading fixtures/trino/round_trip.json")?;
     let catalog = cfg.iceberg_catalog.clone();
-    let schema = format!("{catalog}.{}", schema_ident(&ctx, "round_trip"));
+    // Iceberg catalogs record no creation time for a schema: the name carries it (server's
+    // clock), and the table's comment carries the ownership marker the reaper requires.
+    let created = server_clock(&trino).await?;
+    let schema = format!(
+        "{catalog}.{}",
+        naming::identifier(ctx.run_id(), "round_trip", created)
+    );
     let table = format!("{schema}.typed_rows");
 
     {
@@ -240,8 +249,9 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
         &ctx,
         &trino,
         &format!(
-            "CREATE TABLE {table} ({}) WITH (format = 'PARQUET')",
-            columns.join(", ")
+            "CREATE TABLE {table} ({}) COMMENT '{}' WITH (format = 'PARQUET')",
+            columns.join(", "),
+            ctx.marker(created)
         ),
     )
     .await?;
@@ -319,9 +329,9 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
             .join(", ")
     ));
 
-    // The files, seen in the object store itself.
+    // The files, seen in the object store itself (the trial needs the warehouse configured).
     match &cfg.warehouse_bucket {
-        None => ctx.step("trino.warehouse_bucket not set: object-store check skipped"),
+        None => bail!("trino.warehouse_bucket is not set: the files cannot be checked"),
         Some(warehouse) => {
             let root = format!("s3://{warehouse}/{}", cfg.warehouse_prefix);
             ensure!(
@@ -360,6 +370,10 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
                 &format!("SELECT file_path FROM {schema}.\"typed_rows$files\""),
             )
             .await?;
+            ensure!(
+                !files.rows.is_empty(),
+                "Iceberg lists no data files for {table} after the insert ($files is empty)"
+            );
             for row in &files.rows {
                 let path = row.first().and_then(Value::as_str).unwrap_or_default();
                 let key = path.split_once(&format!("{bucket}/")).map(|(_, k)| k);

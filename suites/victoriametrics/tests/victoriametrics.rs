@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, ensure};
 use carbon_harness::{Check, Ctx, Service, Suite};
 use carbon_victoriametrics::{VmClient, VmError};
@@ -99,7 +100,12 @@ async fn write_read_back(ctx: Ctx) -> Result<()> {
     let vm = ctx.client::<VmClient>()?;
     let cfg = config(&ctx)?;
     let run = ctx.run_id().to_string();
-    let selector = format!("carbon_e2e_probe{{e2e_run=\"{run}\"}}");
+    let selector = format!(
+        "carbon_e2e_probe{{{}=\"{run}\",{}=\"{}\"}}",
+        naming::RUN_LABEL,
+        naming::OWNER_LABEL,
+        naming::OWNER
+    );
     let cleanup_vm = vm.clone();
     let cleanup_selector = selector.clone();
     ctx.defer(format!("delete series {selector}"), async move {
@@ -110,7 +116,10 @@ async fn write_read_back(ctx: Ctx) -> Result<()> {
     let stamp_ms = now_ms - 60_000;
     let value = (now_ms % 1_000_000) as f64 + 0.5;
     vm.import_prometheus(&format!(
-        "carbon_e2e_probe{{e2e_run=\"{run}\",source=\"suite\"}} {value} {stamp_ms}\n"
+        "carbon_e2e_probe{{{}=\"{run}\",{}=\"{}\",source=\"suite\"}} {value} {stamp_ms}\n",
+        naming::RUN_LABEL,
+        naming::OWNER_LABEL,
+        naming::OWNER
     ))
     .await?;
     ctx.step(format_args!("wrote {selector} = {value} at {stamp_ms} ms"));
