@@ -14,6 +14,7 @@ use crate::{Stack, StackError, io_err, services};
 /// When a process cannot be signalled or the state cannot be removed.
 pub async fn down(env: &Env, purge: bool) -> Result<Vec<&'static str>, StackError> {
     let stack = Stack::open(env)?;
+    let _lock = crate::lock::lock(&stack, "down")?;
     let mut stopped = Vec::new();
     for s in services().iter().rev() {
         if stop(&stack, s.as_ref(), Duration::from_secs(20)).await? {

@@ -17,6 +17,7 @@
 mod down;
 pub mod forward;
 mod install;
+mod lock;
 mod process;
 mod secrets;
 mod services;

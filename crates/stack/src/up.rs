@@ -31,6 +31,7 @@ pub struct Started {
 /// The first install, start or readiness failure, with the service's log tail.
 pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
     let stack = Stack::open(env)?;
+    let _lock = crate::lock::lock(&stack, "up")?;
     let all = services();
     for s in &all {
         s.install(&stack)?;
