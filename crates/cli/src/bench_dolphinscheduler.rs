@@ -112,7 +112,7 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
                     &ds,
                     project.code,
                     wf.code,
-                    &cfg.worker_group,
+                    (&cfg.worker_group, &cfg.tenant),
                     cfg.workflow_timeout(),
                 )
                 .await?,
@@ -191,7 +191,7 @@ async fn start_to_success(
     ds: &DsClient,
     project: i64,
     workflow: i64,
-    worker_group: &str,
+    (worker_group, tenant): (&str, &str),
     timeout: Duration,
 ) -> anyhow::Result<Sample> {
     let before: std::collections::BTreeSet<i64> = ds
@@ -202,7 +202,8 @@ async fn start_to_success(
         .collect();
     let requested_at = OffsetDateTime::from(SystemTime::now());
     let t0 = Instant::now();
-    ds.start_workflow(project, workflow, worker_group).await?;
+    ds.start_workflow(project, workflow, worker_group, tenant)
+        .await?;
     let last_pending = Cell::new(t0);
     let instance = wait_until_with("the bench instance to finish", timeout, POLL, || {
         let before = &before;

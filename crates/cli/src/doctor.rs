@@ -103,7 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(d) = &target.dolphinscheduler {
         println!(
-            "[dolphinscheduler] url {} user {} api {:?} tenant {} worker group {}",
+            "[dolphinscheduler] url {} user {} api {} tenant {} worker group {}",
             d.url, d.user, d.api, d.tenant, d.worker_group
         );
         println!(
@@ -267,7 +267,7 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             let (_, user) = ds.current_user().await?;
             let generation = ds.generation().await?;
             Ok(format!(
-                "health UP, authenticated as {user}, API generation {generation:?}"
+                "health UP, authenticated as {user}, API generation {generation}"
             ))
         }
         Service::DolphinSchedulerDatabase => {

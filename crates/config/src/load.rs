@@ -580,14 +580,14 @@ warehouse_bucket = "iceberg"
         assert!(reason.contains("database_url_env"), "{reason}");
 
         let env = Env::from_pairs([
-            ("E2E_DOLPHINSCHEDULER_API", "v2"),
+            ("E2E_DOLPHINSCHEDULER_API", "3.3+"),
             ("E2E_DOLPHINSCHEDULER_DATABASE_URL_ENV", "DS_DB"),
             ("DS_DB", "postgres://u:p@127.0.0.1:1/ds"),
             ("DS_PW", "pw-value"),
         ]);
         let t = load_with(&env, &paths).unwrap();
         let d = t.dolphinscheduler.as_ref().unwrap();
-        assert_eq!(d.api, crate::DsApi::V2);
+        assert_eq!(d.api, crate::DsApi::From3_3);
         assert!(
             t.service_configured(crate::Service::DolphinSchedulerDatabase)
                 .is_ok()
@@ -599,6 +599,35 @@ warehouse_bucket = "iceberg"
             .collect();
         assert!(secrets.contains(&"pw-value".to_string()), "{secrets:?}");
         assert!(secrets.iter().any(|s| s.starts_with("postgres://")));
+    }
+
+    #[test]
+    fn api_generations_are_named_by_versions_and_old_names_say_what_to_write() {
+        let base = format!(
+            "{LOCAL}\n[dolphinscheduler]\nurl = \"http://127.0.0.1:12345/dolphinscheduler\"\npassword_env = \"DS_PW\"\n"
+        );
+        for (value, expected) in [
+            ("auto", crate::DsApi::Auto),
+            ("pre-3.3", crate::DsApi::UpTo3_2),
+            ("3.3+", crate::DsApi::From3_3),
+        ] {
+            let (_d, paths) = setup(&format!("{base}api = \"{value}\"\n"));
+            let t = load_with(&Env::default(), &paths).unwrap();
+            assert_eq!(t.dolphinscheduler.unwrap().api, expected);
+            assert_eq!(expected.to_string(), value);
+        }
+        for (old, new) in [("v1", "pre-3.3"), ("v2", "3.3+")] {
+            let (_d, paths) = setup(&format!("{base}api = \"{old}\"\n"));
+            let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+            assert!(e.contains(new) && e.contains("api"), "{e}");
+            let env = Env::from_pairs([("E2E_DOLPHINSCHEDULER_API", old)]);
+            let (_d, paths) = setup(&base);
+            let e = load_with(&env, &paths).unwrap_err().to_string();
+            assert!(
+                e.contains(new) && e.contains("E2E_DOLPHINSCHEDULER_API"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -268,17 +268,63 @@ impl TrinoConfig {
     }
 }
 
-/// Which generation of DolphinScheduler's REST API to speak.
+/// Which generation of DolphinScheduler's REST API to speak, named by the server versions it
+/// covers: `"auto"` (the default), `"pre-3.3"` or `"3.3+"`.
+///
+/// The names `v1`/`v2` of earlier releases are refused with a message naming these: DolphinScheduler
+/// has a real `/v2` REST API, which is neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum DsApi {
     /// Ask the server once (see `carbon-dolphinscheduler`); the default.
     #[default]
     Auto,
-    /// 3.2 and before: `process-definition`, `process-instances`, `start-process-instance`.
-    V1,
-    /// 3.3 and after: `workflow-definition`, `workflow-instances`, `start-workflow-instance`.
-    V2,
+    /// `"pre-3.3"`: 3.2 and before: `process-definition`, `process-instances`,
+    /// `start-process-instance`.
+    UpTo3_2,
+    /// `"3.3+"`: 3.3 and after: `workflow-definition`, `workflow-instances`,
+    /// `start-workflow-instance`.
+    From3_3,
+}
+
+impl DsApi {
+    /// The setting's value as a target file spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DsApi::Auto => "auto",
+            DsApi::UpTo3_2 => "pre-3.3",
+            DsApi::From3_3 => "3.3+",
+        }
+    }
+}
+
+impl TryFrom<String> for DsApi {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "auto" => Ok(DsApi::Auto),
+            "pre-3.3" => Ok(DsApi::UpTo3_2),
+            "3.3+" => Ok(DsApi::From3_3),
+            "v1" => Err(
+                "`v1` is no longer accepted: write \"pre-3.3\" (DolphinScheduler 3.2 and before), or \"auto\""
+                    .into(),
+            ),
+            "v2" => Err(
+                "`v2` is no longer accepted: write \"3.3+\" (DolphinScheduler 3.3 and after; not its /v2 REST API), or \"auto\""
+                    .into(),
+            ),
+            other => Err(format!(
+                "unknown API generation `{other}`: expected \"auto\", \"pre-3.3\" or \"3.3+\""
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for DsApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `[dolphinscheduler]`: the workflow scheduler's API server.
@@ -297,7 +343,7 @@ pub struct DolphinSchedulerConfig {
     /// it (`token` header) instead of logging in.
     #[serde(default)]
     pub token_env: Option<String>,
-    /// API generation: `auto` (default), `v1` (3.2 and before) or `v2` (3.3 and after).
+    /// API generation: `"auto"` (default), `"pre-3.3"` (3.2 and before) or `"3.3+"`.
     #[serde(default)]
     pub api: DsApi,
     /// The tenant workflows run as (an OS user on the workers). Default `default`.

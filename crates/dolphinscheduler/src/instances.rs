@@ -8,9 +8,13 @@ use crate::model::{log_text, started_instance_id};
 use crate::{ApiGeneration, DsClient, DsError, TaskInstance, WorkflowInstance};
 
 impl DsClient {
-    /// Starts an instance of an online workflow definition on `worker_group`. Returns the
-    /// instance id when the server tells it (3.3 and after); older servers answer without it,
-    /// and the caller finds the instance with [`Self::instances`].
+    /// Starts an instance of an online workflow definition on `worker_group`, its tasks running
+    /// as `tenant`. Returns the instance id when the server tells it (3.3 and after); older
+    /// servers answer without it, and the caller finds the instance with [`Self::instances`].
+    ///
+    /// The tenant is always sent as `tenantCode`: from 3.2 on the start form is where the run's
+    /// tenant comes from (a definition no longer carries one, and without the field the server
+    /// uses `default`); 3.1 takes the tenant from the definition and ignores the field.
     ///
     /// # Errors
     /// When the server refuses.
@@ -19,6 +23,7 @@ impl DsClient {
         project: i64,
         workflow: i64,
         worker_group: &str,
+        tenant: &str,
     ) -> Result<Option<i64>, DsError> {
         let g = self.generation().await?;
         let (_, data) = self
@@ -36,6 +41,7 @@ impl DsClient {
                     ("runMode", "RUN_MODE_SERIAL".into()),
                     (g.priority_param(), "MEDIUM".into()),
                     ("workerGroup", worker_group.into()),
+                    ("tenantCode", tenant.into()),
                     ("environmentCode", "-1".into()),
                     ("dryRun", "0".into()),
                 ],
@@ -111,8 +117,8 @@ impl DsClient {
     pub async fn stop_instance(&self, project: i64, id: i64) -> Result<(), DsError> {
         let g = self.generation().await?;
         let id_param = match g {
-            ApiGeneration::V1 => "processInstanceId",
-            ApiGeneration::V2 => "workflowInstanceId",
+            ApiGeneration::UpTo3_2 => "processInstanceId",
+            ApiGeneration::From3_3 => "workflowInstanceId",
         };
         self.call_form(
             Method::POST,

@@ -77,8 +77,8 @@ impl DsClient {
         }
         let generation = match api {
             DsApi::Auto => None,
-            DsApi::V1 => Some(ApiGeneration::V1),
-            DsApi::V2 => Some(ApiGeneration::V2),
+            DsApi::UpTo3_2 => Some(ApiGeneration::UpTo3_2),
+            DsApi::From3_3 => Some(ApiGeneration::From3_3),
         };
         Ok(Self {
             http,
@@ -277,7 +277,7 @@ impl DsClient {
         let generation = detect_generation(status, &body).ok_or_else(|| DsError::Unexpected {
             request: line,
             message: format!(
-                "cannot tell the API generation (HTTP {status}); set dolphinscheduler.api to v1 or v2"
+                "cannot tell the API generation (HTTP {status}); set dolphinscheduler.api to \"pre-3.3\" or \"3.3+\""
             ),
             body: excerpt(&body),
         })?;
@@ -314,15 +314,15 @@ mod tests {
         let url = Url::parse("http://127.0.0.1:1/dolphinscheduler").unwrap();
         let auth = Auth::Token(Secret::new("t"));
         let timeout = std::time::Duration::from_secs(1);
-        let c = DsClient::new(url.clone(), auth.clone(), DsApi::V2, timeout).unwrap();
+        let c = DsClient::new(url.clone(), auth.clone(), DsApi::From3_3, timeout).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         // Nothing listens on port 1: a pinned generation must not touch the network.
-        assert_eq!(rt.block_on(c.generation()).unwrap(), ApiGeneration::V2);
-        let c = DsClient::new(url, auth, DsApi::V1, timeout).unwrap();
-        assert_eq!(rt.block_on(c.generation()).unwrap(), ApiGeneration::V1);
+        assert_eq!(rt.block_on(c.generation()).unwrap(), ApiGeneration::From3_3);
+        let c = DsClient::new(url, auth, DsApi::UpTo3_2, timeout).unwrap();
+        assert_eq!(rt.block_on(c.generation()).unwrap(), ApiGeneration::UpTo3_2);
         assert_eq!(c.url().as_str(), "http://127.0.0.1:1/dolphinscheduler/");
     }
 }

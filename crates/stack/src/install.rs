@@ -1,13 +1,117 @@
-//! Installers: Debian packages and Go modules, idempotent, with progress on stdout.
+//! Installers: Debian packages and Go modules, idempotent, with progress on stdout. Every
+//! install or preparation command runs under a deadline ([`run_with_deadline`]): a hung mirror,
+//! lock or JVM fails `stack up` naming the step instead of stalling CI until its own timeout.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::Once;
+use std::io::{Read as _, Write as _};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use crate::{Stack, StackError, io_err};
 
-/// Runs `cmd`, its output appended to `<stack>/logs/install.log`.
-pub(crate) fn run_logged(stack: &Stack, what: &str, cmd: &mut Command) -> Result<(), StackError> {
+/// `apt-get update`.
+pub(crate) const APT_UPDATE_TIMEOUT: Duration = Duration::from_secs(300);
+/// `apt-get install` of one group of packages (a JDK is the largest, ~200 MB).
+pub(crate) const APT_INSTALL_TIMEOUT: Duration = Duration::from_secs(900);
+/// `go install` of one module, download and build.
+pub(crate) const GO_INSTALL_TIMEOUT: Duration = Duration::from_secs(900);
+/// One `mvn` resolution (DolphinScheduler's ~190 MB of jars is the largest).
+pub(crate) const MVN_TIMEOUT: Duration = Duration::from_secs(1200);
+/// Unpacking an archive, `initdb`, `ip netns`, a JVM run of a small tool.
+pub(crate) const LOCAL_STEP_TIMEOUT: Duration = Duration::from_secs(300);
+/// One psql statement or script.
+pub(crate) const PSQL_TIMEOUT: Duration = Duration::from_secs(120);
+/// A version probe such as `mvn -v`.
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A command as it may be shown: program and arguments only. A `Command`'s `Debug` also prints
+/// the variables set with `.env()`, where the stack passes passwords; never format it.
+pub(crate) fn command_line(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How a command run under a deadline ended.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// Its status and whatever output was piped.
+    pub output: Output,
+    /// Whether the deadline passed and its process group was killed.
+    pub timed_out: bool,
+}
+
+impl Finished {
+    /// `None` on success, else what went wrong, for [`StackError::Command`].
+    pub(crate) fn failure(&self, limit: Duration) -> Option<String> {
+        if self.timed_out {
+            Some(format!(
+                "did not finish within {limit:?} and was killed (with every process it started)"
+            ))
+        } else if self.output.status.success() {
+            None
+        } else {
+            Some(format!("exited with {}", self.output.status))
+        }
+    }
+}
+
+/// Runs `cmd` in a process group of its own, feeding it `stdin` if given, and kills the whole
+/// group when `limit` passes. The deadline is kept by a watchdog thread blocked on a channel
+/// (no polling): the command finishing wakes it at once.
+///
+/// # Errors
+/// When the command cannot be spawned.
+pub(crate) fn run_with_deadline(
+    cmd: &mut Command,
+    limit: Duration,
+    stdin: Option<&[u8]>,
+) -> std::io::Result<Finished> {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.process_group(0).spawn()?;
+    let group = rustix::process::Pid::from_child(&child);
+    let (done, finished) = channel::<()>();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let timed_out = Arc::clone(&timed_out);
+        std::thread::spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+                timed_out.store(true, Ordering::SeqCst);
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
+        })
+    };
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A child that exits (or is killed) without reading all of it closes the pipe: its
+        // status tells what happened, not this write.
+        let _ = pipe.write_all(input);
+    }
+    let output = child.wait_with_output();
+    let _ = done.send(());
+    let _ = watchdog.join();
+    Ok(Finished {
+        output: output?,
+        timed_out: timed_out.load(Ordering::SeqCst),
+    })
+}
+
+/// Runs `cmd` under the deadline `limit`, its output appended to `<stack>/logs/install.log`.
+pub(crate) fn run_logged(
+    stack: &Stack,
+    what: &str,
+    limit: Duration,
+    cmd: &mut Command,
+) -> Result<(), StackError> {
     let log_path = stack.log_file("install");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -15,18 +119,39 @@ pub(crate) fn run_logged(stack: &Stack, what: &str, cmd: &mut Command) -> Result
         .open(&log_path)
         .map_err(io_err("open", &log_path))?;
     let err = log.try_clone().map_err(io_err("open", &log_path))?;
-    let status = cmd.stdin(Stdio::null()).stdout(log).stderr(err).status();
-    let outcome = match status {
-        Ok(s) if s.success() => return Ok(()),
-        Ok(s) => format!("exited with {s}"),
+    cmd.stdin(Stdio::null()).stdout(log).stderr(err);
+    let outcome = match run_with_deadline(cmd, limit, None) {
+        Ok(finished) => match finished.failure(limit) {
+            None => return Ok(()),
+            Some(failure) => failure,
+        },
         Err(e) => format!("could not be run: {e}"),
     };
     Err(StackError::Command {
         what: what.to_string(),
-        command: format!("{cmd:?}"),
+        command: command_line(cmd),
         outcome,
         log: log_path.display().to_string(),
     })
+}
+
+/// The SHA-256 of a file, lowercase hex.
+pub(crate) fn sha256_of(path: &Path) -> Result<String, StackError> {
+    let mut file = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io_err("read", path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 static APT_UPDATE: Once = Once::new();
@@ -46,6 +171,7 @@ pub(crate) fn apt(
         update_result = run_logged(
             stack,
             "refresh the apt package lists",
+            APT_UPDATE_TIMEOUT,
             Command::new("apt-get").args(["update", "-q"]),
         );
     });
@@ -53,6 +179,7 @@ pub(crate) fn apt(
     run_logged(
         stack,
         &format!("install {}", packages.join(" ")),
+        APT_INSTALL_TIMEOUT,
         Command::new("apt-get")
             .args(["install", "-y", "-q", "--no-install-recommends"])
             .args(packages)
@@ -89,6 +216,7 @@ pub(crate) fn go(
     run_logged(
         stack,
         &format!("go install {module}@{version}"),
+        GO_INSTALL_TIMEOUT,
         Command::new("go")
             .arg("install")
             .arg(format!("{module}@{version}"))
@@ -98,4 +226,44 @@ pub(crate) fn go(
     let built = gobin.join(binary);
     std::fs::rename(&built, &installed).map_err(io_err("move", &built))?;
     Ok(installed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_past_its_deadline_is_killed_with_its_children() {
+        let t0 = std::time::Instant::now();
+        // The shell's child keeps stdout open: only killing the group ends the read.
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30 & sleep 30"])
+            .stdout(Stdio::piped());
+        let limit = Duration::from_millis(300);
+        let run = run_with_deadline(&mut cmd, limit, None).unwrap();
+        assert!(run.timed_out);
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+        let failure = run.failure(limit).unwrap();
+        assert!(failure.contains("did not finish within 300ms"), "{failure}");
+    }
+
+    #[test]
+    fn a_quick_step_returns_at_once_with_its_output_and_stdin() {
+        let mut cmd = Command::new("cat");
+        cmd.stdout(Stdio::piped());
+        let t0 = std::time::Instant::now();
+        let run = run_with_deadline(&mut cmd, Duration::from_secs(60), Some(b"hello")).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        assert!(run.failure(Duration::from_secs(60)).is_none());
+        assert_eq!(run.output.stdout, b"hello");
+    }
+
+    #[test]
+    fn a_command_line_never_shows_its_environment() {
+        let mut cmd = Command::new("psql");
+        cmd.args(["-h", "127.0.0.1"]).env("PGPASSWORD", "hunter2");
+        let line = command_line(&cmd);
+        assert_eq!(line, "psql -h 127.0.0.1");
+        assert!(format!("{cmd:?}").contains("hunter2"), "why this matters");
+    }
 }

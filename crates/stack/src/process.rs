@@ -41,7 +41,7 @@ pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackEr
         .process_group(0);
     let child = cmd.spawn().map_err(|e| StackError::Command {
         what: format!("start {}", service.name()),
-        command: format!("{cmd:?}"),
+        command: crate::install::command_line(&cmd),
         outcome: format!("could not be spawned: {e}"),
         log: log_path.display().to_string(),
     })?;

@@ -158,10 +158,14 @@ pub(crate) async fn probe_once(http: &HttpClient, readiness: &Readiness) -> Resu
             }
         }
         Readiness::Command(program, args) => {
-            let out = tokio::process::Command::new(program)
+            // A probe that hangs is killed (kill_on_drop) when its deadline passes.
+            let run = tokio::process::Command::new(program)
                 .args(args)
-                .output()
+                .kill_on_drop(true)
+                .output();
+            let out = tokio::time::timeout(Duration::from_secs(10), run)
                 .await
+                .map_err(|_| format!("{} did not answer within 10 s", program.display()))?
                 .map_err(|e| format!("{}: {e}", program.display()))?;
             if out.status.success() {
                 Ok(())

@@ -208,7 +208,7 @@ async fn run_workflow(ctx: &Ctx, project: i64, workflow: i64) -> Result<Run> {
         .context("releasing the workflow ONLINE")?;
     let t0 = Instant::now();
     let started = ds
-        .start_workflow(project, workflow, &cfg.worker_group)
+        .start_workflow(project, workflow, &cfg.worker_group, &cfg.tenant)
         .await
         .context("starting the workflow")?;
     ctx.step(format_args!("start requested (instance id {started:?})"));
@@ -295,7 +295,7 @@ async fn login(ctx: Ctx) -> Result<()> {
     ctx.step(format_args!("authenticated as {user} (id {id})"));
     let generation = ds.generation().await?;
     ctx.step(format_args!(
-        "API generation {generation:?} (setting {:?})",
+        "API generation {generation} (setting {})",
         ds.generation_setting()
     ));
     // No sign-out: the server gives one user the same session from the same address, so
@@ -446,8 +446,8 @@ async fn metadata_database(ctx: Ctx) -> Result<()> {
     let project = scratch_project(&ctx, "metadata").await?;
     let wf = create_workflow(&ctx, project, "one_task.json", &marker(&ctx, "metadata")).await?;
     let table = match ds.generation().await? {
-        ApiGeneration::V1 => "t_ds_process_definition",
-        ApiGeneration::V2 => "t_ds_workflow_definition",
+        ApiGeneration::UpTo3_2 => "t_ds_process_definition",
+        ApiGeneration::From3_3 => "t_ds_workflow_definition",
     };
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url.expose())
         .await

@@ -30,7 +30,9 @@ use futures::future::BoxFuture;
 
 use super::postgres;
 use crate::forward::netns_path;
-use crate::install::{apt, run_logged};
+use crate::install::{
+    LOCAL_STEP_TIMEOUT, MVN_TIMEOUT, apt, command_line, run_logged, run_with_deadline, sha256_of,
+};
 use crate::secrets::{DS_PASSWORD, PG_PASSWORD, PG_USER};
 use crate::{Readiness, Service, Stack, StackError, io_err};
 
@@ -46,6 +48,9 @@ const JAVA: &str = "/usr/bin/java";
 
 const POM: &str = include_str!("../../assets/dolphinscheduler/pom.xml");
 const SCHEMA_GEN: &str = include_str!("../../assets/dolphinscheduler/SchemaGen.java");
+/// `sha256sum` lines of every jar `POM` resolves to, pinned when first resolved (and checked
+/// then against Maven Central's `.sha1` files).
+const JARS_SHA256: &str = include_str!("../../assets/dolphinscheduler/jars.sha256");
 const CONF: [(&str, &str); 3] = [
     (
         "application.yaml",
@@ -71,6 +76,57 @@ fn home(stack: &Stack) -> PathBuf {
 
 fn lib(stack: &Stack) -> PathBuf {
     home(stack).join("lib")
+}
+
+/// The pinned jars: file name and SHA-256.
+fn pinned_jars() -> impl Iterator<Item = (&'static str, &'static str)> {
+    JARS_SHA256
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once("  ").map(|(sha, name)| (name, sha)))
+}
+
+/// Checks that `lib` holds exactly the pinned jars with their pinned SHA-256; removes any jar
+/// that differs (so the next `stack up` fetches it again) and names every difference.
+fn verify_jars(lib: &Path) -> Result<(), StackError> {
+    let mut problems = Vec::new();
+    let pinned: std::collections::BTreeMap<&str, &str> = pinned_jars().collect();
+    for (name, want) in &pinned {
+        let path = lib.join(name);
+        if !path.exists() {
+            problems.push(format!("{name} is missing"));
+            continue;
+        }
+        let got = sha256_of(&path)?;
+        if got != *want {
+            let _ = std::fs::remove_file(&path);
+            problems.push(format!(
+                "{name} has SHA-256 {got}, expected {want} (removed)"
+            ));
+        }
+    }
+    for entry in std::fs::read_dir(lib)
+        .map_err(io_err("read", lib))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".jar") && !pinned.contains_key(name.as_str()) {
+            problems.push(format!("{name} is not pinned"));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(lib.join(".complete"));
+    let total = problems.len();
+    problems.truncate(5);
+    Err(StackError::Other(format!(
+        "the DolphinScheduler {VERSION} jars in {} do not match assets/dolphinscheduler/jars.sha256 \
+         ({total} differences): {}; run `stack up` again to fetch them afresh (if it persists, \
+         the copy in the local Maven repository ~/.m2 is damaged: remove it)",
+        lib.display(),
+        problems.join("; ")
+    )))
 }
 
 /// The OS user the server (and so every task) runs as: the tenant's name.
@@ -131,12 +187,14 @@ impl Service for NetnsForward {
             run_logged(
                 stack,
                 "create the network namespace",
+                LOCAL_STEP_TIMEOUT,
                 Command::new("ip").args(["netns", "add", NETNS]),
             )?;
         }
         run_logged(
             stack,
             "bring up the namespace's loopback",
+            LOCAL_STEP_TIMEOUT,
             Command::new("ip").args(["-n", NETNS, "link", "set", "lo", "up"]),
         )
     }
@@ -224,21 +282,25 @@ impl DolphinScheduler {
             let work = stack.data_dir("dolphinscheduler");
             let source = work.join("SchemaGen.java");
             std::fs::write(&source, SCHEMA_GEN).map_err(io_err("write", &source))?;
-            let out = Command::new(JAVA)
-                .arg("-cp")
+            let mut cmd = Command::new(JAVA);
+            cmd.arg("-cp")
                 .arg(format!("{}/*", lib(stack).display()))
                 .arg(&source)
                 .arg(VERSION)
-                .stderr(Stdio::inherit())
-                .output()
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            let run = run_with_deadline(&mut cmd, LOCAL_STEP_TIMEOUT, None)
                 .map_err(|e| StackError::Other(format!("failed to run {JAVA}: {e}")))?;
-            if !out.status.success() {
-                return Err(StackError::Other(format!(
-                    "SchemaGen.java failed ({}); see the output above",
-                    out.status
-                )));
+            if let Some(failure) = run.failure(LOCAL_STEP_TIMEOUT) {
+                return Err(StackError::Command {
+                    what: "generate the DolphinScheduler schema".into(),
+                    command: command_line(&cmd),
+                    outcome: failure,
+                    log: "(stderr above)".into(),
+                });
             }
-            let schema = String::from_utf8_lossy(&out.stdout).into_owned();
+            let schema = String::from_utf8_lossy(&run.output.stdout).into_owned();
             let file = work.join("schema.sql");
             std::fs::write(&file, &schema).map_err(io_err("write", &file))?;
             postgres::psql_script(stack, DATABASE, &schema, "load the DolphinScheduler schema")?;
@@ -281,7 +343,7 @@ pub(crate) fn admin_client(stack: &Stack) -> Result<DsClient, StackError> {
             user: "admin".into(),
             password: Secret::new(stack.var(DS_PASSWORD)),
         },
-        DsApi::V1,
+        DsApi::UpTo3_2,
         Duration::from_secs(10),
     )
     .map_err(|e| StackError::Other(e.to_string()))
@@ -316,9 +378,14 @@ impl Service for DolphinScheduler {
             &["maven", "openjdk-17-jdk-headless"],
         )?;
         let home = home(stack);
-        let done = home.join("lib/.complete");
+        let done = lib(stack).join(".verified");
         if done.exists() {
             return Ok(());
+        }
+        if lib(stack).join(".complete").exists() {
+            // Fetched by an earlier release, which did not check hashes: check them now.
+            verify_jars(&lib(stack))?;
+            return std::fs::write(&done, VERSION).map_err(io_err("write", &done));
         }
         println!(
             "stack: fetching DolphinScheduler {VERSION} and its dependencies from Maven Central \
@@ -331,14 +398,17 @@ impl Service for DolphinScheduler {
         run_logged(
             stack,
             "fetch the DolphinScheduler jars with mvn",
+            MVN_TIMEOUT,
             Command::new("mvn").current_dir(&home).args([
                 "-B",
                 "-q",
+                "-C",
                 "dependency:copy-dependencies",
                 "-DoutputDirectory=lib",
                 "-DincludeScope=runtime",
             ]),
         )?;
+        verify_jars(&lib(stack))?;
         std::fs::write(&done, VERSION).map_err(io_err("write", &done))
     }
 

@@ -7,7 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::run_as;
-use crate::install::{apt, run_logged};
+use crate::install::{
+    LOCAL_STEP_TIMEOUT, PSQL_TIMEOUT, apt, command_line, run_logged, run_with_deadline,
+};
 use crate::secrets::{PG_PASSWORD, PG_USER};
 use crate::{Readiness, Service, Stack, StackError, io_err};
 
@@ -85,6 +87,7 @@ impl Service for Postgres {
         let result = run_logged(
             stack,
             "initialise the PostgreSQL cluster",
+            LOCAL_STEP_TIMEOUT,
             as_service_user(
                 Command::new(bin("initdb")?)
                     .arg("-D")
@@ -165,20 +168,27 @@ fn psql_command(stack: &Stack, db: &str) -> Command {
 /// Runs `sql` with psql as the stack's PostgreSQL user against database `db`; returns stdout.
 /// The password travels in the environment, never argv.
 pub(crate) fn psql(stack: &Stack, db: &str, sql: &str) -> Result<String, StackError> {
+    use std::process::Stdio;
     let mut cmd = psql_command(stack, db);
-    cmd.args(["-tAc", sql]);
-    let out = cmd
-        .output()
+    cmd.args(["-tAc", sql])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let run = run_with_deadline(&mut cmd, PSQL_TIMEOUT, None)
         .map_err(|e| StackError::Other(format!("failed to run psql: {e}")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(StackError::Command {
+    match run.failure(PSQL_TIMEOUT) {
+        None => Ok(String::from_utf8_lossy(&run.output.stdout)
+            .trim()
+            .to_string()),
+        Some(failure) => Err(StackError::Command {
             what: format!("run SQL on database {db}"),
-            command: format!("psql -d {db} -c {sql:?}"),
-            outcome: format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            command: command_line(&cmd),
+            outcome: format!(
+                "{failure}: {}",
+                String::from_utf8_lossy(&run.output.stderr).trim()
+            ),
             log: "(stderr above)".into(),
-        })
+        }),
     }
 }
 
@@ -191,32 +201,24 @@ pub(crate) fn psql_script(
     script: &str,
     what: &str,
 ) -> Result<(), StackError> {
-    use std::io::Write as _;
     use std::process::Stdio;
-    let mut child = psql_command(stack, db)
-        .args(["--single-transaction", "-q", "-f", "-"])
-        .stdin(Stdio::piped())
+    let mut cmd = psql_command(stack, db);
+    cmd.args(["--single-transaction", "-q", "-f", "-"])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stderr(Stdio::piped());
+    let run = run_with_deadline(&mut cmd, PSQL_TIMEOUT, Some(script.as_bytes()))
         .map_err(|e| StackError::Other(format!("failed to run psql: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(|e| StackError::Other(format!("failed to feed psql: {e}")))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| StackError::Other(format!("failed to run psql: {e}")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(StackError::Command {
+    match run.failure(PSQL_TIMEOUT) {
+        None => Ok(()),
+        Some(failure) => Err(StackError::Command {
             what: what.to_string(),
-            command: format!("psql -d {db} -f - (script on stdin)"),
-            outcome: format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            command: format!("{} (script on stdin)", command_line(&cmd)),
+            outcome: format!(
+                "{failure}: {}",
+                String::from_utf8_lossy(&run.output.stderr).trim()
+            ),
             log: "(stderr above)".into(),
-        })
+        }),
     }
 }
 

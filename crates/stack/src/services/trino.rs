@@ -8,7 +8,6 @@
 //! Secrets never reach argv or a file: the catalog file says `${ENV:...}` and the variables are
 //! set on the java process.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -17,10 +16,11 @@ use carbon_config::Secret;
 use carbon_core::wait::{Check, wait_until};
 use carbon_trino::{TrinoClient, TrinoOptions};
 use futures::future::BoxFuture;
-use sha2::{Digest, Sha256};
 
 use super::{objectstore, postgres};
-use crate::install::{apt, run_logged};
+use crate::install::{
+    LOCAL_STEP_TIMEOUT, MVN_TIMEOUT, PROBE_TIMEOUT, apt, run_logged, run_with_deadline, sha256_of,
+};
 use crate::secrets::{PG_PASSWORD, PG_USER, S3_ACCESS_KEY, S3_SECRET_KEY};
 use crate::{Readiness, Service, Stack, StackError, io_err};
 
@@ -122,24 +122,6 @@ fn etc(stack: &Stack) -> PathBuf {
     stack.data_dir("trino").join("etc")
 }
 
-fn sha256_of(path: &Path) -> Result<String, StackError> {
-    let mut file = std::fs::File::open(path).map_err(io_err("open", path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io_err("read", path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
 /// Downloads an artifact into `<cache>/trino-downloads` (once) and checks its pinned SHA-256.
 fn fetch(stack: &Stack, a: &Artifact) -> Result<PathBuf, StackError> {
     let dir = stack.cache.join("trino-downloads");
@@ -155,6 +137,7 @@ fn fetch(stack: &Stack, a: &Artifact) -> Result<PathBuf, StackError> {
         run_logged(
             stack,
             &format!("download io.trino:{}:{VERSION} with mvn", a.id),
+            MVN_TIMEOUT,
             Command::new("mvn")
                 .args(["-B", "-q", "-C", MAVEN_COPY])
                 .arg(format!("-Dartifact=io.trino:{}:{VERSION}:{}", a.id, a.ext))
@@ -198,10 +181,13 @@ impl Service for Trino {
         }
         // Maven fetches from Central with strict checksums; unzip unpacks the plugins.
         let runs = |program: &str, arg: &str| {
-            Command::new(program)
-                .arg(arg)
-                .output()
-                .is_ok_and(|o| o.status.success())
+            let mut cmd = Command::new(program);
+            cmd.arg(arg)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            run_with_deadline(&mut cmd, PROBE_TIMEOUT, None)
+                .is_ok_and(|f| f.failure(PROBE_TIMEOUT).is_none())
         };
         apt(
             stack,
@@ -219,6 +205,7 @@ impl Service for Trino {
                 None => run_logged(
                     stack,
                     "unpack trino-server-core",
+                    LOCAL_STEP_TIMEOUT,
                     Command::new("tar")
                         .arg("-xzf")
                         .arg(&file)
@@ -229,6 +216,7 @@ impl Service for Trino {
                 Some(name) => run_logged(
                     stack,
                     &format!("unpack the {name} plugin"),
+                    LOCAL_STEP_TIMEOUT,
                     Command::new("unzip")
                         .args(["-q", "-o", "-j"])
                         .arg(&file)
