@@ -240,7 +240,9 @@ async fn start_to_success(
     let to_std = |d: time::Duration| Duration::try_from(d).unwrap_or_default();
     // Server times are whole seconds; the request time is truncated the same way.
     let requested = requested_at.replace_nanosecond(0).unwrap_or(requested_at);
-    let queued = to_std(start.assume_utc() - requested);
+    // The server writes its local time without a zone: read the zone off this very instance.
+    let offset = carbon_dolphinscheduler::server_offset(start, requested);
+    let queued = to_std(start.assume_offset(offset) - requested);
     ds.delete_instance(project, instance.id).await?;
     Ok(Sample {
         wall,

@@ -32,7 +32,7 @@ pub use api::ApiGeneration;
 pub use error::DsError;
 pub use model::{
     AccessToken, Project, TaskInstance, WorkflowDefinition, WorkflowInstance, WorkflowSpec,
-    is_final_state, parse_time,
+    is_final_state, parse_time, server_offset,
 };
 pub use session::Auth;
 

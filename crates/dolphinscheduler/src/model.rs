@@ -138,6 +138,18 @@ pub fn parse_time(text: &str) -> Option<PrimitiveDateTime> {
     .ok()
 }
 
+/// The server's UTC offset, from one of its zone-less times `naive` and an instant `near` that
+/// is within a few minutes of it (e.g. when the request that made it was sent). Zones are
+/// whole quarter hours, so the difference rounds to the offset. The API never states its zone
+/// (the platform's chart runs it in Asia/Shanghai): this reads it instead of assuming UTC.
+pub fn server_offset(naive: PrimitiveDateTime, near: time::OffsetDateTime) -> time::UtcOffset {
+    let diff = (naive.assume_utc() - near).whole_seconds();
+    let quarter = 900;
+    let rounded = (diff + diff.signum() * quarter / 2) / quarter * quarter;
+    time::UtcOffset::from_whole_seconds(i32::try_from(rounded).unwrap_or(0))
+        .unwrap_or(time::UtcOffset::UTC)
+}
+
 /// 3.3+ answers a start with the new instance ids; older servers with null.
 pub(crate) fn started_instance_id(data: &Value) -> Option<i64> {
     match data {
@@ -199,5 +211,25 @@ mod tests {
             Some("a\nb")
         );
         assert_eq!(log_text(&serde_json::json!("x")).as_deref(), Some("x"));
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use time::macros::datetime;
+
+    #[test]
+    fn the_servers_zone_is_read_from_one_of_its_times() {
+        // Asia/Shanghai: 08:00:07 local for an instant seen at 00:00:05 UTC.
+        let local = datetime!(2026-11-27 08:00:07);
+        let near = datetime!(2026-11-27 00:00:05 UTC);
+        assert_eq!(super::server_offset(local, near).whole_hours(), 8);
+        // America/St_Johns (-03:30), and UTC itself.
+        let local = datetime!(2026-11-26 20:31:00);
+        assert_eq!(super::server_offset(local, near).whole_minutes(), -210);
+        assert_eq!(
+            super::server_offset(datetime!(2026-11-27 00:01:00), near),
+            time::UtcOffset::UTC
+        );
     }
 }
