@@ -5,37 +5,17 @@
 //! The wrong-credentials half talks to the local stack's real object store, so it needs the
 //! stack up (`carbon-e2e validate` brings it up before running the tests).
 
-use std::process::Command;
-
 use quick_junit::{Report, TestCaseStatus};
 
 const CANARY: &str = "canary-secret-7f3a9c0d";
 
+mod common;
+
 /// Runs the minio suite with extra environment; returns the console output and the report.
 fn run_minio_suite(env: &[(&str, &str)]) -> (String, Report) {
     let root = carbon_config::workspace_root();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(&root).args([
-        "nextest",
-        "run",
-        "--workspace",
-        "--profile",
-        "selftest",
-        "--no-fail-fast",
-        "-E",
-        "package(suite-minio)",
-    ]);
-    // The outer nextest's variables would make the inner run think it is a single test.
-    #[allow(clippy::disallowed_methods)] // a test harness detail, not configuration
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().contains("NEXTEST") {
-            cmd.env_remove(k);
-        }
-    }
-    // A run of its own: the outer run's id would share its unreachable-service records.
-    cmd.env("E2E_STRICT", "1")
-        .env("E2E_TARGET", "local")
-        .env("E2E_RUN_ID", format!("self{:08x}", std::process::id()));
+    let mut cmd = common::nextest("package(suite-minio)", &common::run_id("junit"));
+    cmd.env("E2E_STRICT", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }

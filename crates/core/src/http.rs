@@ -176,14 +176,25 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
 /// One run's memory of services found unreachable, shared by every trial process of the run.
 ///
 /// The harness points it at a directory of the run ([`breaker::enable`]); from then on the first
-/// request that gets no answer (refused, reset, timed out) writes `<service>` there, and every
-/// later request to that service, in any trial process of the run, fails at once naming that
-/// first failure instead of waiting out its own timeout. Without [`breaker::enable`] (the
+/// request that gets no answer (refused, reset, timed out) writes `<service>@<host>_<port>`
+/// there, and every later request to that service at that address, in any trial process of the
+/// run, fails at once naming that first failure instead of waiting out its own timeout. Without [`breaker::enable`] (the
 /// reaper, the stack, benches) nothing is recorded.
 pub mod breaker {
     use super::{OnceLock, Path, PathBuf};
 
     static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+    /// The record's name for `service` at `url`'s host and port.
+    pub fn key(service: &str, url: &url::Url) -> String {
+        let host: String = url
+            .host_str()
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .collect();
+        format!("{service}@{host}_{}", url.port_or_known_default().unwrap_or(0))
+    }
 
     /// Records and reads unreachable services under `dir` for the rest of this process.
     pub fn enable(dir: &Path) {
@@ -191,21 +202,21 @@ pub mod breaker {
         let _ = DIR.set(dir.to_path_buf());
     }
 
-    /// The first failure recorded for `service` in this run, if any.
-    pub fn tripped(service: &str) -> Option<String> {
-        std::fs::read_to_string(DIR.get()?.join(service))
+    /// The first failure recorded under `key` in this run, if any.
+    pub fn tripped(key: &str) -> Option<String> {
+        std::fs::read_to_string(DIR.get()?.join(key))
             .ok()
             .filter(|s| !s.is_empty())
     }
 
-    /// Records `failure` for `service`, unless a failure is recorded already (the first stays).
-    pub fn trip(service: &str, failure: &str) {
+    /// Records `failure` under `key`, unless a failure is recorded already (the first stays).
+    pub fn trip(key: &str, failure: &str) {
         use std::io::Write as _;
         let Some(dir) = DIR.get() else { return };
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(dir.join(service))
+            .open(dir.join(key))
         {
             let _ = f.write_all(failure.as_bytes());
         }
@@ -280,7 +291,8 @@ impl HttpClient {
             method: request.method().clone(),
             url: redact_url(request.url()),
         };
-        if let Some(first) = breaker::tripped(self.service) {
+        let endpoint = breaker::key(self.service, request.url());
+        if let Some(first) = breaker::tripped(&endpoint) {
             return Err(HttpError::Transport {
                 service: self.service,
                 request: line,
@@ -296,7 +308,7 @@ impl HttpClient {
             Ok(response) => Ok((line, response)),
             Err(e) => {
                 let detail = transport_detail(&e);
-                breaker::trip(self.service, &format!("{line}: {detail}"));
+                breaker::trip(&endpoint, &format!("{line}: {detail}"));
                 Err(HttpError::Transport {
                     service: self.service,
                     detail,

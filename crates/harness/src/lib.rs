@@ -304,7 +304,8 @@ fn run_trial(
     let name = &plan.name;
     let ctx = Ctx::new(target.clone(), run_id, name.clone());
     println!(
-        "trial {name}\ntarget `{}` ({:?}, {}, {}), run id {}",
+        "trial {name} (pid {})\ntarget `{}` ({:?}, {}, {}), run id {}",
+        std::process::id(),
         target.name,
         target.settings.kind,
         target.settings.mode().as_str(),

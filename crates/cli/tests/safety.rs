@@ -1,0 +1,278 @@
+//! Self tests of what makes a run safe on a shared platform, with real processes against the
+//! local stack (no mocks): a trial stopped by SIGTERM cleans up; the reaper removes a killed
+//! run's artifacts and nothing foreign; a read-only target receives no write; two runs at once
+//! both pass.
+//!
+//! They need the stack up (`carbon-e2e validate` brings it up first) and run one at a time
+//! (`.config/nextest.toml`, test group `selftest`).
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+
+use carbon_config::FromTarget as _;
+
+/// Writing trials of each suite, and a line each prints once its artifacts exist.
+const MID_TRIAL: [(&str, &str); 4] = [
+    (
+        "minio::full::multipart_object_round_trips_with_matching_sha256",
+        "uploaded ",
+    ),
+    (
+        "trino::full::iceberg_table_round_trips_every_type_through_the_object_store",
+        "table location s3://",
+    ),
+    (
+        "dolphinscheduler::full::one_task_workflow_runs_to_success_and_its_log_has_the_marker",
+        "start requested",
+    ),
+    (
+        "victoriametrics::full::written_sample_reads_back_through_query_and_export",
+        "wrote carbon_e2e_probe",
+    ),
+];
+
+/// Starts one trial through nextest (output streamed), waits until it prints `trigger`, and
+/// returns the running nextest, the trial process's pid and the output so far.
+fn start_until(trial: &str, trigger: &str, run_id: &str) -> (Child, u32, Arc<Mutex<String>>) {
+    let mut child = common::nextest(&format!("test(={trial})"), run_id)
+        .arg("--no-capture")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cargo nextest starts");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut pid = None;
+    for line in lines.by_ref() {
+        let line = line.expect("utf-8 output");
+        seen.lock().unwrap().push_str(&format!("{line}\n"));
+        if let Some(p) = line
+            .strip_prefix(&format!("trial {trial} (pid "))
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            pid = p.parse().ok();
+        }
+        if line.contains(trigger) {
+            break;
+        }
+    }
+    let out = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            out.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    let text = seen.lock().unwrap().clone();
+    let pid = pid.unwrap_or_else(|| panic!("{trial} never printed its pid:\n{text}"));
+    assert!(text.contains(trigger), "{trial} ended before `{trigger}`:\n{text}");
+    (child, pid, seen)
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {sig} {pid} failed");
+}
+
+#[test]
+fn sigterm_mid_trial_runs_the_cleanups_and_leaves_nothing() {
+    for (trial, trigger) in MID_TRIAL {
+        let run_id = common::run_id("term");
+        let (mut child, pid, seen) = start_until(trial, trigger, &run_id);
+        let (before, _) = common::leftovers(&run_id);
+        signal(pid, "-TERM");
+        child.wait().expect("nextest ends");
+        let text = seen.lock().unwrap().clone();
+        assert!(
+            text.contains("received SIGTERM"),
+            "{trial}: the harness did not see the signal:\n{text}"
+        );
+        let (left, reap) = common::leftovers(&run_id);
+        println!("{trial}: {before} artifact(s) when signalled, {left} after SIGTERM");
+        assert!(before > 0, "{trial}: nothing existed when signalled:\n{reap}");
+        assert_eq!(left, 0, "{trial} left artifacts after SIGTERM:\n{reap}\n{text}");
+    }
+}
+
+#[test]
+fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
+    let target = carbon_config::load().expect("the local target loads");
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    // Someone else's things, with names a careless prefix match would take.
+    let ds = carbon_dolphinscheduler::DsClient::from_target(&target).expect("ds client");
+    let trino = carbon_trino::TrinoClient::from_target(&target).expect("trino client");
+    let s3 = carbon_s3::S3Client::from_target(&target).expect("s3 client");
+    let bucket = target.minio.as_ref().expect("[minio]").test_bucket.clone();
+    let project = rt
+        .block_on(ds.create_project("e2e-orders", "the orders team's pipeline"))
+        .expect("foreign project");
+    rt.block_on(trino.execute("CREATE SCHEMA IF NOT EXISTS iceberg.e2e_sales_2024"))
+        .expect("foreign schema");
+    rt.block_on(s3.put_object(&bucket, "e2e/orders/report.csv", b"a,b\n".to_vec()))
+        .expect("foreign object");
+
+    // A run killed mid-trial: no cleanup ran.
+    let run_id = common::run_id("kill");
+    let mut killed = 0;
+    for (trial, trigger) in &MID_TRIAL[..3] {
+        let (mut child, pid, _) = start_until(trial, trigger, &run_id);
+        signal(pid, "-KILL");
+        child.wait().expect("nextest ends");
+        killed += 1;
+    }
+    let (left, listing) = common::leftovers(&run_id);
+    assert!(left >= killed, "the killed trials left nothing to reap:\n{listing}");
+
+    let out = common::carbon_e2e(&["reap", "--run", &run_id])
+        .output()
+        .expect("reap runs");
+    let text = common::console(&out);
+    assert!(out.status.success(), "reap failed:\n{text}");
+    let (left, listing) = common::leftovers(&run_id);
+    assert_eq!(left, 0, "the killed run's artifacts remain:\n{listing}");
+    // A real reap by age, too: it must keep the foreign things (they are young, but it must
+    // not even consider them ours).
+    let out = common::carbon_e2e(&["reap", "--dry-run", "--older-than-minutes", "0"])
+        .output()
+        .expect("reap runs");
+    let by_age = common::console(&out);
+
+    let foreign_left = rt.block_on(async {
+        let projects = ds.projects(Some("e2e-orders"), 10).await.expect("projects");
+        let schemas = trino
+            .execute("SHOW SCHEMAS FROM iceberg LIKE 'e2e_sales_2024'")
+            .await
+            .expect("schemas");
+        let object = s3
+            .object_exists(&bucket, "e2e/orders/report.csv")
+            .await
+            .expect("head");
+        let _ = ds.delete_project(project.code).await;
+        let _ = trino
+            .execute("DROP SCHEMA IF EXISTS iceberg.e2e_sales_2024")
+            .await;
+        let _ = s3.delete_object(&bucket, "e2e/orders/report.csv").await;
+        (projects.iter().any(|p| p.name == "e2e-orders"), !schemas.rows.is_empty(), object)
+    });
+    assert_eq!(
+        foreign_left,
+        (true, true, true),
+        "a foreign project, schema or object was reaped:\n{text}"
+    );
+    for foreign in ["e2e-orders", "e2e_sales_2024", "e2e/orders/report.csv"] {
+        assert!(
+            !by_age.contains(&format!("would remove {foreign}"))
+                && !by_age.contains(&format!("would remove project {foreign}"))
+                && !by_age.contains(&format!("would remove schema iceberg.{foreign}")),
+            "reap by age would take {foreign}:\n{by_age}"
+        );
+    }
+}
+
+#[test]
+fn a_read_only_target_receives_no_write() {
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let recorded = Arc::new(Mutex::new(Vec::<String>::new()));
+    let port = rt.block_on(recording_forwarder("127.0.0.1:17070", Arc::clone(&recorded)));
+    let out = common::nextest("package(suite-minio)", &common::run_id("ro"))
+        .env("E2E_STRICT", "1")
+        .env("E2E_TARGET_MODE", "read-only")
+        .env("E2E_MINIO_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .output()
+        .expect("cargo nextest runs");
+    let text = common::console(&out);
+    assert!(out.status.success(), "read-only run failed:\n{text}");
+    let requests = recorded.lock().unwrap().clone();
+    let writes: Vec<&String> = requests
+        .iter()
+        .filter(|r| !(r.starts_with("GET ") || r.starts_with("HEAD ")))
+        .collect();
+    println!("{} request(s) reached the store, {} write(s)", requests.len(), writes.len());
+    assert!(
+        requests.len() >= 2,
+        "the read-only trials must still reach the store: {requests:?}\n{text}"
+    );
+    assert!(writes.is_empty(), "writes reached the store: {writes:?}");
+    assert!(
+        text.contains("5 skipped"),
+        "the 5 writing trials are reported as not run:\n{text}"
+    );
+}
+
+/// A TCP forwarder to `upstream` on a free loopback port that records each HTTP request line.
+async fn recording_forwarder(upstream: &'static str, seen: Arc<Mutex<Vec<String>>>) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while let Ok(n) = cr.read(&mut buf).await {
+                            if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                            for line in String::from_utf8_lossy(&buf[..n]).lines() {
+                                let method = line.split(' ').next().unwrap_or_default();
+                                if line.ends_with(" HTTP/1.1")
+                                    && ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
+                                        .contains(&method)
+                                {
+                                    seen.lock().unwrap().push(line.to_string());
+                                }
+                            }
+                        }
+                    };
+                    let down = async move {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+    });
+    port
+}
+
+#[test]
+fn two_runs_at_once_both_pass() {
+    let filter = "package(suite-minio) | (package(suite-dolphinscheduler) & test(/token|duplicate_project/))";
+    let runs: Vec<(String, Child)> = (0..2)
+        .map(|i| {
+            let id = common::run_id(&format!("two{i}"));
+            let child = common::nextest(filter, &id)
+                .env("E2E_STRICT", "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cargo nextest starts");
+            (id, child)
+        })
+        .collect();
+    for (id, child) in runs {
+        let out = child.wait_with_output().expect("nextest ends");
+        let text = common::console(&out);
+        assert!(out.status.success(), "run {id} failed beside another:\n{text}");
+        let (left, listing) = common::leftovers(&id);
+        assert_eq!(left, 0, "run {id} left artifacts:\n{listing}");
+    }
+}
