@@ -188,6 +188,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
                 .iter()
                 .map(|d| ("dolphinscheduler.url", &d.url)),
         )
+        .chain(target.loki.iter().map(|l| ("loki.url", &l.url)))
+        .chain(target.vmalert.iter().map(|a| ("vmalert.url", &a.url)))
+        .chain(target.grafana.iter().map(|g| ("grafana.url", &g.url)))
     {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(key, "must be an http:// or https:// URL"));
@@ -234,6 +237,20 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
         if d.tenant.is_empty() {
             return Err(invalid("dolphinscheduler.tenant", "must not be empty"));
         }
+    }
+    if let Some(l) = &target.loki
+        && l.window_minutes == 0
+    {
+        return Err(invalid("loki.window_minutes", "must be at least 1"));
+    }
+    if let Some(g) = &target.grafana
+        && g.token_env.is_none()
+        && (g.user.is_none() || g.password_env.is_none())
+    {
+        return Err(invalid(
+            "grafana.token_env",
+            "set token_env (a service-account token) or both user and password_env (basic auth)",
+        ));
     }
     Ok(())
 }

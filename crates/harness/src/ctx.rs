@@ -9,9 +9,12 @@ use anyhow::Context as _;
 use carbon_config::Target;
 use carbon_core::wait::{Backoff, Check, wait_until_with};
 use carbon_dolphinscheduler::DsClient;
+use carbon_grafana::GrafanaClient;
+use carbon_loki::LokiClient;
 use carbon_s3::S3Client;
 use carbon_trino::TrinoClient;
 use carbon_victoriametrics::VmClient;
+use carbon_vmalert::VmAlertClient;
 use futures::future::BoxFuture;
 
 type Cleanup = (String, BoxFuture<'static, anyhow::Result<()>>);
@@ -32,6 +35,9 @@ struct Inner {
     victoriametrics: OnceLock<Result<VmClient, String>>,
     trino: OnceLock<Result<TrinoClient, String>>,
     dolphinscheduler: OnceLock<Result<DsClient, String>>,
+    loki: OnceLock<Result<LokiClient, String>>,
+    vmalert: OnceLock<Result<VmAlertClient, String>>,
+    grafana: OnceLock<Result<GrafanaClient, String>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -56,6 +62,9 @@ impl Ctx {
                 victoriametrics: OnceLock::new(),
                 trino: OnceLock::new(),
                 dolphinscheduler: OnceLock::new(),
+                loki: OnceLock::new(),
+                vmalert: OnceLock::new(),
+                grafana: OnceLock::new(),
             }),
         }
     }
@@ -205,6 +214,36 @@ impl Ctx {
     pub fn dolphinscheduler(&self) -> anyhow::Result<DsClient> {
         client(&self.inner.dolphinscheduler, "dolphinscheduler", || {
             DsClient::from_target(&self.inner.target)
+        })
+    }
+
+    /// The Loki client for the target's `[loki]`.
+    ///
+    /// # Errors
+    /// When the section or its token is missing.
+    pub fn loki(&self) -> anyhow::Result<LokiClient> {
+        client(&self.inner.loki, "loki", || {
+            LokiClient::from_target(&self.inner.target)
+        })
+    }
+
+    /// The vmalert client for the target's `[vmalert]`.
+    ///
+    /// # Errors
+    /// When the section or its token is missing.
+    pub fn vmalert(&self) -> anyhow::Result<VmAlertClient> {
+        client(&self.inner.vmalert, "vmalert", || {
+            VmAlertClient::from_target(&self.inner.target)
+        })
+    }
+
+    /// The Grafana client for the target's `[grafana]`.
+    ///
+    /// # Errors
+    /// When the section or its credentials are missing.
+    pub fn grafana(&self) -> anyhow::Result<GrafanaClient> {
+        client(&self.inner.grafana, "grafana", || {
+            GrafanaClient::from_target(&self.inner.target)
         })
     }
 }

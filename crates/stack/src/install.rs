@@ -29,6 +29,14 @@ pub(crate) fn run_logged(stack: &Stack, what: &str, cmd: &mut Command) -> Result
     })
 }
 
+/// `program` run under coreutils' `timeout`: killed (TERM, then KILL 30 s later) after `limit`,
+/// so an install that hangs fails instead of holding `stack up` forever.
+pub(crate) fn timed(limit: std::time::Duration, program: &str) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--kill-after=30s", &format!("{}s", limit.as_secs()), program]);
+    cmd
+}
+
 static APT_UPDATE: Once = Once::new();
 
 /// Installs Debian `packages` unless `installed()` says they are there already.
