@@ -202,7 +202,9 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             let groups = vmalert.groups().await?;
             Ok(format!("/health OK, {} rule group(s)", groups.len()))
         }
-        Service::VmAlertProbe => Ok("a probe rule is named (the alerts suite makes it fire)".into()),
+        Service::VmAlertProbe => {
+            Ok("a probe rule is named (the alerts suite makes it fire)".into())
+        }
         Service::Grafana => {
             let grafana = carbon_grafana::GrafanaClient::from_target(target)?;
             let health = grafana.health().await?;

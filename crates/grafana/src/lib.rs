@@ -598,7 +598,9 @@ pub fn panel_queries(
 fn interpolate_value(v: &Value, variables: &BTreeMap<String, String>) -> Value {
     match v {
         Value::String(s) => Value::String(interpolate(s, variables)),
-        Value::Array(a) => Value::Array(a.iter().map(|x| interpolate_value(x, variables)).collect()),
+        Value::Array(a) => {
+            Value::Array(a.iter().map(|x| interpolate_value(x, variables)).collect())
+        }
         Value::Object(o) => Value::Object(
             o.iter()
                 .map(|(k, x)| (k.clone(), interpolate_value(x, variables)))
@@ -645,7 +647,10 @@ mod tests {
         assert!(!h.version.is_empty());
         let ds: Vec<Datasource> =
             serde_json::from_str(&recorded("datasources.json")).expect("datasources");
-        assert!(ds.iter().any(|d| d.kind == "prometheus" && d.name == "VictoriaMetrics"));
+        assert!(
+            ds.iter()
+                .any(|d| d.kind == "prometheus" && d.name == "VictoriaMetrics")
+        );
         assert!(ds.iter().any(|d| d.kind == "loki"));
     }
 
@@ -691,7 +696,11 @@ mod tests {
         assert_eq!(d.variables["namespace"], "data-platform");
         let ds: Vec<Datasource> =
             serde_json::from_str(&recorded("datasources.json")).expect("datasources");
-        let logs = d.panels.iter().find(|p| p.kind == "logs").expect("logs panel");
+        let logs = d
+            .panels
+            .iter()
+            .find(|p| p.kind == "logs")
+            .expect("logs panel");
         let (q, bad) = panel_queries(logs, &d.variables, &ds);
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(q[0]["expr"], r#"{namespace="data-platform"}"#);
@@ -700,14 +709,19 @@ mod tests {
 
     #[test]
     fn ds_query_results_count_rows_and_keep_errors() {
-        let r: QueryResponse =
-            serde_json::from_str(&recorded("ds_query.json")).expect("ds query");
+        let r: QueryResponse = serde_json::from_str(&recorded("ds_query.json")).expect("ds query");
         assert!(r.results["A"].rows() > 0);
         assert!(r.results["B"].error.is_none());
         assert_eq!(r.results["B"].rows(), 0, "B returned no data");
         let e: QueryResponse =
             serde_json::from_str(&recorded("ds_query_error.json")).expect("ds query error");
-        assert!(e.results["A"].error.as_deref().unwrap_or_default().contains("parse error"));
+        assert!(
+            e.results["A"]
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("parse error")
+        );
     }
 
     #[test]
@@ -716,9 +730,18 @@ mod tests {
             serde_json::from_str(&recorded("alert_rules.json")).expect("rules");
         let rules: Vec<AlertRule> = env.data.groups.into_iter().flat_map(|g| g.rules).collect();
         assert_eq!(rules.len(), 3);
-        let mem = rules.iter().find(|r| r.name == "HighMemoryUsage").expect("rule");
+        let mem = rules
+            .iter()
+            .find(|r| r.name == "HighMemoryUsage")
+            .expect("rule");
         assert!(mem.in_error());
-        assert!(!rules.iter().find(|r| r.name == "ServiceDown").expect("rule").in_error());
+        assert!(
+            !rules
+                .iter()
+                .find(|r| r.name == "ServiceDown")
+                .expect("rule")
+                .in_error()
+        );
     }
 
     #[test]
@@ -728,7 +751,10 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(
-            interpolate(r#"up{ns="$namespace",n="${name}",o="[[name]]"}[$__rate_interval]"#, &vars),
+            interpolate(
+                r#"up{ns="$namespace",n="${name}",o="[[name]]"}[$__rate_interval]"#,
+                &vars
+            ),
             r#"up{ns="data-platform",n="x",o="x"}[$__rate_interval]"#
         );
     }

@@ -299,7 +299,9 @@ impl LokiClient {
             .map(|v| LokiVersion::parse(&v))
             .ok_or_else(|| LokiError::Unexpected {
                 request: line,
-                message: "no loki_build_info version on /metrics (and no /loki/api/v1/status/buildinfo)".into(),
+                message:
+                    "no loki_build_info version on /metrics (and no /loki/api/v1/status/buildinfo)"
+                        .into(),
             })
     }
 
@@ -513,15 +515,15 @@ fn error_message(body: &str) -> String {
 
 /// The `version` label of `loki_build_info` in Prometheus text.
 fn version_from_metrics(text: &str) -> Option<String> {
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("loki_build_info{"))?;
+    let line = text.lines().find(|l| l.starts_with("loki_build_info{"))?;
     let labels = &line[line.find('{')? + 1..line.rfind('}')?];
-    labels.split(',').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k.trim() == "version").then(|| v.trim().trim_matches('"').to_string())
-    })
-    .filter(|v| !v.is_empty())
+    labels
+        .split(',')
+        .find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == "version").then(|| v.trim().trim_matches('"').to_string())
+        })
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -598,7 +600,10 @@ mod tests {
         let parse = recorded("error_parse.txt");
         assert!(error_message(&parse).contains("parse error"), "{parse}");
         let limit = recorded("error_limit.txt");
-        assert!(error_message(&limit).contains("max entries limit"), "{limit}");
+        assert!(
+            error_message(&limit).contains("max entries limit"),
+            "{limit}"
+        );
         assert_eq!(
             error_message(r#"{"message":"too many outstanding requests"}"#),
             "too many outstanding requests"

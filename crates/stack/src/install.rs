@@ -33,7 +33,11 @@ pub(crate) fn run_logged(stack: &Stack, what: &str, cmd: &mut Command) -> Result
 /// so an install that hangs fails instead of holding `stack up` forever.
 pub(crate) fn timed(limit: std::time::Duration, program: &str) -> Command {
     let mut cmd = Command::new("timeout");
-    cmd.args(["--kill-after=30s", &format!("{}s", limit.as_secs()), program]);
+    cmd.args([
+        "--kill-after=30s",
+        &format!("{}s", limit.as_secs()),
+        program,
+    ]);
     cmd
 }
 

@@ -278,7 +278,11 @@ mod tests {
             .flat_map(Group::all_rules)
             .find(|r| r.in_error())
             .expect("a rule in error");
-        assert!(bad.last_error.contains("error getting response"), "{}", bad.last_error);
+        assert!(
+            bad.last_error.contains("error getting response"),
+            "{}",
+            bad.last_error
+        );
     }
 
     #[test]

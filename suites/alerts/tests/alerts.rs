@@ -170,9 +170,9 @@ async fn probe_fires(ctx: Ctx) -> Result<()> {
                 let pending_seen = &pending_seen;
                 async move {
                     let alerts = vmalert.alerts().await?;
-                    let mine = alerts.into_iter().find(|a| {
-                        a.name == rule_name && a.labels.get("e2e_run") == Some(&run)
-                    });
+                    let mine = alerts
+                        .into_iter()
+                        .find(|a| a.name == rule_name && a.labels.get("e2e_run") == Some(&run));
                     Ok::<_, VmAlertError>(match mine {
                         Some(a) if a.state == "firing" => Check::Ready(a),
                         Some(a) => {

@@ -12,11 +12,7 @@ const GRAFANA: &[Service] = &[Service::Grafana];
 
 fn main() -> std::process::ExitCode {
     Suite::new("grafana")
-        .smoke(
-            "health_reports_database_ok_and_a_version",
-            GRAFANA,
-            health,
-        )
+        .smoke("health_reports_database_ok_and_a_version", GRAFANA, health)
         .smoke(
             "configured_datasources_exist_and_pass_their_health_check",
             GRAFANA,
@@ -149,7 +145,7 @@ async fn ds_queries(ctx: Ctx) -> Result<()> {
     ];
     let mut empty = Vec::new();
     for (ds, q) in queries {
-        let results = grafana.query(&[q.clone()], &window(&cfg), "now").await?;
+        let results = grafana.query(std::slice::from_ref(&q), &window(&cfg), "now").await?;
         let r = results
             .get("A")
             .with_context(|| format!("no result for {} in {results:?}", ds.name))?;
@@ -212,7 +208,11 @@ async fn panels(ctx: Ctx) -> Result<()> {
                     panel.kind,
                     queries
                         .iter()
-                        .map(|q| q.get("expr").or(q.get("rawSql")).unwrap_or(&Value::Null).to_string())
+                        .map(|q| q
+                            .get("expr")
+                            .or(q.get("rawSql"))
+                            .unwrap_or(&Value::Null)
+                            .to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
@@ -244,10 +244,9 @@ async fn alert_rules(ctx: Ctx) -> Result<()> {
     for name in &cfg.alert_rules {
         match rules.iter().find(|r| &r.name == name) {
             None => problems.push(format!("{name}: not found")),
-            Some(r) if r.in_error() => problems.push(format!(
-                "{name}: health {} ({})",
-                r.health, r.last_error
-            )),
+            Some(r) if r.in_error() => {
+                problems.push(format!("{name}: health {} ({})", r.health, r.last_error))
+            }
             Some(r) => ctx.step(format_args!(
                 "{name}: {} health {}, severity {}",
                 r.state,

@@ -146,7 +146,13 @@ async fn namespace_has_logs(ctx: Ctx) -> Result<()> {
     let selector = namespace_selector(&cfg);
     let end = now_ns()?;
     let r = loki
-        .query_range(&selector, end - window_ns(&cfg), end, 1, Direction::Backward)
+        .query_range(
+            &selector,
+            end - window_ns(&cfg),
+            end,
+            1,
+            Direction::Backward,
+        )
         .await?;
     let Some((stream, (ts, line))) = r
         .streams()
@@ -277,7 +283,13 @@ async fn push_read_back(ctx: Ctx) -> Result<()> {
             FAST,
             || async {
                 let r = loki
-                    .query_range(&selector, ts - 1_000_000_000, ts + 1_000_000_000, 10, Direction::Forward)
+                    .query_range(
+                        &selector,
+                        ts - 1_000_000_000,
+                        ts + 1_000_000_000,
+                        10,
+                        Direction::Forward,
+                    )
                     .await?;
                 Ok::<_, LokiError>(if r.streams().is_empty() {
                     Check::Pending("no stream yet".to_string())
@@ -326,7 +338,9 @@ async fn metric_counts_pushed(ctx: Ctx) -> Result<()> {
     }])
     .await?;
     let query = format!("sum(count_over_time({selector}[10m]))");
-    ctx.step(format_args!("pushed {count} lines; waiting for {query} = {count}"));
+    ctx.step(format_args!(
+        "pushed {count} lines; waiting for {query} = {count}"
+    ));
     let seen = ctx
         .wait_until_with(
             &format!("{query} to count {count}"),
@@ -335,10 +349,7 @@ async fn metric_counts_pushed(ctx: Ctx) -> Result<()> {
             || async {
                 let r = loki.query(&query, now() + 1_000_000_000, 100).await?;
                 let QueryResult::Vector(v) = &r else {
-                    return Ok::<_, LokiError>(Check::Pending(format!(
-                        "a {} result",
-                        r.kind()
-                    )));
+                    return Ok::<_, LokiError>(Check::Pending(format!("a {} result", r.kind())));
                 };
                 let n = v.first().and_then(|s| s.number()).unwrap_or_default();
                 Ok(if n as i128 >= count {
@@ -383,7 +394,13 @@ async fn shipped_line(ctx: Ctx) -> Result<()> {
             FAST,
             || async {
                 let r = loki
-                    .query_range(&query, written_at - 5_000_000_000, now() + 1_000_000_000, 10, Direction::Backward)
+                    .query_range(
+                        &query,
+                        written_at - 5_000_000_000,
+                        now() + 1_000_000_000,
+                        10,
+                        Direction::Backward,
+                    )
                     .await?;
                 Ok::<_, LokiError>(match r.streams().first() {
                     Some(s) => Check::Ready(s.clone()),
@@ -476,7 +493,10 @@ async fn logql_v2_gated(ctx: Ctx) -> Result<()> {
         stream: labels,
         values: vec![
             (ts.to_string(), "level=info msg=\"fine\"".to_string()),
-            ((ts + 1).to_string(), "level=error msg=\"probe\"".to_string()),
+            (
+                (ts + 1).to_string(),
+                "level=error msg=\"probe\"".to_string(),
+            ),
         ],
     }])
     .await?;

@@ -60,7 +60,11 @@ fn build(stack: &Stack, binary: &str) -> Result<PathBuf, StackError> {
     }
     let module_dir = stack.cache.join(format!("loki-build-{VERSION}"));
     std::fs::create_dir_all(&module_dir).map_err(io_err("create", &module_dir))?;
-    for (name, text) in [("go.mod", GO_MOD), ("go.sum", GO_SUM), ("tools.go", TOOLS_GO)] {
+    for (name, text) in [
+        ("go.mod", GO_MOD),
+        ("go.sum", GO_SUM),
+        ("tools.go", TOOLS_GO),
+    ] {
         let path = module_dir.join(name);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
             std::fs::write(&path, text).map_err(io_err("write", &path))?;
@@ -232,15 +236,9 @@ impl Service for Promtail {
         let mut streams = String::new();
         for service in crate::services::all() {
             let name = service.name();
-            streams.push_str(&stream(
-                name,
-                &stack.log_file(name).display().to_string(),
-            ));
+            streams.push_str(&stream(name, &stack.log_file(name).display().to_string()));
         }
-        streams.push_str(&stream(
-            TRIAL_APP,
-            &format!("{}/*.log", trials.display()),
-        ));
+        streams.push_str(&stream(TRIAL_APP, &format!("{}/*.log", trials.display())));
         let config = format!(
             "# Written by carbon-e2e stack up.
 server:
