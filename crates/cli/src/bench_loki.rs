@@ -91,7 +91,13 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
             POLL,
             || async {
                 let r = loki
-                    .query_range(&query, ts - 1_000_000_000, ts + 1_000_000_000, 1, Direction::Backward)
+                    .query_range(
+                        &query,
+                        ts - 1_000_000_000,
+                        ts + 1_000_000_000,
+                        1,
+                        Direction::Backward,
+                    )
                     .await?;
                 Ok::<_, LokiError>(if r.streams().is_empty() {
                     Check::Pending("not yet".to_string())
@@ -129,7 +135,13 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
                     POLL,
                     || async {
                         let r = loki
-                            .query_range(&query, written - 5_000_000_000, now_ns() + 1_000_000_000, 1, Direction::Backward)
+                            .query_range(
+                                &query,
+                                written - 5_000_000_000,
+                                now_ns() + 1_000_000_000,
+                                1,
+                                Direction::Backward,
+                            )
                             .await?;
                         Ok::<_, LokiError>(if r.streams().is_empty() {
                             Check::Pending("not yet".to_string())

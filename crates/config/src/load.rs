@@ -507,13 +507,21 @@ warehouse_bucket = "iceberg"
         let t = load_with(&Env::default(), &paths).unwrap();
         let loki = t.loki.as_ref().unwrap();
         assert_eq!(
-            (loki.window_minutes, loki.pod_label.as_str(), loki.max_entries_limit),
+            (
+                loki.window_minutes,
+                loki.pod_label.as_str(),
+                loki.max_entries_limit
+            ),
             (60, "pod", 5000)
         );
         assert!(t.service_configured(crate::Service::Loki).is_ok());
-        let shipper = t.service_configured(crate::Service::LokiShipper).unwrap_err();
+        let shipper = t
+            .service_configured(crate::Service::LokiShipper)
+            .unwrap_err();
         assert!(shipper.contains("loki.shipper_dir"), "{shipper}");
-        let probe = t.service_configured(crate::Service::VmAlertProbe).unwrap_err();
+        let probe = t
+            .service_configured(crate::Service::VmAlertProbe)
+            .unwrap_err();
         assert!(probe.contains("vmalert.probe_rule"), "{probe}");
         assert!(t.service_configured(crate::Service::Grafana).is_err());
 

@@ -145,7 +145,9 @@ async fn ds_queries(ctx: Ctx) -> Result<()> {
     ];
     let mut empty = Vec::new();
     for (ds, q) in queries {
-        let results = grafana.query(std::slice::from_ref(&q), &window(&cfg), "now").await?;
+        let results = grafana
+            .query(std::slice::from_ref(&q), &window(&cfg), "now")
+            .await?;
         let r = results
             .get("A")
             .with_context(|| format!("no result for {} in {results:?}", ds.name))?;
