@@ -66,12 +66,16 @@ pub fn run_command(profile: &str, filter: Option<&str>, extra: &[String]) -> Com
     cmd
 }
 
-/// Names of the trials nextest would skip as ignored under `filter` (for the summary).
+/// Names of the trials nextest would skip as ignored under `filter` (for the summary). With
+/// `strict`, only live-only trials are ignored.
 ///
 /// # Errors
 /// When `cargo nextest list` fails.
-pub fn ignored_trials(filter: Option<&str>) -> anyhow::Result<Vec<String>> {
+pub fn ignored_trials(filter: Option<&str>, strict: bool) -> anyhow::Result<Vec<String>> {
     let mut cmd = Command::new("cargo");
+    if strict {
+        cmd.env("E2E_STRICT", "1");
+    }
     cmd.current_dir(carbon_config::workspace_root()).args([
         "nextest",
         "list",
