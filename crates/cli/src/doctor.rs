@@ -103,6 +103,8 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     for service in Service::ALL {
         let name = match service {
             Service::DolphinSchedulerDatabase => "dolphinscheduler db",
+            Service::LokiShipper => "loki shipper",
+            Service::VmAlertProbe => "vmalert probe",
             other => other.section(),
         };
         if let Err(reason) = target.service_configured(service) {
