@@ -174,8 +174,7 @@ impl Suite {
                             .services
                             .iter()
                             .any(|s| t.service_configured(*s).is_err());
-                        // Live-only trials skip when unconfigured, strict or not.
-                        unconfigured && (!strict || self.live_only.is_some())
+                        skipped(unconfigured, strict, self.live_only.is_some())
                     }
                     Err(_) => false, // a broken target fails every trial, loudly
                 };
@@ -191,6 +190,12 @@ impl Suite {
             .collect();
         libtest_mimic::run(&args, trials).exit_code()
     }
+}
+
+/// Whether a trial is listed as ignored: an unconfigured service skips it, except in strict
+/// mode, where it runs and fails; a live-only suite's unconfigured trials skip even then.
+fn skipped(unconfigured: bool, strict: bool, live_only: bool) -> bool {
+    unconfigured && (!strict || live_only)
 }
 
 fn run_trial(
@@ -289,5 +294,24 @@ fn panic_text(join: tokio::task::JoinError) -> String {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "(non-string panic payload)".into()),
         Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skipped;
+
+    #[test]
+    fn strict_mode_fails_unconfigured_trials_unless_live_only() {
+        // (unconfigured, strict, live_only) -> skipped
+        assert!(!skipped(false, false, false));
+        assert!(!skipped(false, true, true));
+        assert!(skipped(true, false, false));
+        assert!(
+            !skipped(true, true, false),
+            "strict: unconfigured runs and fails"
+        );
+        assert!(skipped(true, true, true), "strict: live-only stays skipped");
+        assert!(skipped(true, false, true));
     }
 }
