@@ -10,6 +10,8 @@
 //! 6. DolphinScheduler (`--only dolphinscheduler`, see `bench_dolphinscheduler.rs`): cold start,
 //!    fail-fast while it is down, start to SUCCESS split into server and client time, and the
 //!    suite's wall time; restarts no other service.
+//! 7. Loki (`--only loki`, see `bench_loki.rs`): cold start, push-to-queryable and
+//!    shipper-to-queryable latencies, the `loki` and `alerts` suites' wall times.
 
 use carbon_config::FromTarget as _;
 use std::process::{Command, ExitCode, Stdio};
@@ -30,8 +32,8 @@ pub struct Args {
     /// How many times to repeat the expensive ones (stack, fail-fast, full suite).
     #[arg(long, default_value_t = 3)]
     repeat_slow: usize,
-    /// Run only one section: `trino` or `dolphinscheduler` (restarts only that service).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler"])]
+    /// Run only one section: `trino`, `dolphinscheduler` or `loki` (restarts only that service).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki"])]
     only: Option<String>,
 }
 
@@ -114,6 +116,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.only.as_deref() == Some("dolphinscheduler") {
         crate::bench_dolphinscheduler::run(&env, args.repeat, args.repeat_slow).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("loki") {
+        crate::bench_loki::run(&env, args.repeat, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -217,6 +223,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // 6. DolphinScheduler.
     crate::bench_dolphinscheduler::run(&env, args.repeat, args.repeat_slow).await?;
+
+    // 7. Loki.
+    crate::bench_loki::run(&env, args.repeat, args.repeat_slow).await?;
     Ok(ExitCode::SUCCESS)
 }
 

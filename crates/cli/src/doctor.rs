@@ -207,6 +207,8 @@ fn display_name(service: Service) -> &'static str {
     match service {
         Service::DolphinSchedulerDatabase => "dolphinscheduler db",
         Service::IcebergWarehouse => "iceberg warehouse",
+        Service::LokiShipper => "loki shipper",
+        Service::VmAlertProbe => "vmalert probe",
         other => other.section(),
     }
 }
@@ -301,6 +303,30 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             Ok(format!(
                 "bucket {bucket} readable with the [minio] credentials (prefix `{}`)",
                 t.warehouse_prefix
+            ))
+        }
+        Service::Loki => {
+            let loki = carbon_loki::LokiClient::from_target(target)?;
+            loki.ready().await?;
+            let version = loki.version().await?;
+            Ok(format!("ready, Loki {version}"))
+        }
+        Service::LokiShipper => Ok("a shipper directory is set (the suite writes into it)".into()),
+        Service::VmAlert => {
+            let vmalert = carbon_vmalert::VmAlertClient::from_target(target)?;
+            vmalert.health().await?;
+            let groups = vmalert.groups().await?;
+            Ok(format!("/health OK, {} rule group(s)", groups.len()))
+        }
+        Service::VmAlertProbe => {
+            Ok("a probe rule is named (the alerts suite makes it fire)".into())
+        }
+        Service::Grafana => {
+            let grafana = carbon_grafana::GrafanaClient::from_target(target)?;
+            let health = grafana.health().await?;
+            Ok(format!(
+                "Grafana {}, database {}",
+                health.version, health.database
             ))
         }
     }

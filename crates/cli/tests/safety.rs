@@ -67,7 +67,10 @@ fn start_until(trial: &str, trigger: &str, run_id: &str) -> (Child, u32, Arc<Mut
     });
     let text = seen.lock().unwrap().clone();
     let pid = pid.unwrap_or_else(|| panic!("{trial} never printed its pid:\n{text}"));
-    assert!(text.contains(trigger), "{trial} ended before `{trigger}`:\n{text}");
+    assert!(
+        text.contains(trigger),
+        "{trial} ended before `{trigger}`:\n{text}"
+    );
     (child, pid, seen)
 }
 
@@ -94,8 +97,14 @@ fn sigterm_mid_trial_runs_the_cleanups_and_leaves_nothing() {
         );
         let (left, reap) = common::leftovers(&run_id);
         println!("{trial}: {before} artifact(s) when signalled, {left} after SIGTERM");
-        assert!(before > 0, "{trial}: nothing existed when signalled:\n{reap}");
-        assert_eq!(left, 0, "{trial} left artifacts after SIGTERM:\n{reap}\n{text}");
+        assert!(
+            before > 0,
+            "{trial}: nothing existed when signalled:\n{reap}"
+        );
+        assert_eq!(
+            left, 0,
+            "{trial} left artifacts after SIGTERM:\n{reap}\n{text}"
+        );
     }
 }
 
@@ -126,7 +135,10 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
         killed += 1;
     }
     let (left, listing) = common::leftovers(&run_id);
-    assert!(left >= killed, "the killed trials left nothing to reap:\n{listing}");
+    assert!(
+        left >= killed,
+        "the killed trials left nothing to reap:\n{listing}"
+    );
 
     let out = common::carbon_e2e(&["reap", "--run", &run_id])
         .output()
@@ -157,7 +169,11 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
             .execute("DROP SCHEMA IF EXISTS iceberg.e2e_sales_2024")
             .await;
         let _ = s3.delete_object(&bucket, "e2e/orders/report.csv").await;
-        (projects.iter().any(|p| p.name == "e2e-orders"), !schemas.rows.is_empty(), object)
+        (
+            projects.iter().any(|p| p.name == "e2e-orders"),
+            !schemas.rows.is_empty(),
+            object,
+        )
     });
     assert_eq!(
         foreign_left,
@@ -178,7 +194,10 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
 fn a_read_only_target_receives_no_write() {
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     let recorded = Arc::new(Mutex::new(Vec::<String>::new()));
-    let port = rt.block_on(recording_forwarder("127.0.0.1:17070", Arc::clone(&recorded)));
+    let port = rt.block_on(recording_forwarder(
+        "127.0.0.1:17070",
+        Arc::clone(&recorded),
+    ));
     let out = common::nextest("package(suite-minio)", &common::run_id("ro"))
         .env("E2E_STRICT", "1")
         .env("E2E_TARGET_MODE", "read-only")
@@ -192,7 +211,11 @@ fn a_read_only_target_receives_no_write() {
         .iter()
         .filter(|r| !(r.starts_with("GET ") || r.starts_with("HEAD ")))
         .collect();
-    println!("{} request(s) reached the store, {} write(s)", requests.len(), writes.len());
+    println!(
+        "{} request(s) reached the store, {} write(s)",
+        requests.len(),
+        writes.len()
+    );
     assert!(
         requests.len() >= 2,
         "the read-only trials must still reach the store: {requests:?}\n{text}"
@@ -271,7 +294,10 @@ fn two_runs_at_once_both_pass() {
     for (id, child) in runs {
         let out = child.wait_with_output().expect("nextest ends");
         let text = common::console(&out);
-        assert!(out.status.success(), "run {id} failed beside another:\n{text}");
+        assert!(
+            out.status.success(),
+            "run {id} failed beside another:\n{text}"
+        );
         let (left, listing) = common::leftovers(&id);
         assert_eq!(left, 0, "run {id} left artifacts:\n{listing}");
     }

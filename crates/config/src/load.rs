@@ -233,6 +233,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
                 .iter()
                 .map(|d| ("dolphinscheduler.url", &d.url)),
         )
+        .chain(target.loki.iter().map(|l| ("loki.url", &l.url)))
+        .chain(target.vmalert.iter().map(|a| ("vmalert.url", &a.url)))
+        .chain(target.grafana.iter().map(|g| ("grafana.url", &g.url)))
     {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(key, "must be an http:// or https:// URL"));
@@ -279,6 +282,20 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
         if d.tenant.is_empty() {
             return Err(invalid("dolphinscheduler.tenant", "must not be empty"));
         }
+    }
+    if let Some(l) = &target.loki
+        && l.window_minutes == 0
+    {
+        return Err(invalid("loki.window_minutes", "must be at least 1"));
+    }
+    if let Some(g) = &target.grafana
+        && g.token_env.is_none()
+        && (g.user.is_none() || g.password_env.is_none())
+    {
+        return Err(invalid(
+            "grafana.token_env",
+            "set token_env (a service-account token) or both user and password_env (basic auth)",
+        ));
     }
     Ok(())
 }
@@ -644,5 +661,45 @@ warehouse_bucket = "iceberg"
             let path = paths.targets.join(format!("{name}.toml"));
             load_from_file(&path, &env, &paths).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn loki_vmalert_grafana_sections_and_their_skips() {
+        let text = format!(
+            "{LOCAL}\n[loki]\nurl = \"http://127.0.0.1:13100\"\nnamespace = \"carbon-e2e\"\nmin_streams = 3\nshipper_selector = '{{app=\"e2e-trial\"}}'\n\n[vmalert]\nurl = \"http://127.0.0.1:18880\"\nrequired_rules = [\"ServiceDown\"]\n"
+        );
+        let (_dir, paths) = setup(&text);
+        let t = load_with(&Env::default(), &paths).unwrap();
+        let loki = t.loki.as_ref().unwrap();
+        assert_eq!(
+            (
+                loki.window_minutes,
+                loki.pod_label.as_str(),
+                loki.max_entries_limit
+            ),
+            (60, "pod", 5000)
+        );
+        assert!(t.service_configured(crate::Service::Loki).is_ok());
+        let shipper = t
+            .service_configured(crate::Service::LokiShipper)
+            .unwrap_err();
+        assert!(shipper.contains("loki.shipper_dir"), "{shipper}");
+        let probe = t
+            .service_configured(crate::Service::VmAlertProbe)
+            .unwrap_err();
+        assert!(probe.contains("vmalert.probe_rule"), "{probe}");
+        assert!(t.service_configured(crate::Service::Grafana).is_err());
+
+        // The stack exports the shipper directory as an override in its env file.
+        let env = Env::from_pairs([("E2E_LOKI_SHIPPER_DIR", "/tmp/trials")]);
+        let t = load_with(&env, &paths).unwrap();
+        assert!(t.service_configured(crate::Service::LokiShipper).is_ok());
+
+        // Grafana needs a token or user and password.
+        let (_dir, paths) = setup(&format!(
+            "{LOCAL}\n[grafana]\nurl = \"https://g\"\nmetrics_datasource = \"VM\"\nlogs_datasource = \"Loki\"\nlogs_query = \"{{a=\\\"b\\\"}}\"\n"
+        ));
+        let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        assert!(e.contains("grafana.token_env"), "{e}");
     }
 }

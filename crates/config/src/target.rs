@@ -384,6 +384,166 @@ impl DolphinSchedulerConfig {
     }
 }
 
+/// `[loki]`: the log store and, through it, the log shipper (Fluent Bit on the platform,
+/// promtail in the local stack).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LokiConfig {
+    /// Loki's base URL (querier or gateway), e.g. `http://127.0.0.1:13100`.
+    pub url: Url,
+    /// Where pushes go when they differ from `url` (distributor). Default: `url`.
+    #[serde(default)]
+    pub push_url: Option<Url>,
+    /// Environment variable holding a bearer token, when the endpoint needs one.
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    /// The tenant (`X-Scope-OrgID`) on a multi-tenant Loki. Default: none (auth off).
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// A PEM file with extra CA certificates to trust (TLS verification stays on).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The namespace whose logs must arrive, e.g. `data-platform`.
+    pub namespace: String,
+    /// The label holding the namespace. Default `namespace`.
+    #[serde(default = "default_namespace_label")]
+    pub namespace_label: String,
+    /// The label naming the pod a stream came from. Default `pod`.
+    #[serde(default = "default_pod_label")]
+    pub pod_label: String,
+    /// The label naming the app. Default `app`.
+    #[serde(default = "default_app_label")]
+    pub app_label: String,
+    /// How far back the smoke checks look for logs. Default 60 minutes.
+    #[serde(default = "default_loki_window")]
+    pub window_minutes: u64,
+    /// How many distinct pods must have shipped logs in the window (staging: 99).
+    pub min_streams: usize,
+    /// Apps (values of `app_label`) that must have logs in the window.
+    #[serde(default)]
+    pub critical_apps: Vec<String>,
+    /// A directory the log shipper watches, on this machine (local stack: promtail's trial
+    /// directory). A trial writes a file there and waits for its line in Loki. Absent: that
+    /// trial is skipped.
+    #[serde(default)]
+    pub shipper_dir: Option<PathBuf>,
+    /// The stream selector the shipper gives files in `shipper_dir`, e.g.
+    /// `{namespace="carbon-e2e", app="e2e-trial"}`.
+    #[serde(default)]
+    pub shipper_selector: Option<String>,
+    /// How long a shipped line may take to become queryable. Default 30 s.
+    #[serde(default = "default_ship_latency")]
+    pub ship_latency_secs: u64,
+    /// How long a pushed line may take to become queryable. Default 30 s.
+    #[serde(default = "default_ship_latency")]
+    pub push_latency_secs: u64,
+    /// The server's `max_entries_limit_per_query`. Default 5000 (Loki's default).
+    #[serde(default = "default_max_entries")]
+    pub max_entries_limit: u64,
+}
+
+fn default_namespace_label() -> String {
+    "namespace".into()
+}
+
+fn default_pod_label() -> String {
+    "pod".into()
+}
+
+fn default_app_label() -> String {
+    "app".into()
+}
+
+fn default_loki_window() -> u64 {
+    60
+}
+
+fn default_ship_latency() -> u64 {
+    30
+}
+
+fn default_max_entries() -> u64 {
+    5000
+}
+
+impl LokiConfig {
+    /// [`Self::window_minutes`] as a duration.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window_minutes * 60)
+    }
+}
+
+/// `[vmalert]`: the alerting rules evaluator (vmalert over VictoriaMetrics).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmAlertConfig {
+    /// vmalert's base URL, e.g. `http://127.0.0.1:18880`.
+    pub url: Url,
+    /// Environment variable holding a bearer token, when the endpoint needs one.
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    /// Alerting rules that must exist and be healthy (no evaluation error), by name.
+    pub required_rules: Vec<String>,
+    /// A rule that fires for `probe_metric{e2e_run="<run id>"} 1` written to
+    /// `[victoriametrics]`; the trial that makes it fire is skipped when absent.
+    #[serde(default)]
+    pub probe_rule: Option<String>,
+    /// The metric the probe rule watches. Default `carbon_e2e_alert_probe`.
+    #[serde(default = "default_probe_metric")]
+    pub probe_metric: String,
+    /// Time allowed on top of the probe rule's `for` and two evaluation intervals for the
+    /// written sample to become visible to queries. Default 60 s.
+    #[serde(default = "default_visibility_timeout")]
+    pub visibility_timeout_secs: u64,
+}
+
+fn default_probe_metric() -> String {
+    "carbon_e2e_alert_probe".into()
+}
+
+/// `[grafana]`: dashboards over the platform's datasources (live platforms only: Grafana is
+/// AGPL and not part of the local stack).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrafanaConfig {
+    /// Grafana's base URL, e.g. `https://grafana.example.com`.
+    pub url: Url,
+    /// Environment variable holding a service-account token (preferred).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// The user for basic auth, when no token is given.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Environment variable holding that user's password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// A PEM file with extra CA certificates to trust (TLS verification stays on).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The Prometheus-type datasource backed by VictoriaMetrics, by name.
+    pub metrics_datasource: String,
+    /// The Loki datasource, by name.
+    pub logs_datasource: String,
+    /// The query sent to the metrics datasource. Default `up`.
+    #[serde(default = "default_grafana_metrics_query")]
+    pub metrics_query: String,
+    /// The LogQL query sent to the logs datasource, e.g. `{namespace="data-platform"}`.
+    pub logs_query: String,
+    /// Dashboards that must exist (by title) and whose panels must all return data.
+    #[serde(default)]
+    pub dashboards: Vec<String>,
+    /// Alert rules that must exist (by title) and not be in error.
+    #[serde(default)]
+    pub alert_rules: Vec<String>,
+    /// How far back queries look. Default 60 minutes.
+    #[serde(default = "default_loki_window")]
+    pub window_minutes: u64,
+}
+
+fn default_grafana_metrics_query() -> String {
+    "up".into()
+}
+
 /// The services a trial can depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -399,17 +559,32 @@ pub enum Service {
     DolphinSchedulerDatabase,
     /// `[trino]` with `warehouse_bucket` set (and `[minio]`): the Iceberg warehouse's files.
     IcebergWarehouse,
+    /// `[loki]`.
+    Loki,
+    /// `[loki]` with `shipper_dir` set: a directory the log shipper watches on this machine.
+    LokiShipper,
+    /// `[vmalert]`.
+    VmAlert,
+    /// `[vmalert]` with `probe_rule` set, and `[victoriametrics]` to write the probe sample.
+    VmAlertProbe,
+    /// `[grafana]`.
+    Grafana,
 }
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 11] = [
         Service::Minio,
         Service::VictoriaMetrics,
         Service::Trino,
         Service::IcebergWarehouse,
         Service::DolphinScheduler,
         Service::DolphinSchedulerDatabase,
+        Service::Loki,
+        Service::LokiShipper,
+        Service::VmAlert,
+        Service::VmAlertProbe,
+        Service::Grafana,
     ];
 
     /// The section name in a target file.
@@ -419,17 +594,23 @@ impl Service {
             Service::VictoriaMetrics => "victoriametrics",
             Service::Trino | Service::IcebergWarehouse => "trino",
             Service::DolphinScheduler | Service::DolphinSchedulerDatabase => "dolphinscheduler",
+            Service::Loki | Service::LokiShipper => "loki",
+            Service::VmAlert | Service::VmAlertProbe => "vmalert",
+            Service::Grafana => "grafana",
         }
     }
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 5] = [
+pub(crate) const SECTIONS: [&str; 8] = [
     "target",
     "minio",
     "victoriametrics",
     "trino",
     "dolphinscheduler",
+    "loki",
+    "vmalert",
+    "grafana",
 ];
 
 /// The raw file layout.
@@ -444,6 +625,12 @@ pub(crate) struct TargetFile {
     #[serde(default)]
     pub trino: Option<TrinoConfig>,
     pub dolphinscheduler: Option<DolphinSchedulerConfig>,
+    #[serde(default)]
+    pub loki: Option<LokiConfig>,
+    #[serde(default)]
+    pub vmalert: Option<VmAlertConfig>,
+    #[serde(default)]
+    pub grafana: Option<GrafanaConfig>,
 }
 
 /// A resolved target.
@@ -463,6 +650,12 @@ pub struct Target {
     pub trino: Option<TrinoConfig>,
     /// `[dolphinscheduler]`, when the target has a workflow scheduler to validate.
     pub dolphinscheduler: Option<DolphinSchedulerConfig>,
+    /// `[loki]`, when the target has a log store to validate.
+    pub loki: Option<LokiConfig>,
+    /// `[vmalert]`, when the target has alerting rules to validate.
+    pub vmalert: Option<VmAlertConfig>,
+    /// `[grafana]`, when the target has a Grafana to validate (live platforms).
+    pub grafana: Option<GrafanaConfig>,
     /// The environment credentials are read from (process over stack env file).
     pub(crate) env: Env,
 }
@@ -477,6 +670,9 @@ impl Target {
             victoriametrics: file.victoriametrics,
             trino: file.trino,
             dolphinscheduler: file.dolphinscheduler,
+            loki: file.loki,
+            vmalert: file.vmalert,
+            grafana: file.grafana,
             env,
         }
     }
@@ -520,6 +716,36 @@ impl Target {
                 }
                 true
             }
+            Service::Loki => self.loki.is_some(),
+            Service::LokiShipper => {
+                let Some(loki) = &self.loki else {
+                    return self.service_configured(Service::Loki);
+                };
+                if loki.shipper_dir.is_none() || loki.shipper_selector.is_none() {
+                    return Err(format!(
+                        "no log-shipper directory on this machine for target `{}`: set loki.shipper_dir and loki.shipper_selector in {} (the local stack exports E2E_LOKI_SHIPPER_DIR); on a live platform, shipping from a pod the trial runs is not implemented yet",
+                        self.name,
+                        self.source.display()
+                    ));
+                }
+                true
+            }
+            Service::VmAlert => self.vmalert.is_some(),
+            Service::VmAlertProbe => {
+                let Some(vmalert) = &self.vmalert else {
+                    return self.service_configured(Service::VmAlert);
+                };
+                if vmalert.probe_rule.is_none() {
+                    return Err(format!(
+                        "no probe rule for target `{}`: set vmalert.probe_rule in {} to a rule that fires on {}{{e2e_run=\"<run id>\"}} > 0",
+                        self.name,
+                        self.source.display(),
+                        vmalert.probe_metric
+                    ));
+                }
+                return self.service_configured(Service::VictoriaMetrics);
+            }
+            Service::Grafana => self.grafana.is_some(),
         };
         if present {
             Ok(())
@@ -577,6 +803,16 @@ impl Target {
             vars.push(d.password_env.as_str());
             vars.extend(d.token_env.as_deref());
             vars.extend(d.database_url_env.as_deref());
+        }
+        if let Some(l) = &self.loki {
+            vars.extend(l.bearer_token_env.as_deref());
+        }
+        if let Some(a) = &self.vmalert {
+            vars.extend(a.bearer_token_env.as_deref());
+        }
+        if let Some(g) = &self.grafana {
+            vars.extend(g.token_env.as_deref());
+            vars.extend(g.password_env.as_deref());
         }
         vars.into_iter()
             .filter_map(|v| self.env.get(v))

@@ -191,9 +191,18 @@ pub mod breaker {
             .host_str()
             .unwrap_or_default()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        format!("{service}@{host}_{}", url.port_or_known_default().unwrap_or(0))
+        format!(
+            "{service}@{host}_{}",
+            url.port_or_known_default().unwrap_or(0)
+        )
     }
 
     /// Records and reads unreachable services under `dir` for the rest of this process.

@@ -16,6 +16,9 @@ pub(crate) const PG_PASSWORD: &str = "CARBON_STACK_PG_PASSWORD";
 pub(crate) const DS_PASSWORD: &str = "CARBON_STACK_DS_PASSWORD";
 /// A `postgres://` URL of DolphinScheduler's metadata database, for the suite's SQL trial.
 pub(crate) const DS_DATABASE_URL: &str = "CARBON_STACK_DS_DATABASE_URL";
+/// The directory the stack's log shipper (promtail) watches, as an override of the `local`
+/// target's `loki.shipper_dir` (it depends on the stack dir, which the target file cannot know).
+pub(crate) const LOKI_SHIPPER_DIR: &str = "E2E_LOKI_SHIPPER_DIR";
 
 fn random_hex(bytes: usize) -> Result<String, StackError> {
     let path = Path::new("/dev/urandom");
@@ -55,6 +58,10 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
         crate::services::postgres_port()
     );
     wanted.push((DS_DATABASE_URL, ds_url));
+    if let Some(stack_dir) = path.parent() {
+        let dir = crate::services::loki_shipper_dir(stack_dir);
+        wanted.push((LOKI_SHIPPER_DIR, dir.display().to_string()));
+    }
     for (key, fresh) in wanted {
         if env.get(key).is_none() {
             if !text.is_empty() && !text.ends_with('\n') {

@@ -1,10 +1,12 @@
 //! One declaration per service of the local stack.
 
 pub(crate) mod dolphinscheduler;
+mod loki;
 mod objectstore;
 mod postgres;
 mod trino;
 mod victoriametrics;
+mod vmalert;
 
 use crate::Service;
 
@@ -18,6 +20,9 @@ pub(crate) fn all() -> Vec<Box<dyn Service>> {
         Box::new(trino::Trino),
         Box::new(dolphinscheduler::NetnsForward),
         Box::new(dolphinscheduler::DolphinScheduler),
+        Box::new(loki::Loki),
+        Box::new(loki::Promtail),
+        Box::new(vmalert::VmAlert),
     ]
 }
 
@@ -39,4 +44,26 @@ pub(crate) fn run_as(user: &str) -> Option<(u32, u32)> {
 /// The stack's PostgreSQL port.
 pub(crate) fn postgres_port() -> u16 {
     postgres::PORT
+}
+
+/// The directory the stack's log shipper watches for files trials write.
+pub(crate) fn loki_shipper_dir(stack_dir: &std::path::Path) -> std::path::PathBuf {
+    loki::shipper_dir(stack_dir)
+}
+
+/// Scrape jobs for vmagent beyond VictoriaMetrics and itself: the stack's other services that
+/// expose Prometheus metrics (so the alert rules watch them too).
+pub(crate) fn extra_scrape_jobs() -> String {
+    [
+        ("loki", loki::HTTP_PORT),
+        ("promtail", loki::PROMTAIL_PORT),
+        ("vmalert", vmalert::PORT),
+    ]
+    .iter()
+    .map(|(job, port)| {
+        format!(
+            "  - job_name: {job}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n        labels: {{stack: carbon-e2e}}\n"
+        )
+    })
+    .collect()
 }

@@ -14,7 +14,7 @@ pub(crate) const AGENT_PORT: u16 = 18429;
 pub(crate) struct VictoriaMetrics;
 pub(crate) struct VmAgent;
 
-fn install(stack: &Stack) -> Result<(), StackError> {
+pub(crate) fn install(stack: &Stack) -> Result<(), StackError> {
     apt(
         stack,
         || {
@@ -86,7 +86,7 @@ impl Service for VmAgent {
         std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
         let config = format!(
             "# Written by carbon-e2e stack up.\nglobal:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: victoriametrics\n    static_configs:\n      - targets: ['127.0.0.1:{VM_PORT}']\n        labels: {{stack: carbon-e2e}}\n  - job_name: vmagent\n    static_configs:\n      - targets: ['127.0.0.1:{AGENT_PORT}']\n        labels: {{stack: carbon-e2e}}\n"
-        );
+        ) + &crate::services::extra_scrape_jobs();
         let path = dir.join("scrape.yml");
         std::fs::write(&path, config).map_err(io_err("write", &path))
     }

@@ -1,0 +1,636 @@
+//! Client for Loki's HTTP API: readiness, version, push, `query`, `query_range`, labels, series.
+//!
+//! Everything here is LogQL 1.x and the `/loki/api/v1` paths, which Loki 1.6 and every 2.x and
+//! 3.x release answer alike. Features that need Loki 2.0 or later (`| json`, `| logfmt`, label
+//! filters) are for callers to gate on [`LokiClient::version`]: 1.6 has no build-info endpoint,
+//! so the version comes from `/loki/api/v1/status/buildinfo` (2.x and later) or else from the
+//! `loki_build_info` metric on `/metrics`.
+
+use std::collections::BTreeMap;
+
+use carbon_config::{ConfigError, Secret, Target};
+use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Errors of the Loki client.
+#[derive(Debug, thiserror::Error)]
+pub enum LokiError {
+    /// The request failed or the server refused it for another reason than the query.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The target does not configure the service or its token.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Loki rejected the query (HTTP 400): a parse error, a limit, a bad parameter.
+    #[error("loki: {request}: HTTP {status}: {message}")]
+    Query {
+        /// What was sent.
+        request: RequestLine,
+        /// The status code.
+        status: StatusCode,
+        /// Loki's own message.
+        message: String,
+    },
+    /// The API answered, but not with what the client expects.
+    #[error("loki: {request}: {message}")]
+    Unexpected {
+        /// What was sent.
+        request: RequestLine,
+        /// What was wrong.
+        message: String,
+    },
+    /// A URL that cannot be formed.
+    #[error("loki: invalid URL {0}")]
+    Url(String),
+}
+
+/// Labels of a stream or series.
+pub type Labels = BTreeMap<String, String>;
+
+/// One log stream of a query result: its labels and its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Stream {
+    /// The stream's labels.
+    pub stream: Labels,
+    /// Entries: timestamp in nanoseconds (as text, as Loki sends it) and line.
+    pub values: Vec<(String, String)>,
+}
+
+impl Stream {
+    /// Entries with parsed timestamps (nanoseconds); an unparsable one becomes 0.
+    pub fn entries(&self) -> Vec<(i128, &str)> {
+        self.values
+            .iter()
+            .map(|(ts, line)| (ts.parse().unwrap_or_default(), line.as_str()))
+            .collect()
+    }
+}
+
+/// One series of a metric query over a range.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MatrixSeries {
+    /// Labels.
+    pub metric: Labels,
+    /// Samples: time in seconds and value as text.
+    pub values: Vec<(f64, String)>,
+}
+
+/// One series of an instant metric query.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VectorSample {
+    /// Labels.
+    pub metric: Labels,
+    /// Time in seconds and value as text.
+    pub value: (f64, String),
+}
+
+impl VectorSample {
+    /// The value as a number, if it is one.
+    pub fn number(&self) -> Option<f64> {
+        self.value.1.parse().ok()
+    }
+}
+
+/// What a query returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryResult {
+    /// Log lines (a log query).
+    Streams(Vec<Stream>),
+    /// A metric query over a range.
+    Matrix(Vec<MatrixSeries>),
+    /// A metric query at one instant.
+    Vector(Vec<VectorSample>),
+}
+
+impl QueryResult {
+    /// The streams of a log query (empty for a metric result).
+    pub fn streams(&self) -> &[Stream] {
+        match self {
+            QueryResult::Streams(s) => s,
+            _ => &[],
+        }
+    }
+
+    /// The kind of result, as Loki names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueryResult::Streams(_) => "streams",
+            QueryResult::Matrix(_) => "matrix",
+            QueryResult::Vector(_) => "vector",
+        }
+    }
+}
+
+/// A Loki version, as the server reports it (`1.6.1`, `2.9.4`, `3.1.0`...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LokiVersion {
+    /// The version text.
+    pub text: String,
+    /// Major and minor, when the text starts with them.
+    pub major_minor: Option<(u32, u32)>,
+}
+
+impl LokiVersion {
+    /// Parses a version text (an optional leading `v` is ignored).
+    pub fn parse(text: &str) -> Self {
+        let t = text.trim().trim_start_matches('v');
+        let mut parts = t.split(['.', '-']);
+        let major = parts.next().and_then(|p| p.parse().ok());
+        let minor = parts.next().and_then(|p| p.parse().ok());
+        Self {
+            text: text.trim().to_string(),
+            major_minor: major.zip(minor),
+        }
+    }
+
+    /// Whether LogQL v2 (`| json`, `| logfmt`, label filters) is available: Loki 2.0 or later.
+    pub fn has_logql_v2(&self) -> bool {
+        self.major_minor.is_some_and(|(major, _)| major >= 2)
+    }
+}
+
+impl std::fmt::Display for LokiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The direction of a log query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Newest first (Loki's default).
+    Backward,
+    /// Oldest first.
+    Forward,
+}
+
+/// One stream to push.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushStream {
+    /// Its labels.
+    pub stream: Labels,
+    /// Entries: timestamp in nanoseconds (as text) and line.
+    pub values: Vec<(String, String)>,
+}
+
+#[derive(Debug, Serialize)]
+struct PushBody<'a> {
+    streams: &'a [PushStream],
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    status: String,
+    data: Option<T>,
+}
+
+#[derive(Debug, Deserialize)]
+struct QueryData {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct BuildInfo {
+    version: String,
+}
+
+/// A client for one Loki (single binary, or a gateway in front of querier and distributor).
+#[derive(Debug, Clone)]
+pub struct LokiClient {
+    http: HttpClient,
+    base: Url,
+    push_base: Url,
+    token: Option<Secret>,
+    org_id: Option<String>,
+}
+
+fn base(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.path().ends_with('/') {
+        let path = format!("{}/", u.path());
+        u.set_path(&path);
+    }
+    u
+}
+
+impl LokiClient {
+    /// Builds a client from the target's `[loki]` section.
+    ///
+    /// # Errors
+    /// [`LokiError::Config`] when the section or the named token is missing.
+    fn build_from_target(target: &Target) -> Result<Self, LokiError> {
+        let cfg = target.section("loki", &target.loki)?;
+        let token = cfg
+            .bearer_token_env
+            .as_deref()
+            .map(|var| target.credential("loki", var))
+            .transpose()?;
+        let http = HttpClient::new(
+            "loki",
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: cfg.ca_file.as_deref(),
+            },
+        )?;
+        Ok(Self {
+            http,
+            base: base(&cfg.url),
+            push_base: base(cfg.push_url.as_ref().unwrap_or(&cfg.url)),
+            token,
+            org_id: cfg.org_id.clone(),
+        })
+    }
+
+    /// Loki's base URL.
+    pub fn url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url_for(base: &Url, path: &str) -> Result<Url, LokiError> {
+        base.join(path)
+            .map_err(|e| LokiError::Url(format!("{base}{path}: {e}")))
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let mut r = self.http.request(method, url);
+        if let Some(t) = &self.token {
+            r = r.bearer_auth(t.expose());
+        }
+        if let Some(org) = &self.org_id {
+            r = r.header("X-Scope-OrgID", org);
+        }
+        r
+    }
+
+    /// Checks `/ready` answers 200 (`ready`).
+    ///
+    /// # Errors
+    /// [`LokiError::Http`] naming the endpoint, with Loki's reason (e.g. the ingester still
+    /// waiting) as the body excerpt.
+    pub async fn ready(&self) -> Result<(), LokiError> {
+        let url = Self::url_for(&self.base, "ready")?;
+        self.http.text(self.request(Method::GET, url)).await?;
+        Ok(())
+    }
+
+    /// The server's version: `/loki/api/v1/status/buildinfo` (Loki 2.x and later), else the
+    /// `loki_build_info` metric (Loki 1.x).
+    ///
+    /// # Errors
+    /// [`LokiError::Unexpected`] when neither says.
+    pub async fn version(&self) -> Result<LokiVersion, LokiError> {
+        let url = Self::url_for(&self.base, "loki/api/v1/status/buildinfo")?;
+        let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
+        if response.status().is_success() {
+            let body = self.http.body(&line, response).await?;
+            if let Ok(info) = serde_json::from_str::<BuildInfo>(&body)
+                && !info.version.is_empty()
+            {
+                return Ok(LokiVersion::parse(&info.version));
+            }
+        }
+        let url = Self::url_for(&self.base, "metrics")?;
+        let (line, text) = self.http.text(self.request(Method::GET, url)).await?;
+        version_from_metrics(&text)
+            .map(|v| LokiVersion::parse(&v))
+            .ok_or_else(|| LokiError::Unexpected {
+                request: line,
+                message:
+                    "no loki_build_info version on /metrics (and no /loki/api/v1/status/buildinfo)"
+                        .into(),
+            })
+    }
+
+    /// Label names seen between `start_ns` and `end_ns`.
+    ///
+    /// # Errors
+    /// [`LokiError::Http`] or [`LokiError::Unexpected`].
+    pub async fn labels(&self, start_ns: i128, end_ns: i128) -> Result<Vec<String>, LokiError> {
+        let mut url = Self::url_for(&self.base, "loki/api/v1/labels")?;
+        url.query_pairs_mut()
+            .append_pair("start", &start_ns.to_string())
+            .append_pair("end", &end_ns.to_string());
+        self.get_data(url).await
+    }
+
+    /// Values of label `name` seen between `start_ns` and `end_ns`.
+    ///
+    /// # Errors
+    /// [`LokiError::Http`] or [`LokiError::Unexpected`].
+    pub async fn label_values(
+        &self,
+        name: &str,
+        start_ns: i128,
+        end_ns: i128,
+    ) -> Result<Vec<String>, LokiError> {
+        let mut url = Self::url_for(&self.base, &format!("loki/api/v1/label/{name}/values"))?;
+        url.query_pairs_mut()
+            .append_pair("start", &start_ns.to_string())
+            .append_pair("end", &end_ns.to_string());
+        Ok(self
+            .get_data::<Option<Vec<String>>>(url)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Label sets of the streams matching `selector` between `start_ns` and `end_ns`.
+    ///
+    /// # Errors
+    /// [`LokiError::Query`] for a bad selector, [`LokiError::Http`], [`LokiError::Unexpected`].
+    pub async fn series(
+        &self,
+        selector: &str,
+        start_ns: i128,
+        end_ns: i128,
+    ) -> Result<Vec<Labels>, LokiError> {
+        let mut url = Self::url_for(&self.base, "loki/api/v1/series")?;
+        url.query_pairs_mut()
+            .append_pair("match[]", selector)
+            .append_pair("start", &start_ns.to_string())
+            .append_pair("end", &end_ns.to_string());
+        Ok(self
+            .get_data::<Option<Vec<Labels>>>(url)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Pushes streams (JSON push API). Loki answers 204.
+    ///
+    /// # Errors
+    /// [`LokiError::Http`] with Loki's reason (e.g. an entry too far in the past).
+    pub async fn push(&self, streams: &[PushStream]) -> Result<(), LokiError> {
+        let url = Self::url_for(&self.push_base, "loki/api/v1/push")?;
+        let body = serde_json::to_vec(&PushBody { streams }).map_err(|e| {
+            LokiError::Url(format!("cannot encode the push body: {e}")) // never happens: plain data
+        })?;
+        self.http
+            .send(
+                self.request(Method::POST, url)
+                    .header("Content-Type", "application/json")
+                    .body(body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Runs a query over `[start_ns, end_ns]`: log lines (at most `limit`) or a matrix.
+    ///
+    /// # Errors
+    /// [`LokiError::Query`] with Loki's message for a query it rejects.
+    pub async fn query_range(
+        &self,
+        query: &str,
+        start_ns: i128,
+        end_ns: i128,
+        limit: u64,
+        direction: Direction,
+    ) -> Result<QueryResult, LokiError> {
+        let mut url = Self::url_for(&self.base, "loki/api/v1/query_range")?;
+        url.query_pairs_mut()
+            .append_pair("query", query)
+            .append_pair("start", &start_ns.to_string())
+            .append_pair("end", &end_ns.to_string())
+            .append_pair("limit", &limit.to_string())
+            .append_pair(
+                "direction",
+                match direction {
+                    Direction::Backward => "backward",
+                    Direction::Forward => "forward",
+                },
+            );
+        self.run_query(url).await
+    }
+
+    /// Runs an instant query at `time_ns` (metric queries answer a vector).
+    ///
+    /// # Errors
+    /// [`LokiError::Query`] with Loki's message for a query it rejects.
+    pub async fn query(
+        &self,
+        query: &str,
+        time_ns: i128,
+        limit: u64,
+    ) -> Result<QueryResult, LokiError> {
+        let mut url = Self::url_for(&self.base, "loki/api/v1/query")?;
+        url.query_pairs_mut()
+            .append_pair("query", query)
+            .append_pair("time", &time_ns.to_string())
+            .append_pair("limit", &limit.to_string());
+        self.run_query(url).await
+    }
+
+    async fn run_query(&self, url: Url) -> Result<QueryResult, LokiError> {
+        let (line, body) = self.get(url).await?;
+        let envelope: Envelope<QueryData> = self.http.decode(&line, &body)?;
+        parse_query(line, envelope)
+    }
+
+    /// GET that turns Loki's 400 into [`LokiError::Query`].
+    async fn get(&self, url: Url) -> Result<(RequestLine, String), LokiError> {
+        let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
+        let status = response.status();
+        if status.is_success() {
+            let body = self.http.body(&line, response).await?;
+            return Ok((line, body));
+        }
+        if status == StatusCode::BAD_REQUEST {
+            let body = self.http.body(&line, response).await?;
+            return Err(LokiError::Query {
+                request: line,
+                status,
+                message: error_message(&body),
+            });
+        }
+        Err(self.http.status_error(line, response).await.into())
+    }
+
+    async fn get_data<T: serde::de::DeserializeOwned>(&self, url: Url) -> Result<T, LokiError> {
+        let (line, body) = self.get(url).await?;
+        let envelope: Envelope<T> = self.http.decode(&line, &body)?;
+        open(line, envelope)
+    }
+}
+
+fn open<T>(request: RequestLine, envelope: Envelope<T>) -> Result<T, LokiError> {
+    if envelope.status != "success" {
+        return Err(LokiError::Unexpected {
+            request,
+            message: format!("status {}", envelope.status),
+        });
+    }
+    envelope.data.ok_or_else(|| LokiError::Unexpected {
+        request,
+        message: "success without data".into(),
+    })
+}
+
+fn parse_query(
+    request: RequestLine,
+    envelope: Envelope<QueryData>,
+) -> Result<QueryResult, LokiError> {
+    let data = open(request.clone(), envelope)?;
+    let unexpected = |e: serde_json::Error| LokiError::Unexpected {
+        request: request.clone(),
+        message: format!("unreadable {} result: {e}", data.result_type),
+    };
+    // Loki 1.x sends `null` for an empty result.
+    let result = if data.result.is_null() {
+        serde_json::Value::Array(Vec::new())
+    } else {
+        data.result.clone()
+    };
+    match data.result_type.as_str() {
+        "streams" => serde_json::from_value(result)
+            .map(QueryResult::Streams)
+            .map_err(unexpected),
+        "matrix" => serde_json::from_value(result)
+            .map(QueryResult::Matrix)
+            .map_err(unexpected),
+        "vector" => serde_json::from_value(result)
+            .map(QueryResult::Vector)
+            .map_err(unexpected),
+        other => Err(LokiError::Unexpected {
+            request,
+            message: format!("unknown result type {other}"),
+        }),
+    }
+}
+
+/// Loki's error bodies are plain text in 1.x (`parse error at line 1, col 12: ...`) and in
+/// most 2.x/3.x paths; some answer JSON with `message` or `error`. Either way: the message.
+fn error_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        for key in ["message", "error"] {
+            if let Some(m) = v.get(key).and_then(|m| m.as_str()) {
+                return m.trim().to_string();
+            }
+        }
+    }
+    carbon_core::http::excerpt(body)
+}
+
+/// The `version` label of `loki_build_info` in Prometheus text.
+fn version_from_metrics(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("loki_build_info{"))?;
+    let labels = &line[line.find('{')? + 1..line.rfind('}')?];
+    labels
+        .split(',')
+        .find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == "version").then(|| v.trim().trim_matches('"').to_string())
+        })
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Parsing only, on responses recorded from the local Loki 1.6.1 (`tests/data/`); the
+    //! client itself is verified against that real Loki by the `loki` suite.
+    use super::*;
+
+    fn line() -> RequestLine {
+        RequestLine {
+            method: Method::GET,
+            url: "http://loki/loki/api/v1/query_range".into(),
+        }
+    }
+
+    fn recorded(name: &str) -> String {
+        let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn query(name: &str) -> QueryResult {
+        let env: Envelope<QueryData> = serde_json::from_str(&recorded(name)).expect("json");
+        parse_query(line(), env).expect("parsed")
+    }
+
+    #[test]
+    fn streams_keep_labels_nanosecond_timestamps_and_lines() {
+        let r = query("query_range_streams.json");
+        let s = &r.streams()[0];
+        assert_eq!(s.stream["app"], "e2e-record");
+        let (ts, text) = s.entries()[0];
+        assert!(ts > 1_000_000_000_000_000_000, "{ts}");
+        assert!(text.contains("recorded line"), "{text}");
+    }
+
+    #[test]
+    fn metric_range_query_is_a_matrix() {
+        let QueryResult::Matrix(m) = query("query_range_matrix.json") else {
+            panic!("not a matrix")
+        };
+        assert!(!m.is_empty());
+        assert!(m[0].values.iter().all(|(_, v)| v.parse::<f64>().is_ok()));
+    }
+
+    #[test]
+    fn instant_metric_query_is_a_vector() {
+        let QueryResult::Vector(v) = query("query_vector.json") else {
+            panic!("not a vector")
+        };
+        assert!(v.iter().all(|s| s.number().is_some()));
+        assert!(v.iter().any(|s| s.metric.contains_key("pod")));
+    }
+
+    #[test]
+    fn empty_result_is_no_streams() {
+        let r = query("query_range_empty.json");
+        assert!(r.streams().is_empty());
+    }
+
+    #[test]
+    fn labels_and_series_parse() {
+        let env: Envelope<Vec<String>> =
+            serde_json::from_str(&recorded("labels.json")).expect("json");
+        let labels = open(line(), env).expect("labels");
+        assert!(labels.iter().any(|l| l == "namespace"), "{labels:?}");
+        let env: Envelope<Option<Vec<Labels>>> =
+            serde_json::from_str(&recorded("series.json")).expect("json");
+        let series = open(line(), env).expect("series").unwrap_or_default();
+        assert!(series.iter().all(|s| s.contains_key("namespace")));
+    }
+
+    #[test]
+    fn plain_text_errors_are_the_message() {
+        let parse = recorded("error_parse.txt");
+        assert!(error_message(&parse).contains("parse error"), "{parse}");
+        let limit = recorded("error_limit.txt");
+        assert!(
+            error_message(&limit).contains("max entries limit"),
+            "{limit}"
+        );
+        assert_eq!(
+            error_message(r#"{"message":"too many outstanding requests"}"#),
+            "too many outstanding requests"
+        );
+    }
+
+    #[test]
+    fn version_comes_from_build_info_metric_or_endpoint() {
+        let v = version_from_metrics(&recorded("metrics_build_info.txt")).expect("version");
+        assert_eq!(v, "1.6.1");
+        let v = LokiVersion::parse(&v);
+        assert_eq!(v.major_minor, Some((1, 6)));
+        assert!(!v.has_logql_v2());
+        let info: BuildInfo = serde_json::from_str(
+            r#"{"version":"2.9.4","revision":"f599ebc","branch":"HEAD","buildUser":"","buildDate":"","goVersion":""}"#,
+        )
+        .expect("json");
+        assert!(LokiVersion::parse(&info.version).has_logql_v2());
+        assert_eq!(LokiVersion::parse("v3.1.0").major_minor, Some((3, 1)));
+    }
+}
+
+impl carbon_config::FromTarget for LokiClient {
+    const SECTION: &'static str = "loki";
+    type Error = LokiError;
+
+    fn from_target(target: &Target) -> Result<Self, LokiError> {
+        Self::build_from_target(target)
+    }
+}
