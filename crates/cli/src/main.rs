@@ -70,6 +70,23 @@ enum StackVerb {
         #[arg(long)]
         import: Vec<u16>,
     },
+    /// (Internal: started by `stack up`.) Terminate TLS on a loopback port and forward to a
+    /// plain one until killed.
+    #[command(hide = true)]
+    TlsForward {
+        /// The TLS port on 127.0.0.1.
+        #[arg(long)]
+        listen: u16,
+        /// The plain port on 127.0.0.1.
+        #[arg(long)]
+        to: u16,
+        /// The certificate chain (PEM).
+        #[arg(long)]
+        cert: std::path::PathBuf,
+        /// Its private key (PEM).
+        #[arg(long)]
+        key: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -119,6 +136,14 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
                 carbon_stack::forward::run(&netns, &expose, &import)
             })
             .await??;
+        }
+        StackVerb::TlsForward {
+            listen,
+            to,
+            cert,
+            key,
+        } => {
+            carbon_stack::forward::run_tls(listen, to, &cert, &key).await?;
         }
         StackVerb::Down { purge } => {
             let stopped = carbon_stack::down(&env, purge).await?;

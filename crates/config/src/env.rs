@@ -3,10 +3,19 @@
 
 use std::collections::BTreeMap;
 
-/// A snapshot of environment variables: the process's, or one a test builds.
-#[derive(Debug, Clone, Default)]
+/// A snapshot of environment variables: the process's, or one a test builds. Its `Debug` shows
+/// the variables' names only: values include credentials.
+#[derive(Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("keys", &self.vars.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Env {
@@ -64,5 +73,18 @@ impl Env {
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
         Env { vars }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_names_never_values() {
+        let env = Env::from_pairs([("CARBON_STACK_PG_PASSWORD", "hunter2")]);
+        let shown = format!("{env:?}");
+        assert!(shown.contains("CARBON_STACK_PG_PASSWORD"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

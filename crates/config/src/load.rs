@@ -211,6 +211,41 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             ));
         }
     }
+    let ca_files = [
+        ("target.ca_file", target.settings.ca_file.as_deref()),
+        (
+            "minio.ca_file",
+            target.minio.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
+        (
+            "victoriametrics.ca_file",
+            target
+                .victoriametrics
+                .as_ref()
+                .and_then(|s| s.ca_file.as_deref()),
+        ),
+        (
+            "trino.ca_file",
+            target.trino.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
+        (
+            "dolphinscheduler.ca_file",
+            target
+                .dolphinscheduler
+                .as_ref()
+                .and_then(|s| s.ca_file.as_deref()),
+        ),
+    ];
+    for (key, file) in ca_files {
+        if let Some(path) = target.ca_file(file)
+            && let Err(e) = std::fs::File::open(&path)
+        {
+            return Err(invalid(
+                key,
+                &format!("cannot read {}: {e}", path.display()),
+            ));
+        }
+    }
     for (key, url) in target
         .minio
         .iter()

@@ -56,6 +56,11 @@ pub struct Settings {
     /// Time one cleanup action may take (within the budget). Default 20 s.
     #[serde(default = "default_cleanup_step")]
     pub cleanup_step_timeout_secs: u64,
+    /// A PEM file of extra CA certificates every service's client trusts, unless its section
+    /// names its own `ca_file`. The system's certificate store and the bundled webpki roots are
+    /// always trusted; a relative path is read from the target file's directory.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_request_timeout() -> u64 {
@@ -166,6 +171,10 @@ pub struct MinioConfig {
     /// Size in MiB of the multipart object the suite uploads. Default 16.
     #[serde(default = "default_multipart_mib")]
     pub multipart_object_mib: u64,
+    /// A PEM file of extra CA certificates this service's client trusts (TLS verification stays
+    /// on; the system store and the bundled roots are trusted too). Default: `target.ca_file`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_region() -> String {
@@ -197,6 +206,10 @@ pub struct VictoriaMetricsConfig {
     /// How long a written sample may take to become queryable. Default 60 s.
     #[serde(default = "default_visibility_timeout")]
     pub visibility_timeout_secs: u64,
+    /// A PEM file of extra CA certificates this service's client trusts (TLS verification stays
+    /// on; the system store and the bundled roots are trusted too). Default: `target.ca_file`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_visibility_timeout() -> u64 {
@@ -216,7 +229,8 @@ pub struct TrinoConfig {
     /// `https://`; with an `http://` URL the client refuses to send it.
     #[serde(default)]
     pub password_env: Option<String>,
-    /// A PEM file with extra CA certificates to trust (TLS verification stays on).
+    /// A PEM file of extra CA certificates this service's client trusts (TLS verification stays
+    /// on; the system store and the bundled roots are trusted too). Default: `target.ca_file`.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// Catalogs the server must have (`SHOW CATALOGS`), e.g. `["iceberg", "tpch"]`.
@@ -359,6 +373,10 @@ pub struct DolphinSchedulerConfig {
     /// trial that reads it with SQL. Absent: that trial is skipped.
     #[serde(default)]
     pub database_url_env: Option<String>,
+    /// A PEM file of extra CA certificates this service's client trusts (TLS verification stays
+    /// on; the system store and the bundled roots are trusted too). Default: `target.ca_file`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_ds_user() -> String {
@@ -770,6 +788,16 @@ impl Target {
             target: self.name.clone(),
             key: name.to_string(),
             message: "section missing".into(),
+        })
+    }
+
+    /// The CA file a service's client trusts: its section's `ca_file`, else `target.ca_file`;
+    /// a relative path is taken from the target file's directory.
+    pub fn ca_file(&self, section_ca_file: Option<&std::path::Path>) -> Option<PathBuf> {
+        let file = section_ca_file.or(self.settings.ca_file.as_deref())?;
+        Some(match self.source.parent() {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file.to_path_buf(),
         })
     }
 

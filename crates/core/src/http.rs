@@ -1,5 +1,10 @@
 //! HTTP plumbing shared by the service clients: one error type that explains itself
 //! (service, method, URL without secrets, status, body excerpt) and timeouts on every request.
+//!
+//! TLS: rustls with certificate verification always on, trusting the system's certificate
+//! store (where platforms install their CAs; `SSL_CERT_FILE`/`SSL_CERT_DIR` point elsewhere),
+//! the bundled webpki roots, and the PEM file a target names in `ca_file`. A certificate the
+//! client rejects becomes [`HttpError::Certificate`], which says which setting fixes it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -124,6 +129,18 @@ pub enum HttpError {
         /// A body excerpt.
         body: String,
     },
+    /// The TLS handshake failed on the server's certificate.
+    #[error("{service}: {request}: TLS: the server's certificate was rejected ({detail}): {}", problem.advice(service))]
+    Certificate {
+        /// The service's name.
+        service: &'static str,
+        /// What was sent.
+        request: RequestLine,
+        /// What is wrong with the certificate.
+        problem: CertificateProblem,
+        /// rustls's words, e.g. `invalid peer certificate: UnknownIssuer`.
+        detail: String,
+    },
     /// The client could not be built or the request could not be formed.
     #[error("{service}: {message}")]
     Setup {
@@ -143,9 +160,13 @@ impl HttpError {
         }
     }
 
-    /// Whether the request never got an answer (refused, reset, timed out).
+    /// Whether the request never got an answer (refused, reset, timed out, or a TLS handshake
+    /// that failed on the certificate).
     pub fn is_transport(&self) -> bool {
-        matches!(self, HttpError::Transport { .. })
+        matches!(
+            self,
+            HttpError::Transport { .. } | HttpError::Certificate { .. }
+        )
     }
 }
 
@@ -232,6 +253,80 @@ pub mod breaker {
     }
 }
 
+/// Why a server's certificate was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProblem {
+    /// Not signed by a trusted CA (rustls `UnknownIssuer`, or a CA certificate served as the
+    /// server's own: `CaUsedAsEndEntity`, or a bad signature).
+    Untrusted,
+    /// Valid, but not for the host name in the URL.
+    WrongName,
+    /// Expired or not yet valid.
+    OutOfDate,
+    /// Anything else rustls refuses (revoked, bad encoding, wrong purpose).
+    Other,
+}
+
+impl CertificateProblem {
+    /// What to do about it, naming the target setting. `service` is the section name, or
+    /// `<section>-<purpose>` for a section's auxiliary client.
+    pub fn advice(self, service: &str) -> String {
+        let section = service.split('-').next().unwrap_or(service);
+        let ca_file = format!(
+            "set `ca_file` in [{section}] (or in [target], for every service) to a PEM file holding the CA that signed it, or install that CA in this machine's certificate store"
+        );
+        match self {
+            CertificateProblem::Untrusted => {
+                format!("it is not signed by a CA this client trusts: {ca_file}")
+            }
+            CertificateProblem::WrongName => format!(
+                "it does not name the host of the URL: use a host name the certificate names in [{section}]'s URL"
+            ),
+            CertificateProblem::OutOfDate => "it is expired or not yet valid: renew it on the server (or check this machine's clock)".to_string(),
+            CertificateProblem::Other => format!("if a private CA issued it, {ca_file}"),
+        }
+    }
+
+    fn of(e: &rustls::Error) -> Option<Self> {
+        use rustls::CertificateError as C;
+        let rustls::Error::InvalidCertificate(c) = e else {
+            return None;
+        };
+        Some(match c {
+            C::UnknownIssuer | C::BadSignature => CertificateProblem::Untrusted,
+            C::NotValidForName | C::NotValidForNameContext { .. } => CertificateProblem::WrongName,
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => CertificateProblem::OutOfDate,
+            // webpki's `CaUsedAsEndEntity` and `UnknownIssuer`-like errors arrive as `Other`.
+            other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                CertificateProblem::Untrusted
+            }
+            _ => CertificateProblem::Other,
+        })
+    }
+}
+
+/// The rustls certificate error somewhere in `e`'s cause chain. rustls's error reaches reqwest
+/// wrapped in `io::Error`s (two, with hyper-rustls), whose `source()` skips what they wrap, so
+/// an `io::Error` is opened with `get_ref` instead.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<CertificateProblem> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return CertificateProblem::of(tls);
+        }
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
 /// A `reqwest` client with the target's timeouts, named after the service it talks to.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -315,16 +410,25 @@ impl HttpClient {
         }
         match self.inner.execute(request).await {
             Ok(response) => Ok((line, response)),
-            Err(e) => {
-                let detail = transport_detail(&e);
-                breaker::trip(&endpoint, &format!("{line}: {detail}"));
-                Err(HttpError::Transport {
+            // A certificate problem is a setting to fix, not an unreachable service.
+            Err(e) => Err(match certificate_problem(&e) {
+                Some(problem) => HttpError::Certificate {
                     service: self.service,
-                    detail,
-                    timed_out: e.is_timeout(),
+                    detail: chain_below(&e),
+                    problem,
                     request: line,
-                })
-            }
+                },
+                None => {
+                    let detail = transport_detail(&e);
+                    breaker::trip(&endpoint, &format!("{line}: {detail}"));
+                    HttpError::Transport {
+                        service: self.service,
+                        detail,
+                        timed_out: e.is_timeout(),
+                        request: line,
+                    }
+                }
+            }),
         }
     }
 
@@ -635,5 +739,133 @@ mod tests {
             )),
             "{err}"
         );
+    }
+
+    /// An HTTPS server on 127.0.0.1 with a certificate for `names` from a fresh private CA;
+    /// answers one request per connection with 200. Returns its URL and the CA's PEM file.
+    async fn tls_server(names: &[&str]) -> (Url, tempfile_path::Pem) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::default();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &ca_cert, &ca_key)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("https://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((conn, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(conn).await {
+                        let mut buf = [0u8; 4096];
+                        let _ = tls.read(&mut buf).await;
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                            .await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        (url, tempfile_path::Pem::new(&ca_cert.pem()))
+    }
+
+    mod tempfile_path {
+        /// A PEM file removed on drop.
+        pub struct Pem(pub std::path::PathBuf);
+        impl Pem {
+            pub fn new(text: &str) -> Self {
+                let path = std::env::temp_dir().join(format!(
+                    "carbon-core-ca-{}-{:?}.pem",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::write(&path, text).unwrap();
+                Self(path)
+            }
+        }
+        impl Drop for Pem {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    fn tls_client(ca_file: Option<&Path>) -> HttpClient {
+        HttpClient::new(
+            "minio-presigned",
+            ClientOptions {
+                timeout: Duration::from_secs(5),
+                ca_file,
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn untrusted_certificate_names_the_setting_and_ca_file_fixes_it() {
+        let (url, ca) = tls_server(&["127.0.0.1"]).await;
+        let c = tls_client(None);
+        let err = c
+            .send(c.request(Method::GET, url.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HttpError::Certificate {
+                    problem: CertificateProblem::Untrusted,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("UnknownIssuer")
+                && text.contains("`ca_file` in [minio]")
+                && text.contains("[target]"),
+            "{text}"
+        );
+        assert!(err.is_transport());
+        let c = tls_client(Some(&ca.0));
+        let (_, body) = c.text(c.request(Method::GET, url)).await.unwrap();
+        assert_eq!(body, "ok");
+    }
+
+    #[tokio::test]
+    async fn certificate_for_another_host_says_so() {
+        let (url, ca) = tls_server(&["elsewhere.example"]).await;
+        let c = tls_client(Some(&ca.0));
+        let err = c.send(c.request(Method::GET, url)).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HttpError::Certificate {
+                    problem: CertificateProblem::WrongName,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("does not name the host"), "{err}");
     }
 }

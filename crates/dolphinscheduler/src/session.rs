@@ -45,11 +45,15 @@ impl DsClient {
                 password: target.credential(SERVICE, &cfg.password_env)?,
             },
         };
-        Self::new(
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        Self::with_options(
             cfg.url.clone(),
             auth,
             cfg.api,
-            target.settings.request_timeout(),
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: ca_file.as_deref(),
+            },
         )
     }
 
@@ -63,13 +67,28 @@ impl DsClient {
         api: DsApi,
         timeout: std::time::Duration,
     ) -> Result<Self, DsError> {
-        let http = HttpClient::new(
-            SERVICE,
+        Self::with_options(
+            url,
+            auth,
+            api,
             ClientOptions {
                 timeout,
                 ca_file: None,
             },
-        )?;
+        )
+    }
+
+    /// Builds a client for the API at `url` with HTTP options (timeout, CA file).
+    ///
+    /// # Errors
+    /// [`DsError::Http`] when the HTTP client cannot be built (e.g. an unreadable CA file).
+    pub fn with_options(
+        url: Url,
+        auth: Auth,
+        api: DsApi,
+        options: ClientOptions<'_>,
+    ) -> Result<Self, DsError> {
+        let http = HttpClient::new(SERVICE, options)?;
         let mut base = url;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());

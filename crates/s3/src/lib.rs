@@ -94,12 +94,15 @@ impl S3Client {
         let cfg = target.section("minio", &target.minio)?;
         let access = target.credential("minio", &cfg.access_key_env)?;
         let secret = target.credential("minio", &cfg.secret_key_env)?;
-        Self::new(
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        Self::with_options(
             cfg.endpoint.clone(),
             &cfg.region,
-            &access,
-            &secret,
-            target.settings.request_timeout(),
+            (&access, &secret),
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: ca_file.as_deref(),
+            },
             cfg.health_path.clone(),
         )
     }
@@ -116,13 +119,30 @@ impl S3Client {
         timeout: Duration,
         health_path: Option<String>,
     ) -> Result<Self, S3Error> {
-        let http = HttpClient::new(
-            "minio",
+        Self::with_options(
+            endpoint,
+            region,
+            (access_key, secret_key),
             ClientOptions {
                 timeout,
                 ca_file: None,
             },
-        )?;
+            health_path,
+        )
+    }
+
+    /// Builds a client for `endpoint` with HTTP options (timeout, CA file).
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the HTTP client cannot be built (e.g. an unreadable CA file).
+    pub fn with_options(
+        endpoint: Url,
+        region: &str,
+        (access_key, secret_key): (&Secret, &Secret),
+        options: ClientOptions<'_>,
+        health_path: Option<String>,
+    ) -> Result<Self, S3Error> {
+        let http = HttpClient::new("minio", options)?;
         Ok(Self {
             http,
             endpoint,

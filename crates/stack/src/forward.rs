@@ -1,4 +1,6 @@
-//! A TCP forwarder between the host's loopback and the loopback of a network namespace.
+//! Forwarders run by the stack as services of their own: a TCP forwarder between the host's
+//! loopback and the loopback of a network namespace ([`run`]), and a TLS-terminating forwarder
+//! ([`run_tls`]) that puts a private-CA certificate in front of a plain-HTTP service.
 //!
 //! A socket belongs to the network namespace of the thread that created it. So a thread that
 //! has entered the namespace (`setns`) creates the sockets that must live there, and a thread
@@ -7,6 +9,7 @@
 //! dialled, on both sides.
 //!
 //! `carbon-e2e stack forward` runs [`run`]; the stack starts it as a service of its own.
+//! [`cli_program`] finds that program for the services that start it.
 
 use std::fs::File;
 use std::io;
@@ -23,6 +26,33 @@ use crate::StackError;
 /// Where `ip netns add <name>` keeps the namespace.
 pub fn netns_path(name: &str) -> PathBuf {
     Path::new("/run/netns").join(name)
+}
+
+/// The running `carbon-e2e` program, for services that run one of its hidden `stack` verbs.
+///
+/// # Errors
+/// When the running program is not `carbon-e2e` (e.g. a test binary calling `up`).
+pub(crate) fn cli_program(what: &str) -> Result<PathBuf, StackError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| StackError::Other(format!("cannot find the running program: {e}")))?;
+    // Rebuilt while running (cargo replaced the file): Linux reports the old inode as
+    // "<path> (deleted)"; the new build at the same path is the program to start.
+    let exe = match exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+        Some(rebuilt) if !exe.exists() => PathBuf::from(rebuilt),
+        _ => exe,
+    };
+    let is_cli = exe
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("carbon-e2e"));
+    if is_cli {
+        Ok(exe)
+    } else {
+        Err(StackError::Other(format!(
+            "{what} is started by the carbon-e2e program, not {}",
+            exe.display()
+        )))
+    }
 }
 
 fn enter(ns: &File) -> io::Result<()> {
@@ -112,4 +142,59 @@ pub fn run(netns: &str, expose: &[u16], import: &[u16]) -> Result<(), StackError
         let _ = t.join();
     }
     Ok(())
+}
+
+/// Terminates TLS on host `127.0.0.1:listen` with the certificate chain in `cert` and the key in
+/// `key` (PEM), and forwards the plain bytes to `127.0.0.1:upstream`, until killed. The stack's
+/// TLS front (`services/tls_front.rs`) runs it as `carbon-e2e stack tls-forward`.
+///
+/// # Errors
+/// When the certificate or key cannot be read, or the port cannot be bound.
+pub async fn run_tls(
+    listen: u16,
+    upstream: u16,
+    cert: &Path,
+    key: &Path,
+) -> Result<(), StackError> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
+        StackError::Other(format!(
+            "tls-forward: cannot read the {what} {}: {e}",
+            path.display()
+        ))
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad("certificate", cert, &e))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key", key, &e))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key_der))
+    .map_err(|e| StackError::Other(format!("tls-forward: invalid certificate or key: {e}")))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", listen))
+        .await
+        .map_err(|e| {
+            StackError::Other(format!("tls-forward: cannot bind 127.0.0.1:{listen}: {e}"))
+        })?;
+    println!("tls-forward: https 127.0.0.1:{listen} -> http 127.0.0.1:{upstream}");
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            // A client that refuses our certificate ends its handshake here; nothing to do.
+            let Ok(mut tls) = acceptor.accept(client).await else {
+                return;
+            };
+            if let Ok(mut plain) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await {
+                let _ = plain.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            }
+        });
+    }
 }

@@ -9,6 +9,7 @@
 //! <stack dir>/run/<svc>.pid    pid of each process the stack started
 //! <stack dir>/logs/<svc>.log   its stdout and stderr
 //! <stack dir>/data/<svc>/      its data
+//! <stack dir>/tls/             the TLS front's private CA and certificate (0700, files 0600)
 //! ```
 //!
 //! Architecture invariant: `down` stops only processes whose pid file this stack wrote and whose
@@ -35,6 +36,7 @@ pub use down::{down, stop_service};
 pub use services::dolphinscheduler::{
     NETNS as DOLPHINSCHEDULER_NETNS, VERSION as DOLPHINSCHEDULER_VERSION,
 };
+pub use services::tls_front::{PORT as TLS_FRONT_PORT, ca_file as tls_ca_file};
 pub use status::{ServiceStatus, status};
 pub use up::{Started, up};
 
@@ -102,11 +104,19 @@ pub enum Readiness {
         /// Text the body must contain.
         contains: Option<&'static str>,
     },
+    /// An HTTPS GET that answers 2xx, the server's certificate verified with `ca_file`.
+    Https {
+        /// The URL.
+        url: String,
+        /// The CA certificate (PEM) to trust.
+        ca_file: PathBuf,
+    },
     /// A command that exits 0.
     Command(PathBuf, Vec<String>),
 }
 
-/// The stack's directories and credentials, handed to every service declaration.
+/// The stack's directories and credentials, handed to every service declaration. Its `Debug`
+/// shows the credentials' names only ([`Env`]'s `Debug` never shows values).
 #[derive(Debug, Clone)]
 pub struct Stack {
     /// State directory (data, logs, pids, env file).
@@ -125,6 +135,18 @@ impl Stack {
     /// [`StackError::Io`] when the state directory cannot be created or the env file written.
     pub fn open(env: &Env) -> Result<Self, StackError> {
         let paths = Paths::from_env(env);
+        // 0700 and ours (0710 with group `postgres` when root runs PostgreSQL as that user); the
+        // per-user parent (`/var/tmp/carbon-e2e-<uid>`) too when the stack creates it.
+        let traverse = services::run_as("postgres").map(|(_, gid)| gid);
+        if let Some(parent) = paths.stack.parent()
+            && (!parent.exists()
+                || parent
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("carbon-e2e-")))
+        {
+            secrets::create_owned_dir(parent, traverse)?;
+        }
+        secrets::create_owned_dir(&paths.stack, traverse)?;
         for sub in ["run", "logs", "data"] {
             let d = paths.stack.join(sub);
             std::fs::create_dir_all(&d).map_err(io_err("create", &d))?;

@@ -157,6 +157,22 @@ pub(crate) async fn probe_once(http: &HttpClient, readiness: &Readiness) -> Resu
                 _ => Ok(()),
             }
         }
+        Readiness::Https { url, ca_file } => {
+            let client = HttpClient::new(
+                "stack",
+                ClientOptions {
+                    timeout: Duration::from_secs(2),
+                    ca_file: Some(ca_file),
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let url = url::Url::parse(url).map_err(|e| e.to_string())?;
+            client
+                .text(client.request(reqwest::Method::GET, url))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
         Readiness::Command(program, args) => {
             // A probe that hangs is killed (kill_on_drop) when its deadline passes.
             let run = tokio::process::Command::new(program)

@@ -34,6 +34,7 @@ impl TrinoClient {
     /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL.
     fn build_from_target(target: &Target) -> Result<Self, TrinoError> {
         let cfg = target.section("trino", &target.trino)?;
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
         let password = cfg
             .password_env
             .as_deref()
@@ -44,7 +45,7 @@ impl TrinoClient {
             TrinoOptions {
                 user: cfg.user.clone(),
                 password,
-                ca_file: cfg.ca_file.as_deref(),
+                ca_file: ca_file.as_deref(),
                 request_timeout: target.settings.request_timeout(),
                 query_timeout: cfg.query_timeout(),
             },

@@ -122,6 +122,9 @@ pub(crate) fn unauthorized_reason(user: &str, password_var: Option<&str>, body: 
 
 /// Adds a hint to a TLS failure on an `https://` URL, or to a TLS answer on an `http://` one.
 pub(crate) fn tls_hint(e: HttpError, base: &Url) -> TrinoError {
+    if matches!(e, HttpError::Certificate { .. }) {
+        return TrinoError::Http(e); // already says which setting to fix
+    }
     let text = e.to_string().to_ascii_lowercase();
     if base.scheme() == "http" && e.is_transport() && text.contains("invalid http version") {
         return TrinoError::Tls {

@@ -111,11 +111,12 @@ impl VmClient {
             .as_deref()
             .map(|var| target.credential("victoriametrics", var))
             .transpose()?;
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
         let http = HttpClient::new(
             "victoriametrics",
             ClientOptions {
                 timeout: target.settings.request_timeout(),
-                ca_file: None,
+                ca_file: ca_file.as_deref(),
             },
         )?;
         Ok(Self {

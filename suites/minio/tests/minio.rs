@@ -253,11 +253,13 @@ async fn presigned_get(ctx: Ctx) -> Result<()> {
     s3.put_object(&bucket, &key, data.clone()).await?;
     let url = s3.presign_get(&bucket, &key, Duration::from_secs(300))?;
     // A client with no credentials at all: only the signature in the URL grants access.
+    let target = ctx.target();
+    let ca_file = target.ca_file(target.minio.as_ref().and_then(|m| m.ca_file.as_deref()));
     let anonymous = HttpClient::new(
         "minio-presigned",
         ClientOptions {
-            timeout: ctx.target().settings.request_timeout(),
-            ca_file: None,
+            timeout: target.settings.request_timeout(),
+            ca_file: ca_file.as_deref(),
         },
     )?;
     let (line, response) = anonymous

@@ -200,24 +200,7 @@ impl Service for NetnsForward {
     }
 
     fn command(&self, _stack: &Stack) -> Result<Command, StackError> {
-        let exe = std::env::current_exe()
-            .map_err(|e| StackError::Other(format!("cannot find the running program: {e}")))?;
-        // Rebuilt while running (cargo replaced the file): Linux reports the old inode as
-        // "<path> (deleted)"; the new build at the same path is the program to start.
-        let exe = match exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
-            Some(rebuilt) if !exe.exists() => std::path::PathBuf::from(rebuilt),
-            _ => exe,
-        };
-        let is_cli = exe
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("carbon-e2e"));
-        if !is_cli {
-            return Err(StackError::Other(format!(
-                "the DolphinScheduler forwarder is started by the carbon-e2e program, not {}",
-                exe.display()
-            )));
-        }
+        let exe = crate::forward::cli_program("the DolphinScheduler forwarder")?;
         let mut cmd = Command::new(exe);
         cmd.args([
             "stack",

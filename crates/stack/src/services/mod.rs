@@ -4,6 +4,7 @@ pub(crate) mod dolphinscheduler;
 mod loki;
 mod objectstore;
 mod postgres;
+pub(crate) mod tls_front;
 mod trino;
 mod victoriametrics;
 mod vmalert;
@@ -15,6 +16,7 @@ pub(crate) fn all() -> Vec<Box<dyn Service>> {
     vec![
         Box::new(postgres::Postgres),
         Box::new(objectstore::VersityGw),
+        Box::new(tls_front::TlsFront),
         Box::new(victoriametrics::VictoriaMetrics),
         Box::new(victoriametrics::VmAgent),
         Box::new(trino::Trino),

@@ -15,7 +15,7 @@ use crate::{Readiness, Service, Stack, StackError, io_err};
 pub(crate) const PORT: u16 = 17070;
 const MODULE: &str = "github.com/versity/versitygw/cmd/versitygw";
 const VERSION: &str = "v1.8.0";
-const HEALTH: &str = "/minio/health/live";
+pub(crate) const HEALTH: &str = "/minio/health/live";
 
 /// Buckets the stack creates: the suites' scratch bucket, the one the platform's Velero uses,
 /// and the Iceberg warehouse.

@@ -1,0 +1,173 @@
+//! The TLS front: `https://127.0.0.1:17443`, terminating TLS with a certificate from a private
+//! CA the stack generates, forwarding to the object store's plain `127.0.0.1:17070`. It is how
+//! CI proves the clients' TLS settings against a real server: trusted with `ca_file` (or with
+//! the CA in the system store), refused clearly without.
+//!
+//! The CA and the server certificate are made with `rcgen` on first start, into
+//! `<stack>/tls/` (directory 0700, files 0600 from creation): `ca.pem` (the CA certificate a
+//! target names in `ca_file`), `server.pem` and `server.key`. The CA's key is never written: it
+//! signs the server certificate and is dropped. The forwarder is `carbon-e2e stack tls-forward`
+//! ([`crate::forward::run_tls`]).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+
+use super::objectstore;
+use crate::secrets::{create_private_dir, write_private};
+use crate::{Readiness, Service, Stack, StackError};
+
+/// The TLS port on the host's loopback.
+pub const PORT: u16 = 17443;
+
+pub(crate) struct TlsFront;
+
+/// `<stack>/tls`.
+pub fn tls_dir(stack_dir: &Path) -> PathBuf {
+    stack_dir.join("tls")
+}
+
+/// `<stack>/tls/ca.pem`: the private CA's certificate, for `ca_file`.
+pub fn ca_file(stack_dir: &Path) -> PathBuf {
+    tls_dir(stack_dir).join("ca.pem")
+}
+
+fn rcgen_err(e: rcgen::Error) -> StackError {
+    StackError::Other(format!("cannot generate the TLS front's certificates: {e}"))
+}
+
+/// Generates the CA and the server certificate (for `127.0.0.1` and `localhost`) unless all
+/// three files exist.
+fn ensure_certificates(stack: &Stack) -> Result<(), StackError> {
+    let dir = tls_dir(&stack.dir);
+    let (ca_pem, cert_pem, key_pem) = (
+        ca_file(&stack.dir),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    create_private_dir(&dir)?;
+    if [&ca_pem, &cert_pem, &key_pem].iter().all(|p| p.exists()) {
+        return Ok(());
+    }
+    println!(
+        "stack: generating a private CA and a certificate for 127.0.0.1 in {}",
+        dir.display()
+    );
+    let ca_key = KeyPair::generate().map_err(rcgen_err)?;
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name
+        .push(DnType::CommonName, "carbon-e2e stack private CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).map_err(rcgen_err)?;
+
+    let key = KeyPair::generate().map_err(rcgen_err)?;
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).map_err(rcgen_err)?;
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "carbon-e2e stack TLS front");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let cert = server
+        .signed_by(&key, &ca_cert, &ca_key)
+        .map_err(rcgen_err)?;
+
+    write_private(&key_pem, key.serialize_pem().as_bytes())?;
+    write_private(&cert_pem, cert.pem().as_bytes())?;
+    write_private(&ca_pem, ca_cert.pem().as_bytes())
+}
+
+impl Service for TlsFront {
+    fn name(&self) -> &'static str {
+        "objectstore-tls"
+    }
+
+    fn role(&self) -> &'static str {
+        "TLS front of the object store (certificate from the stack's private CA)"
+    }
+
+    fn endpoint(&self) -> String {
+        format!("https://127.0.0.1:{PORT}")
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["objectstore"]
+    }
+
+    fn install(&self, _stack: &Stack) -> Result<(), StackError> {
+        Ok(())
+    }
+
+    fn prepare(&self, stack: &Stack) -> Result<(), StackError> {
+        ensure_certificates(stack)
+    }
+
+    fn command(&self, stack: &Stack) -> Result<Command, StackError> {
+        let dir = tls_dir(&stack.dir);
+        let mut cmd = Command::new(crate::forward::cli_program("the TLS front")?);
+        cmd.args([
+            "stack",
+            "tls-forward",
+            "--listen",
+            &PORT.to_string(),
+            "--to",
+            &objectstore::PORT.to_string(),
+        ])
+        .arg("--cert")
+        .arg(dir.join("server.pem"))
+        .arg("--key")
+        .arg(dir.join("server.key"));
+        Ok(cmd)
+    }
+
+    /// Ready when the object store's health path answers through TLS, verified with the CA.
+    fn readiness(&self, stack: &Stack) -> Readiness {
+        Readiness::Https {
+            url: format!("{}{}", self.endpoint(), objectstore::HEALTH),
+            ca_file: ca_file(&stack.dir),
+        }
+    }
+
+    fn process_marker(&self) -> Option<&'static str> {
+        Some("tls-forward")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn certificates_are_private_and_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack {
+            dir: dir.path().to_path_buf(),
+            cache: dir.path().join("cache"),
+            env: carbon_config::Env::default(),
+        };
+        ensure_certificates(&stack).unwrap();
+        let tls = tls_dir(&stack.dir);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&tls), 0o700);
+        for f in ["ca.pem", "server.pem", "server.key"] {
+            assert_eq!(mode(&tls.join(f)), 0o600, "{f}");
+        }
+        let first = std::fs::read(ca_file(&stack.dir)).unwrap();
+        ensure_certificates(&stack).unwrap();
+        assert_eq!(std::fs::read(ca_file(&stack.dir)).unwrap(), first);
+        assert!(
+            String::from_utf8(first)
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+    }
+}
