@@ -3,6 +3,7 @@
 //! 1. Cold `stack up` with everything installed (per service and in all).
 //! 2. Per-trial harness overhead: the harness's own trial through nextest, as nextest times it.
 //! 3. Fail-fast: the object store stopped, time until every `minio` trial has failed.
+//!    3b. (`--only unreachable`, `bench_safety.rs`) a dead and a hung store against the real one.
 //! 4. Full-suite wall time against the local stack.
 //! 5. Trino: client wall time against Trino's own elapsed time for the smoke queries, the
 //!    `trino` suite's wall time, and the local Trino's cold start (`--only trino` runs just
@@ -32,8 +33,9 @@ pub struct Args {
     /// How many times to repeat the expensive ones (stack, fail-fast, full suite).
     #[arg(long, default_value_t = 3)]
     repeat_slow: usize,
-    /// Run only one section: `trino`, `dolphinscheduler` or `loki` (restarts only that service).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki"])]
+    /// Run only one section: `trino`, `dolphinscheduler` or `loki` (restarts only that service),
+    /// or `unreachable` (a dead and a hung object store; restarts nothing).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "unreachable"])]
     only: Option<String>,
 }
 
@@ -118,6 +120,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         crate::bench_dolphinscheduler::run(&env, args.repeat, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
     }
+    if args.only.as_deref() == Some("unreachable") {
+        let target = carbon_config::load()?;
+        crate::bench_safety::run(args.repeat_slow, target.settings.request_timeout())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.only.as_deref() == Some("loki") {
         crate::bench_loki::run(&env, args.repeat, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
@@ -198,6 +205,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "| all minio trials failed (nextest wall time) | {} |",
         secs(median(fail_wall))
     );
+
+    // 3b. A dead and a hung store: what one unreachable service costs a whole run.
+    let target = carbon_config::load()?;
+    crate::bench_safety::run(args.repeat_slow, target.settings.request_timeout())?;
 
     // 4. Full suite.
     let mut full = Vec::new();

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_dolphinscheduler;
 mod bench_loki;
+mod bench_safety;
 mod doctor;
 mod nextest;
 mod reap;

@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
-            "the trial deletes its prefix and checks nothing is left under it",
+            "the trial aborts open multipart uploads and deletes its prefix, then checks nothing is left under it",
         )
         .full(
             "multipart_object_round_trips_with_matching_sha256",
@@ -37,7 +37,7 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
-            "the trial deletes its prefix and checks nothing is left under it",
+            "the trial aborts open multipart uploads and deletes its prefix, then checks nothing is left under it",
         )
         .full(
             "listing_by_prefix_returns_exactly_the_objects_under_it",
@@ -46,7 +46,7 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
-            "the trial deletes its prefix and checks nothing is left under it",
+            "the trial aborts open multipart uploads and deletes its prefix, then checks nothing is left under it",
         )
         .full(
             "presigned_get_reads_the_object_without_credentials",
@@ -55,12 +55,12 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
-            "the trial deletes its prefix and checks nothing is left under it",
+            "the trial aborts open multipart uploads and deletes its prefix, then checks nothing is left under it",
         )
         .full("deleted_object_is_gone", MINIO, delete)
         .writes(
             "objects under s3://<minio.test_bucket>/e2e/<run id>/<trial>/, user metadata carbon-e2e-run=<run id>",
-            "the trial deletes its prefix and checks nothing is left under it",
+            "the trial aborts open multipart uploads and deletes its prefix, then checks nothing is left under it",
         )
         .run()
 }
@@ -84,6 +84,10 @@ fn scratch_prefix(ctx: &Ctx, trial: &str) -> Result<String> {
     let s3 = s3(ctx)?;
     let (bucket, p) = (bucket(ctx), prefix.clone());
     ctx.defer(format!("delete s3://{bucket}/{prefix}"), async move {
+        // A trial stopped mid-upload leaves its multipart upload open: abort it too.
+        for u in s3.incomplete_uploads(&bucket, &p).await? {
+            s3.abort_upload(&bucket, &u.key, &u.upload_id).await?;
+        }
         s3.delete_prefix(&bucket, &p).await?;
         ensure!(
             s3.list(&bucket, &p).await?.is_empty(),
