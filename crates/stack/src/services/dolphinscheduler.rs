@@ -129,18 +129,15 @@ fn verify_jars(lib: &Path) -> Result<(), StackError> {
     )))
 }
 
-/// The OS user the server (and so every task) runs as: the tenant's name.
+/// The OS user the server (and so every task) runs as: the tenant's name (the account name of
+/// this process's uid, from the user database).
 pub(crate) fn os_user() -> Result<String, StackError> {
-    let uid = crate::status::current_uid();
-    let passwd =
-        std::fs::read_to_string("/etc/passwd").map_err(io_err("read", Path::new("/etc/passwd")))?;
-    passwd
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
-        })
-        .ok_or_else(|| StackError::Other(format!("uid {uid} has no entry in /etc/passwd")))
+    whoami::fallible::username().map_err(|e| {
+        StackError::Other(format!(
+            "uid {} has no user name: {e}",
+            crate::status::current_uid()
+        ))
+    })
 }
 
 fn require_root(what: &str) -> Result<(), StackError> {
