@@ -502,6 +502,33 @@ impl Service for DolphinScheduler {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_jar_is_pinned_once() {
+        let names: Vec<&str> = pinned_jars().map(|(n, _)| n).collect();
+        assert_eq!(names.len(), 430);
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len());
+        assert!(names.contains(&"dolphinscheduler-standalone-server-3.1.1.jar"));
+        assert!(pinned_jars().all(|(_, sha)| sha.len() == 64));
+    }
+
+    #[test]
+    fn a_missing_changed_or_extra_jar_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, _) = pinned_jars().next().unwrap();
+        std::fs::write(dir.path().join(first), b"not the jar").unwrap();
+        std::fs::write(dir.path().join("evil-1.0.jar"), b"x").unwrap();
+        std::fs::write(dir.path().join(".complete"), b"3.1.1").unwrap();
+        let e = verify_jars(dir.path()).unwrap_err().to_string();
+        assert!(e.contains(&format!("{first} has SHA-256")), "{e}");
+        assert!(e.contains("(431 differences)"), "{e}");
+        assert!(!dir.path().join(first).exists(), "a changed jar is removed");
+        assert!(
+            !dir.path().join(".complete").exists(),
+            "the next up fetches again"
+        );
+    }
+
     fn stack(dir: &Path) -> Stack {
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         Stack {
