@@ -8,6 +8,8 @@ use carbon_config::Env;
 
 /// The cargo-nextest release `validate` installs when none is present.
 pub const NEXTEST_VERSION: &str = "0.9.151";
+/// How long `cargo install cargo-nextest` may take (about 10 minutes on two cores).
+const NEXTEST_INSTALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
 
 /// Installs cargo-nextest with cargo unless `cargo nextest` already answers.
 ///
@@ -24,18 +26,18 @@ pub fn ensure_installed() -> anyhow::Result<()> {
         return Ok(());
     }
     println!("validate: installing cargo-nextest {NEXTEST_VERSION} with cargo (once per machine)");
-    let status = Command::new("cargo")
-        .args([
-            "install",
-            "--locked",
-            "cargo-nextest",
-            "--version",
-            NEXTEST_VERSION,
-        ])
-        .status()
+    let mut install = Command::new("cargo");
+    install.args([
+        "install",
+        "--locked",
+        "cargo-nextest",
+        "--version",
+        NEXTEST_VERSION,
+    ]);
+    let run = carbon_stack::run_with_deadline(&mut install, NEXTEST_INSTALL_TIMEOUT, None)
         .context("running cargo install")?;
-    if !status.success() {
-        bail!("cargo install cargo-nextest {NEXTEST_VERSION} failed ({status})");
+    if let Some(failure) = run.failure(NEXTEST_INSTALL_TIMEOUT) {
+        bail!("cargo install cargo-nextest {NEXTEST_VERSION} {failure}");
     }
     Ok(())
 }

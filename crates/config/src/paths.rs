@@ -39,7 +39,8 @@ impl Paths {
                 .get("E2E_STACK_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| {
-                    PathBuf::from(format!("/var/tmp/carbon-e2e-{}/stack", current_uid()))
+                    let uid = rustix::process::getuid().as_raw();
+                    PathBuf::from(format!("/var/tmp/carbon-e2e-{uid}/stack"))
                 }),
             cache: env
                 .get("E2E_CACHE_DIR")
@@ -58,12 +59,4 @@ impl Paths {
     pub fn stack_env_file(&self) -> PathBuf {
         self.stack.join("stack.env")
     }
-}
-
-/// The uid this process runs as (the owner of `/proc/self`), without unsafe code.
-fn current_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(0)
 }

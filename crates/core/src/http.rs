@@ -744,10 +744,20 @@ mod tests {
     /// An HTTPS server on 127.0.0.1 with a certificate for `names` from a fresh private CA;
     /// answers one request per connection with 200. Returns its URL and the CA's PEM file.
     async fn tls_server(names: &[&str]) -> (Url, tempfile_path::Pem) {
+        tls_server_with(names, false).await
+    }
+
+    /// As [`tls_server`]; with `serve_ca` the server presents the CA certificate itself (a
+    /// common mistake: `CaUsedAsEndEntity` to a client that trusts that CA).
+    async fn tls_server_with(names: &[&str], serve_ca: bool) -> (Url, tempfile_path::Pem) {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
         let ca_key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::default();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.subject_alt_names = names
+            .iter()
+            .map(|n| rcgen::SanType::IpAddress(n.parse().unwrap_or([127, 0, 0, 1].into())))
+            .collect();
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
@@ -762,8 +772,11 @@ mod tests {
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            vec![if serve_ca { ca_cert.der() } else { cert.der() }.clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(
+                if serve_ca { &ca_key } else { &key }.serialize_der(),
+            )
+            .unwrap(),
         )
         .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
@@ -867,5 +880,27 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("does not name the host"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn ca_served_as_the_server_certificate_names_ca_file() {
+        let (url, ca) = tls_server_with(&["127.0.0.1"], true).await;
+        let c = tls_client(Some(&ca.0));
+        let err = c.send(c.request(Method::GET, url)).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                HttpError::Certificate {
+                    problem: CertificateProblem::Untrusted,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("CaUsedAsEndEntity") && text.contains("`ca_file` in [minio]"),
+            "{text}"
+        );
     }
 }

@@ -42,7 +42,7 @@ pub(crate) fn command_line(cmd: &Command) -> String {
 
 /// How a command run under a deadline ended.
 #[derive(Debug)]
-pub(crate) struct Finished {
+pub struct Finished {
     /// Its status and whatever output was piped.
     pub output: Output,
     /// Whether the deadline passed and its process group was killed.
@@ -51,7 +51,7 @@ pub(crate) struct Finished {
 
 impl Finished {
     /// `None` on success, else what went wrong, for [`StackError::Command`].
-    pub(crate) fn failure(&self, limit: Duration) -> Option<String> {
+    pub fn failure(&self, limit: Duration) -> Option<String> {
         if self.timed_out {
             Some(format!(
                 "did not finish within {limit:?} and was killed (with every process it started)"
@@ -66,11 +66,12 @@ impl Finished {
 
 /// Runs `cmd` in a process group of its own, feeding it `stdin` if given, and kills the whole
 /// group when `limit` passes. The deadline is kept by a watchdog thread blocked on a channel
-/// (no polling): the command finishing wakes it at once.
+/// (no polling): the command finishing wakes it at once. Being in a group of its own, the
+/// command does not get a terminal's Ctrl-C; the deadline is what bounds it.
 ///
 /// # Errors
 /// When the command cannot be spawned.
-pub(crate) fn run_with_deadline(
+pub fn run_with_deadline(
     cmd: &mut Command,
     limit: Duration,
     stdin: Option<&[u8]>,

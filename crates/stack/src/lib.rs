@@ -33,6 +33,7 @@ use carbon_config::{Env, Paths};
 use futures::future::BoxFuture;
 
 pub use down::{down, stop_service};
+pub use install::{Finished, run_with_deadline};
 pub use services::dolphinscheduler::{
     NETNS as DOLPHINSCHEDULER_NETNS, VERSION as DOLPHINSCHEDULER_VERSION,
 };

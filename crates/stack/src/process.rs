@@ -1,4 +1,9 @@
-//! Detached processes with pid files: start, find, stop. Only pids this stack wrote are touched.
+//! Detached processes with pid files: start, find, stop. Only pids this stack wrote are touched,
+//! and a pid file alone is not trusted to name a process to signal: the process must still be
+//! alive, carry the program marker the pid file records in its command line, run as this user
+//! (or, for root, as the service user the stack runs PostgreSQL as), and have started no later
+//! than the pid file was written (a pid the kernel reused for a later process is not ours). The
+//! state directory holding the pid files is 0700 and ours (see `secrets::create_owned_dir`).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -54,10 +59,60 @@ pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackEr
     Ok(pid)
 }
 
-/// The pid of the service's process if it is alive and still the program the stack started.
+/// The pid of the service's process if it is alive and still the process the stack started
+/// (see the module docs for what is checked).
 pub(crate) fn running_pid(stack: &Stack, name: &str) -> Option<u32> {
     let (pid, program) = recorded(stack, name)?;
-    alive_as(pid, &program).then_some(pid)
+    let pid_file = stack.pid_file(name);
+    (alive_as(pid, &program) && runs_as_us(pid) && started_before(pid, &pid_file)).then_some(pid)
+}
+
+/// Whether `pid` runs as this user, or (when this is root) as a user the stack runs a server as.
+fn runs_as_us(pid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(format!("/proc/{pid}")) else {
+        return false;
+    };
+    let me = crate::status::current_uid();
+    meta.uid() == me
+        || (me == 0
+            && crate::services::run_as("postgres").is_some_and(|(uid, _)| uid == meta.uid()))
+}
+
+/// Whether `pid` started no later than `pid_file` was last written (to the second, with a
+/// second of slack for rounding).
+fn started_before(pid: u32, pid_file: &std::path::Path) -> bool {
+    let written = std::fs::metadata(pid_file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
+    match (process_start_secs(pid), written) {
+        (Some(started), Some(written)) => started <= written + 1,
+        _ => false,
+    }
+}
+
+/// When `pid` started, in seconds since the epoch: boot time (`/proc/stat` btime) plus its
+/// start in clock ticks after boot (`/proc/<pid>/stat` field 22).
+fn process_start_secs(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name start at field 3 (state).
+    let ticks: u64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let boot: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(boot + ticks / rustix::param::clock_ticks_per_second().max(1))
 }
 
 /// The pid and program marker in the service's pid file, unchecked.
@@ -159,4 +214,24 @@ pub(crate) fn tail(path: &std::path::Path, lines: usize) -> String {
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_file_older_than_its_process_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let file = dir.path().join("x.pid");
+        std::fs::write(&file, format!("{me} carbon\n")).unwrap();
+        // Written after this process started: ours.
+        assert!(started_before(me, &file));
+        assert!(runs_as_us(me));
+        // Back-dated to the epoch: this process started after it, so the pid was reused.
+        let old = std::fs::File::options().write(true).open(&file).unwrap();
+        old.set_modified(std::time::UNIX_EPOCH).unwrap();
+        assert!(!started_before(me, &file));
+    }
 }

@@ -46,10 +46,7 @@ pub async fn status(env: &Env) -> Result<Vec<ServiceStatus>, StackError> {
     Ok(out)
 }
 
-/// The uid this process runs as (the owner of `/proc/self`).
+/// The uid this process runs as.
 pub(crate) fn current_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX)
+    rustix::process::getuid().as_raw()
 }

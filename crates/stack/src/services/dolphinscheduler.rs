@@ -129,18 +129,15 @@ fn verify_jars(lib: &Path) -> Result<(), StackError> {
     )))
 }
 
-/// The OS user the server (and so every task) runs as: the tenant's name.
+/// The OS user the server (and so every task) runs as: the tenant's name (the account name of
+/// this process's uid, from the user database).
 pub(crate) fn os_user() -> Result<String, StackError> {
-    let uid = crate::status::current_uid();
-    let passwd =
-        std::fs::read_to_string("/etc/passwd").map_err(io_err("read", Path::new("/etc/passwd")))?;
-    passwd
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
-        })
-        .ok_or_else(|| StackError::Other(format!("uid {uid} has no entry in /etc/passwd")))
+    whoami::fallible::username().map_err(|e| {
+        StackError::Other(format!(
+            "uid {} has no user name: {e}",
+            crate::status::current_uid()
+        ))
+    })
 }
 
 fn require_root(what: &str) -> Result<(), StackError> {
@@ -506,6 +503,33 @@ impl Service for DolphinScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_jar_is_pinned_once() {
+        let names: Vec<&str> = pinned_jars().map(|(n, _)| n).collect();
+        assert_eq!(names.len(), 430);
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len());
+        assert!(names.contains(&"dolphinscheduler-standalone-server-3.1.1.jar"));
+        assert!(pinned_jars().all(|(_, sha)| sha.len() == 64));
+    }
+
+    #[test]
+    fn a_missing_changed_or_extra_jar_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, _) = pinned_jars().next().unwrap();
+        std::fs::write(dir.path().join(first), b"not the jar").unwrap();
+        std::fs::write(dir.path().join("evil-1.0.jar"), b"x").unwrap();
+        std::fs::write(dir.path().join(".complete"), b"3.1.1").unwrap();
+        let e = verify_jars(dir.path()).unwrap_err().to_string();
+        assert!(e.contains(&format!("{first} has SHA-256")), "{e}");
+        assert!(e.contains("(431 differences)"), "{e}");
+        assert!(!dir.path().join(first).exists(), "a changed jar is removed");
+        assert!(
+            !dir.path().join(".complete").exists(),
+            "the next up fetches again"
+        );
+    }
 
     fn stack(dir: &Path) -> Stack {
         std::fs::create_dir_all(dir.join("logs")).unwrap();

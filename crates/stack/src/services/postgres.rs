@@ -82,7 +82,7 @@ impl Service for Postgres {
         chown(&data)?;
         // The password reaches initdb through a file only the server's user can read, never argv.
         let pwfile = stack.dir.join("run/postgres.pw");
-        std::fs::write(&pwfile, stack.var(PG_PASSWORD)).map_err(io_err("write", &pwfile))?;
+        crate::secrets::write_private(&pwfile, stack.var(PG_PASSWORD).as_bytes())?;
         chown(&pwfile)?;
         let result = run_logged(
             stack,
