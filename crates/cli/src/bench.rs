@@ -325,7 +325,7 @@ async fn trino(env: &Env, args: &Args) -> anyhow::Result<()> {
         secs(median(info))
     );
     println!(
-        "| start to the first query answered (`stack up` returns) | {} |",
+        "| start until `stack up` returns (`starting:false`, then its probe query answered) | {} |",
         secs(median(query))
     );
     Ok(())
