@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use carbon_config::FromTarget as _;
 
 /// Writing trials of each suite, and a line each prints once its artifacts exist.
-const MID_TRIAL: [(&str, &str); 4] = [
+const MID_TRIAL: [(&str, &str); 5] = [
     (
         // Signalled as the 16 MiB multipart upload starts: the cleanup must also abort it.
         "minio::full::multipart_object_round_trips_with_matching_sha256",
@@ -32,6 +32,10 @@ const MID_TRIAL: [(&str, &str); 4] = [
     (
         "victoriametrics::full::written_sample_reads_back_through_query_and_export",
         "wrote carbon_e2e_probe",
+    ),
+    (
+        "alerts::full::probe_sample_makes_the_probe_rule_fire_after_its_for_window",
+        "wrote carbon_e2e_alert_probe",
     ),
 ];
 
