@@ -182,8 +182,9 @@ impl Stack {
     }
 }
 
-/// One service of the local stack.
-pub trait Service: Send + Sync {
+/// One server of the local stack: how it is installed, prepared, started and probed (not to be
+/// confused with `carbon_config::Service`, a service a trial needs from the target).
+pub trait LocalServer: Send + Sync {
     /// Its name: used for pid, log and data paths.
     fn name(&self) -> &'static str;
     /// What it stands in for on the platform, for `status`.
@@ -238,6 +239,6 @@ pub trait Service: Send + Sync {
 }
 
 /// The services of the local stack, in start order.
-pub fn services() -> Vec<Box<dyn Service>> {
+pub fn services() -> Vec<Box<dyn LocalServer>> {
     services::all()
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use carbon_core::wait::{Check, wait_until};
 use rustix::process::{Pid, Signal};
 
-use crate::{Service, Stack, StackError, io_err};
+use crate::{LocalServer, Stack, StackError, io_err};
 
 /// The program a pid file expects to find in `/proc/<pid>/cmdline`.
 fn program_of(cmd: &Command) -> String {
@@ -26,7 +26,7 @@ fn program_of(cmd: &Command) -> String {
 
 /// Starts `service` detached (own process group, stdin closed, output to its log) and records
 /// its pid.
-pub(crate) fn start(stack: &Stack, service: &dyn Service) -> Result<u32, StackError> {
+pub(crate) fn start(stack: &Stack, service: &dyn LocalServer) -> Result<u32, StackError> {
     let mut cmd = service.command(stack)?;
     let log_path = stack.log_file(service.name());
     let mut log = OpenOptions::new()
@@ -152,7 +152,7 @@ fn alive_as(pid: u32, program: &str) -> bool {
 /// Returns whether a process was running.
 pub(crate) async fn stop(
     stack: &Stack,
-    service: &dyn Service,
+    service: &dyn LocalServer,
     grace: Duration,
 ) -> Result<bool, StackError> {
     let name = service.name();

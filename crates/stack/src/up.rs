@@ -8,7 +8,7 @@ use carbon_core::http::{ClientOptions, HttpClient};
 use carbon_core::wait::{Check, WaitError, wait_until};
 
 use crate::process::{running_pid, start, started_process_exited, tail};
-use crate::{Readiness, Service, Stack, StackError, services};
+use crate::{LocalServer, Readiness, Stack, StackError, services};
 
 /// What `up` did for one service.
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
 pub(crate) async fn wait_ready(
     stack: &Stack,
     http: &HttpClient,
-    service: &dyn Service,
+    service: &dyn LocalServer,
 ) -> Result<(), StackError> {
     let name = service.name();
     let readiness = service.readiness(stack);

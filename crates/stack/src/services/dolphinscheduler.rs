@@ -34,7 +34,7 @@ use crate::install::{
     LOCAL_STEP_TIMEOUT, MVN_TIMEOUT, apt, command_line, run_logged, run_with_deadline, sha256_of,
 };
 use crate::secrets::{DS_PASSWORD, PG_PASSWORD, PG_USER};
-use crate::{Readiness, Service, Stack, StackError, io_err};
+use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 /// The API port, in the namespace and (forwarded) on the host.
 pub(crate) const API_PORT: u16 = 12345;
@@ -155,7 +155,7 @@ fn require_root(what: &str) -> Result<(), StackError> {
 /// PostgreSQL in. Run by the `carbon-e2e` binary itself (`carbon-e2e stack forward`).
 pub(crate) struct NetnsForward;
 
-impl Service for NetnsForward {
+impl LocalServer for NetnsForward {
     fn name(&self) -> &'static str {
         "dolphinscheduler-net"
     }
@@ -329,7 +329,7 @@ pub(crate) fn admin_client(stack: &Stack) -> Result<DsClient, StackError> {
     .map_err(|e| StackError::Other(e.to_string()))
 }
 
-impl Service for DolphinScheduler {
+impl LocalServer for DolphinScheduler {
     fn name(&self) -> &'static str {
         "dolphinscheduler"
     }

@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::install::run_logged;
-use crate::{Readiness, Service, Stack, StackError, io_err};
+use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 /// The Loki release: the last line of Apache-2.0 Loki is 2.2; 1.6.1 is what builds here.
 pub(crate) const VERSION: &str = "v1.6.1";
@@ -119,7 +119,7 @@ fn schema_from(data: &Path) -> Result<String, StackError> {
     Ok(date)
 }
 
-impl Service for Loki {
+impl LocalServer for Loki {
     fn name(&self) -> &'static str {
         "loki"
     }
@@ -213,7 +213,7 @@ table_manager:
     }
 }
 
-impl Service for Promtail {
+impl LocalServer for Promtail {
     fn name(&self) -> &'static str {
         "promtail"
     }

@@ -9,10 +9,10 @@ mod trino;
 mod victoriametrics;
 mod vmalert;
 
-use crate::Service;
+use crate::LocalServer;
 
 /// The services, in start order.
-pub(crate) fn all() -> Vec<Box<dyn Service>> {
+pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
     vec![
         Box::new(postgres::Postgres),
         Box::new(objectstore::VersityGw),

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 
 use crate::install::go;
 use crate::secrets::{S3_ACCESS_KEY, S3_SECRET_KEY};
-use crate::{Readiness, Service, Stack, StackError, io_err};
+use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 17070;
 const MODULE: &str = "github.com/versity/versitygw/cmd/versitygw";
@@ -23,7 +23,7 @@ pub(crate) const BUCKETS: &[&str] = &["carbon-e2e", "velero-backups", "iceberg"]
 
 pub(crate) struct VersityGw;
 
-impl Service for VersityGw {
+impl LocalServer for VersityGw {
     fn name(&self) -> &'static str {
         "objectstore"
     }

@@ -11,7 +11,7 @@ use crate::install::{
     LOCAL_STEP_TIMEOUT, PSQL_TIMEOUT, apt, command_line, run_logged, run_with_deadline,
 };
 use crate::secrets::{PG_PASSWORD, PG_USER};
-use crate::{Readiness, Service, Stack, StackError, io_err};
+use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 15432;
 
@@ -49,7 +49,7 @@ fn chown(path: &std::path::Path) -> Result<(), StackError> {
     Ok(())
 }
 
-impl Service for Postgres {
+impl LocalServer for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
     }

@@ -20,7 +20,7 @@ use rcgen::{
 
 use super::objectstore;
 use crate::secrets::{create_private_dir, write_private};
-use crate::{Readiness, Service, Stack, StackError};
+use crate::{LocalServer, Readiness, Stack, StackError};
 
 /// The TLS port on the host's loopback.
 pub const PORT: u16 = 17443;
@@ -85,7 +85,7 @@ fn ensure_certificates(stack: &Stack) -> Result<(), StackError> {
     write_private(&ca_pem, ca_cert.pem().as_bytes())
 }
 
-impl Service for TlsFront {
+impl LocalServer for TlsFront {
     fn name(&self) -> &'static str {
         "objectstore-tls"
     }

@@ -22,7 +22,7 @@ use crate::install::{
     LOCAL_STEP_TIMEOUT, MVN_TIMEOUT, PROBE_TIMEOUT, apt, run_logged, run_with_deadline, sha256_of,
 };
 use crate::secrets::{PG_PASSWORD, PG_USER, S3_ACCESS_KEY, S3_SECRET_KEY};
-use crate::{Readiness, Service, Stack, StackError, io_err};
+use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 18080;
 const VERSION: &str = "476";
@@ -156,7 +156,7 @@ fn fetch(stack: &Stack, a: &Artifact) -> Result<PathBuf, StackError> {
     Ok(file)
 }
 
-impl Service for Trino {
+impl LocalServer for Trino {
     fn name(&self) -> &'static str {
         "trino"
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::install::apt;
-use crate::{Readiness, Service, Stack, StackError, io_err};
+use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const VM_PORT: u16 = 18428;
 pub(crate) const AGENT_PORT: u16 = 18429;
@@ -25,7 +25,7 @@ pub(crate) fn install(stack: &Stack) -> Result<(), StackError> {
     )
 }
 
-impl Service for VictoriaMetrics {
+impl LocalServer for VictoriaMetrics {
     fn name(&self) -> &'static str {
         "victoriametrics"
     }
@@ -60,7 +60,7 @@ impl Service for VictoriaMetrics {
     }
 }
 
-impl Service for VmAgent {
+impl LocalServer for VmAgent {
     fn name(&self) -> &'static str {
         "vmagent"
     }

@@ -12,7 +12,7 @@
 use std::process::Command;
 
 use crate::services::victoriametrics::VM_PORT;
-use crate::{Readiness, Service, Stack, StackError, io_err};
+use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 18880;
 
@@ -60,7 +60,7 @@ groups:
 
 pub(crate) struct VmAlert;
 
-impl Service for VmAlert {
+impl LocalServer for VmAlert {
     fn name(&self) -> &'static str {
         "vmalert"
     }
