@@ -53,7 +53,9 @@ fn start_until(trial: &str, trigger: &str, run_id: &str) -> (Child, u32, Arc<Mut
     let mut pid = None;
     for line in lines.by_ref() {
         let line = line.expect("utf-8 output");
-        seen.lock().unwrap().push_str(&format!("{line}\n"));
+        seen.lock()
+            .expect("not poisoned")
+            .push_str(&format!("{line}\n"));
         if let Some(p) = line
             .strip_prefix(&format!("trial {trial} (pid "))
             .and_then(|r| r.strip_suffix(')'))
@@ -67,10 +69,12 @@ fn start_until(trial: &str, trigger: &str, run_id: &str) -> (Child, u32, Arc<Mut
     let out = Arc::clone(&seen);
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
-            out.lock().unwrap().push_str(&format!("{line}\n"));
+            out.lock()
+                .expect("not poisoned")
+                .push_str(&format!("{line}\n"));
         }
     });
-    let text = seen.lock().unwrap().clone();
+    let text = seen.lock().expect("not poisoned").clone();
     let pid = pid.unwrap_or_else(|| panic!("{trial} never printed its pid:\n{text}"));
     assert!(
         text.contains(trigger),
@@ -97,7 +101,7 @@ fn sigterm_mid_trial_runs_the_cleanups_and_leaves_nothing() {
         let (mut child, pid, seen) = start_until(trial, trigger, &run_id);
         signal(pid, "-TERM");
         child.wait().expect("nextest ends");
-        let text = seen.lock().unwrap().clone();
+        let text = seen.lock().expect("not poisoned").clone();
         let after_signal = text
             .split_once("received SIGTERM")
             .map(|(_, rest)| rest)
@@ -226,7 +230,7 @@ fn a_read_only_target_receives_no_write() {
         .expect("cargo nextest runs");
     let text = common::console(&out);
     assert!(out.status.success(), "read-only run failed:\n{text}");
-    let requests = recorded.lock().unwrap().clone();
+    let requests = recorded.lock().expect("not poisoned").clone();
     let writes: Vec<&String> = requests
         .iter()
         .filter(|r| !(r.starts_with("GET ") || r.starts_with("HEAD ")))
@@ -280,7 +284,7 @@ async fn recording_forwarder(upstream: &'static str, seen: Arc<Mutex<Vec<String>
                                     && ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
                                         .contains(&method)
                                 {
-                                    seen.lock().unwrap().push(line.to_string());
+                                    seen.lock().expect("not poisoned").push(line.to_string());
                                 }
                             }
                         }

@@ -324,6 +324,15 @@ impl DsClient {
     }
 }
 
+impl carbon_config::FromTarget for DsClient {
+    const SECTION: &'static str = "dolphinscheduler";
+    type Error = DsError;
+
+    fn from_target(target: &Target) -> Result<Self, DsError> {
+        Self::build_from_target(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,14 +352,5 @@ mod tests {
         let c = DsClient::new(url, auth, DsApi::UpTo3_2, timeout).unwrap();
         assert_eq!(rt.block_on(c.generation()).unwrap(), ApiGeneration::UpTo3_2);
         assert_eq!(c.url().as_str(), "http://127.0.0.1:1/dolphinscheduler/");
-    }
-}
-
-impl carbon_config::FromTarget for DsClient {
-    const SECTION: &'static str = "dolphinscheduler";
-    type Error = DsError;
-
-    fn from_target(target: &Target) -> Result<Self, DsError> {
-        Self::build_from_target(target)
     }
 }

@@ -610,6 +610,15 @@ fn interpolate_value(v: &Value, variables: &BTreeMap<String, String>) -> Value {
     }
 }
 
+impl carbon_config::FromTarget for GrafanaClient {
+    const SECTION: &'static str = "grafana";
+    type Error = GrafanaError;
+
+    fn from_target(target: &Target) -> Result<Self, GrafanaError> {
+        Self::build_from_target(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on responses written from Grafana 12's documented HTTP API
@@ -757,14 +766,5 @@ mod tests {
             ),
             r#"up{ns="data-platform",n="x",o="x"}[$__rate_interval]"#
         );
-    }
-}
-
-impl carbon_config::FromTarget for GrafanaClient {
-    const SECTION: &'static str = "grafana";
-    type Error = GrafanaError;
-
-    fn from_target(target: &Target) -> Result<Self, GrafanaError> {
-        Self::build_from_target(target)
     }
 }

@@ -526,6 +526,15 @@ fn version_from_metrics(text: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+impl carbon_config::FromTarget for LokiClient {
+    const SECTION: &'static str = "loki";
+    type Error = LokiError;
+
+    fn from_target(target: &Target) -> Result<Self, LokiError> {
+        Self::build_from_target(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on responses recorded from the local Loki 1.6.1 (`tests/data/`); the
@@ -623,14 +632,5 @@ mod tests {
         .expect("json");
         assert!(LokiVersion::parse(&info.version).has_logql_v2());
         assert_eq!(LokiVersion::parse("v3.1.0").major_minor, Some((3, 1)));
-    }
-}
-
-impl carbon_config::FromTarget for LokiClient {
-    const SECTION: &'static str = "loki";
-    type Error = LokiError;
-
-    fn from_target(target: &Target) -> Result<Self, LokiError> {
-        Self::build_from_target(target)
     }
 }

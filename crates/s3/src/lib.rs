@@ -586,6 +586,15 @@ fn parse_uploads(xml: &str) -> Vec<Upload> {
         .collect()
 }
 
+impl carbon_config::FromTarget for S3Client {
+    const SECTION: &'static str = "minio";
+    type Error = S3Error;
+
+    fn from_target(target: &Target) -> Result<Self, S3Error> {
+        Self::build_from_target(target)
+    }
+}
+
 #[cfg(test)]
 mod upload_tests {
     #[test]
@@ -603,14 +612,5 @@ mod upload_tests {
             Some("2026-11-27T03:00:00.000Z")
         );
         assert_eq!(uploads[1].initiated, None);
-    }
-}
-
-impl carbon_config::FromTarget for S3Client {
-    const SECTION: &'static str = "minio";
-    type Error = S3Error;
-
-    fn from_target(target: &Target) -> Result<Self, S3Error> {
-        Self::build_from_target(target)
     }
 }

@@ -214,6 +214,15 @@ impl TrinoClient {
     }
 }
 
+impl carbon_config::FromTarget for TrinoClient {
+    const SECTION: &'static str = "trino";
+    type Error = TrinoError;
+
+    fn from_target(target: &Target) -> Result<Self, TrinoError> {
+        Self::build_from_target(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,14 +272,5 @@ mod tests {
             e.contains("http://127.0.0.1:9/v1/statement") && e.contains("cannot connect"),
             "{e}"
         );
-    }
-}
-
-impl carbon_config::FromTarget for TrinoClient {
-    const SECTION: &'static str = "trino";
-    type Error = TrinoError;
-
-    fn from_target(target: &Target) -> Result<Self, TrinoError> {
-        Self::build_from_target(target)
     }
 }

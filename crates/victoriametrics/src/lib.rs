@@ -266,6 +266,15 @@ fn parse_vector(
     }
 }
 
+impl carbon_config::FromTarget for VmClient {
+    const SECTION: &'static str = "victoriametrics";
+    type Error = VmError;
+
+    fn from_target(target: &Target) -> Result<Self, VmError> {
+        Self::build_from_target(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on recorded responses; the client itself is verified against a real
@@ -305,14 +314,5 @@ mod tests {
         let s: ExportedSeries = serde_json::from_str(l).unwrap();
         assert_eq!(s.values, vec![42.0]);
         assert_eq!(s.timestamps, vec![1_700_000_000_000]);
-    }
-}
-
-impl carbon_config::FromTarget for VmClient {
-    const SECTION: &'static str = "victoriametrics";
-    type Error = VmError;
-
-    fn from_target(target: &Target) -> Result<Self, VmError> {
-        Self::build_from_target(target)
     }
 }

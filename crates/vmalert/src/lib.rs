@@ -235,6 +235,15 @@ pub fn find_rule<'a>(groups: &'a [Group], name: &str) -> Option<(&'a Group, &'a 
         .find_map(|g| g.all_rules().find(|r| r.name == name).map(|r| (g, r)))
 }
 
+impl carbon_config::FromTarget for VmAlertClient {
+    const SECTION: &'static str = "vmalert";
+    type Error = VmAlertError;
+
+    fn from_target(target: &Target) -> Result<Self, VmAlertError> {
+        Self::build_from_target(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on responses recorded from the stack's vmalert (VictoriaMetrics 1.79.5);
@@ -299,14 +308,5 @@ mod tests {
             .expect("probe alert");
         assert_eq!(a.state, "firing");
         assert!(a.labels.contains_key("e2e_run"));
-    }
-}
-
-impl carbon_config::FromTarget for VmAlertClient {
-    const SECTION: &'static str = "vmalert";
-    type Error = VmAlertError;
-
-    fn from_target(target: &Target) -> Result<Self, VmAlertError> {
-        Self::build_from_target(target)
     }
 }

@@ -165,7 +165,7 @@ async fn required_buckets(ctx: Ctx) -> Result<()> {
 }
 
 async fn round_trip(ctx: &Ctx, key: &str, data: Vec<u8>, multipart: bool) -> Result<()> {
-    let s3 = s3(&ctx)?;
+    let s3 = s3(ctx)?;
     let bucket = bucket(ctx);
     let expected = sha256(&data);
     let len = data.len();
