@@ -27,36 +27,6 @@ pub enum Auth {
 }
 
 impl DsClient {
-    /// Builds a client from the target's `[dolphinscheduler]` section: the token when
-    /// `token_env` names a variable that is set, else user and password.
-    ///
-    /// # Errors
-    /// [`DsError::Config`] when the section or the password is missing.
-    fn build_from_target(target: &Target) -> Result<Self, DsError> {
-        let cfg = target.section("dolphinscheduler", &target.dolphinscheduler)?;
-        let token = cfg
-            .token_env
-            .as_deref()
-            .and_then(|var| target.credential(SERVICE, var).ok());
-        let auth = match token {
-            Some(token) => Auth::Token(token),
-            None => Auth::Password {
-                user: cfg.user.clone(),
-                password: target.credential(SERVICE, &cfg.password_env)?,
-            },
-        };
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        Self::with_options(
-            cfg.url.clone(),
-            auth,
-            cfg.api,
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )
-    }
-
     /// Builds a client for the API at `url` (context path included).
     ///
     /// # Errors
@@ -329,7 +299,28 @@ impl carbon_config::FromTarget for DsClient {
     type Error = DsError;
 
     fn from_target(target: &Target) -> Result<Self, DsError> {
-        Self::build_from_target(target)
+        let cfg = target.section("dolphinscheduler", &target.dolphinscheduler)?;
+        let token = cfg
+            .token_env
+            .as_deref()
+            .and_then(|var| target.credential(SERVICE, var).ok());
+        let auth = match token {
+            Some(token) => Auth::Token(token),
+            None => Auth::Password {
+                user: cfg.user.clone(),
+                password: target.credential(SERVICE, &cfg.password_env)?,
+            },
+        };
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        Self::with_options(
+            cfg.url.clone(),
+            auth,
+            cfg.api,
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: ca_file.as_deref(),
+            },
+        )
     }
 }
 

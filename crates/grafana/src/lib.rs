@@ -260,53 +260,6 @@ impl std::fmt::Debug for GrafanaClient {
 }
 
 impl GrafanaClient {
-    /// Builds a client from the target's `[grafana]` section.
-    ///
-    /// # Errors
-    /// [`GrafanaError::Config`] when the section or a named credential is missing,
-    /// [`GrafanaError::InsecureCredentials`] for credentials over plain HTTP to another host.
-    fn build_from_target(target: &Target) -> Result<Self, GrafanaError> {
-        let cfg = target.section("grafana", &target.grafana)?;
-        let auth = match (&cfg.token_env, &cfg.user, &cfg.password_env) {
-            (Some(var), _, _) => Auth::Token(target.credential("grafana", var)?),
-            (None, Some(user), Some(var)) => {
-                Auth::Basic(user.clone(), target.credential("grafana", var)?)
-            }
-            _ => {
-                return Err(ConfigError::Invalid {
-                    target: target.name.clone(),
-                    key: "grafana.token_env".into(),
-                    message: "set token_env or user and password_env".into(),
-                }
-                .into());
-            }
-        };
-        let loopback = matches!(
-            cfg.url.host_str(),
-            Some("127.0.0.1" | "localhost" | "[::1]")
-        );
-        if cfg.url.scheme() != "https" && !loopback {
-            return Err(GrafanaError::InsecureCredentials(cfg.url.to_string()));
-        }
-        let http = HttpClient::new(
-            "grafana",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: cfg.ca_file.as_deref(),
-            },
-        )?;
-        let mut base = cfg.url.clone();
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        Ok(Self {
-            http,
-            base,
-            auth: std::sync::Arc::new(auth),
-        })
-    }
-
     fn request(&self, method: Method, path: &str) -> Result<RequestBuilder, GrafanaError> {
         let url = self
             .base
@@ -615,7 +568,45 @@ impl carbon_config::FromTarget for GrafanaClient {
     type Error = GrafanaError;
 
     fn from_target(target: &Target) -> Result<Self, GrafanaError> {
-        Self::build_from_target(target)
+        let cfg = target.section("grafana", &target.grafana)?;
+        let auth = match (&cfg.token_env, &cfg.user, &cfg.password_env) {
+            (Some(var), _, _) => Auth::Token(target.credential("grafana", var)?),
+            (None, Some(user), Some(var)) => {
+                Auth::Basic(user.clone(), target.credential("grafana", var)?)
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    target: target.name.clone(),
+                    key: "grafana.token_env".into(),
+                    message: "set token_env or user and password_env".into(),
+                }
+                .into());
+            }
+        };
+        let loopback = matches!(
+            cfg.url.host_str(),
+            Some("127.0.0.1" | "localhost" | "[::1]")
+        );
+        if cfg.url.scheme() != "https" && !loopback {
+            return Err(GrafanaError::InsecureCredentials(cfg.url.to_string()));
+        }
+        let http = HttpClient::new(
+            "grafana",
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: cfg.ca_file.as_deref(),
+            },
+        )?;
+        let mut base = cfg.url.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Self {
+            http,
+            base,
+            auth: std::sync::Arc::new(auth),
+        })
     }
 }
 

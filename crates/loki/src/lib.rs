@@ -218,33 +218,6 @@ fn base(url: &Url) -> Url {
 }
 
 impl LokiClient {
-    /// Builds a client from the target's `[loki]` section.
-    ///
-    /// # Errors
-    /// [`LokiError::Config`] when the section or the named token is missing.
-    fn build_from_target(target: &Target) -> Result<Self, LokiError> {
-        let cfg = target.section("loki", &target.loki)?;
-        let token = cfg
-            .bearer_token_env
-            .as_deref()
-            .map(|var| target.credential("loki", var))
-            .transpose()?;
-        let http = HttpClient::new(
-            "loki",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: cfg.ca_file.as_deref(),
-            },
-        )?;
-        Ok(Self {
-            http,
-            base: base(&cfg.url),
-            push_base: base(cfg.push_url.as_ref().unwrap_or(&cfg.url)),
-            token,
-            org_id: cfg.org_id.clone(),
-        })
-    }
-
     /// Loki's base URL.
     pub fn url(&self) -> &Url {
         &self.base
@@ -531,7 +504,26 @@ impl carbon_config::FromTarget for LokiClient {
     type Error = LokiError;
 
     fn from_target(target: &Target) -> Result<Self, LokiError> {
-        Self::build_from_target(target)
+        let cfg = target.section("loki", &target.loki)?;
+        let token = cfg
+            .bearer_token_env
+            .as_deref()
+            .map(|var| target.credential("loki", var))
+            .transpose()?;
+        let http = HttpClient::new(
+            "loki",
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: cfg.ca_file.as_deref(),
+            },
+        )?;
+        Ok(Self {
+            http,
+            base: base(&cfg.url),
+            push_base: base(cfg.push_url.as_ref().unwrap_or(&cfg.url)),
+            token,
+            org_id: cfg.org_id.clone(),
+        })
     }
 }
 

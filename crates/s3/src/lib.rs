@@ -86,27 +86,6 @@ fn run_header() -> String {
 }
 
 impl S3Client {
-    /// Builds a client from the target's `[minio]` section and its credentials.
-    ///
-    /// # Errors
-    /// [`S3Error::Config`] when the section or a credential is missing.
-    fn build_from_target(target: &Target) -> Result<Self, S3Error> {
-        let cfg = target.section("minio", &target.minio)?;
-        let access = target.credential("minio", &cfg.access_key_env)?;
-        let secret = target.credential("minio", &cfg.secret_key_env)?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        Self::with_options(
-            cfg.endpoint.clone(),
-            &cfg.region,
-            (&access, &secret),
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-            cfg.health_path.clone(),
-        )
-    }
-
     /// Builds a client for `endpoint`.
     ///
     /// # Errors
@@ -591,7 +570,20 @@ impl carbon_config::FromTarget for S3Client {
     type Error = S3Error;
 
     fn from_target(target: &Target) -> Result<Self, S3Error> {
-        Self::build_from_target(target)
+        let cfg = target.section("minio", &target.minio)?;
+        let access = target.credential("minio", &cfg.access_key_env)?;
+        let secret = target.credential("minio", &cfg.secret_key_env)?;
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        Self::with_options(
+            cfg.endpoint.clone(),
+            &cfg.region,
+            (&access, &secret),
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: ca_file.as_deref(),
+            },
+            cfg.health_path.clone(),
+        )
     }
 }
 

@@ -27,31 +27,6 @@ pub struct TrinoOptions<'a> {
     pub query_timeout: Duration,
 }
 impl TrinoClient {
-    /// Builds a client from the target's `[trino]` section and its password, if it names one.
-    ///
-    /// # Errors
-    /// [`TrinoError::Config`] when the section or the password is missing,
-    /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL.
-    fn build_from_target(target: &Target) -> Result<Self, TrinoError> {
-        let cfg = target.section("trino", &target.trino)?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        let password = cfg
-            .password_env
-            .as_deref()
-            .map(|var| Ok::<_, ConfigError>((var.to_string(), target.credential("trino", var)?)))
-            .transpose()?;
-        Self::new(
-            cfg.url.clone(),
-            TrinoOptions {
-                user: cfg.user.clone(),
-                password,
-                ca_file: ca_file.as_deref(),
-                request_timeout: target.settings.request_timeout(),
-                query_timeout: cfg.query_timeout(),
-            },
-        )
-    }
-
     /// Builds a client for the coordinator at `base`.
     ///
     /// # Errors
@@ -219,7 +194,23 @@ impl carbon_config::FromTarget for TrinoClient {
     type Error = TrinoError;
 
     fn from_target(target: &Target) -> Result<Self, TrinoError> {
-        Self::build_from_target(target)
+        let cfg = target.section("trino", &target.trino)?;
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        let password = cfg
+            .password_env
+            .as_deref()
+            .map(|var| Ok::<_, ConfigError>((var.to_string(), target.credential("trino", var)?)))
+            .transpose()?;
+        Self::new(
+            cfg.url.clone(),
+            TrinoOptions {
+                user: cfg.user.clone(),
+                password,
+                ca_file: ca_file.as_deref(),
+                request_timeout: target.settings.request_timeout(),
+                query_timeout: cfg.query_timeout(),
+            },
+        )
     }
 }
 

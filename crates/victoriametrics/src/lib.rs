@@ -100,33 +100,6 @@ fn base(url: &Url) -> Url {
 }
 
 impl VmClient {
-    /// Builds a client from the target's `[victoriametrics]` section.
-    ///
-    /// # Errors
-    /// [`VmError::Config`] when the section or the named token is missing.
-    fn build_from_target(target: &Target) -> Result<Self, VmError> {
-        let cfg = target.section("victoriametrics", &target.victoriametrics)?;
-        let token = cfg
-            .bearer_token_env
-            .as_deref()
-            .map(|var| target.credential("victoriametrics", var))
-            .transpose()?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        let http = HttpClient::new(
-            "victoriametrics",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )?;
-        Ok(Self {
-            http,
-            query_base: base(&cfg.url),
-            write_base: base(cfg.write_url.as_ref().unwrap_or(&cfg.url)),
-            token,
-        })
-    }
-
     fn url(base: &Url, path: &str) -> Result<Url, VmError> {
         base.join(path)
             .map_err(|e| VmError::Url(format!("{base}{path}: {e}")))
@@ -271,7 +244,26 @@ impl carbon_config::FromTarget for VmClient {
     type Error = VmError;
 
     fn from_target(target: &Target) -> Result<Self, VmError> {
-        Self::build_from_target(target)
+        let cfg = target.section("victoriametrics", &target.victoriametrics)?;
+        let token = cfg
+            .bearer_token_env
+            .as_deref()
+            .map(|var| target.credential("victoriametrics", var))
+            .transpose()?;
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        let http = HttpClient::new(
+            "victoriametrics",
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: ca_file.as_deref(),
+            },
+        )?;
+        Ok(Self {
+            http,
+            query_base: base(&cfg.url),
+            write_base: base(cfg.write_url.as_ref().unwrap_or(&cfg.url)),
+            token,
+        })
     }
 }
 

@@ -147,32 +147,6 @@ pub struct VmAlertClient {
 }
 
 impl VmAlertClient {
-    /// Builds a client from the target's `[vmalert]` section.
-    ///
-    /// # Errors
-    /// [`VmAlertError::Config`] when the section or the named token is missing.
-    fn build_from_target(target: &Target) -> Result<Self, VmAlertError> {
-        let cfg = target.section("vmalert", &target.vmalert)?;
-        let token = cfg
-            .bearer_token_env
-            .as_deref()
-            .map(|var| target.credential("vmalert", var))
-            .transpose()?;
-        let http = HttpClient::new(
-            "vmalert",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: None,
-            },
-        )?;
-        let mut base = cfg.url.clone();
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        Ok(Self { http, base, token })
-    }
-
     fn request(&self, path: &str) -> Result<RequestBuilder, VmAlertError> {
         let url = self
             .base
@@ -240,7 +214,25 @@ impl carbon_config::FromTarget for VmAlertClient {
     type Error = VmAlertError;
 
     fn from_target(target: &Target) -> Result<Self, VmAlertError> {
-        Self::build_from_target(target)
+        let cfg = target.section("vmalert", &target.vmalert)?;
+        let token = cfg
+            .bearer_token_env
+            .as_deref()
+            .map(|var| target.credential("vmalert", var))
+            .transpose()?;
+        let http = HttpClient::new(
+            "vmalert",
+            ClientOptions {
+                timeout: target.settings.request_timeout(),
+                ca_file: None,
+            },
+        )?;
+        let mut base = cfg.url.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Self { http, base, token })
     }
 }
 
