@@ -26,8 +26,8 @@ pub use load::{load, load_from_file, load_with};
 pub use paths::{Paths, workspace_root};
 pub use secret::Secret;
 pub use target::{
-    DolphinSchedulerConfig, DsApi, MinioConfig, Service, Settings, Target, TargetKind, TrinoConfig,
-    VictoriaMetricsConfig,
+    CriticalWorkload, DolphinSchedulerConfig, DsApi, KubernetesConfig, MinioConfig, PlatformConfig,
+    Service, Settings, Target, TargetKind, TrinoConfig, VictoriaMetricsConfig,
 };
 
 /// Whether strict mode is on: an unconfigured service fails its trials instead of skipping them.

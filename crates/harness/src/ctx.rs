@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use carbon_config::Target;
 use carbon_core::wait::{Backoff, Check, wait_until_with};
 use carbon_dolphinscheduler::DsClient;
+use carbon_kube::KubeClient;
 use carbon_s3::S3Client;
 use carbon_trino::TrinoClient;
 use carbon_victoriametrics::VmClient;
@@ -206,6 +207,19 @@ impl Ctx {
         client(&self.inner.dolphinscheduler, "dolphinscheduler", || {
             DsClient::from_target(&self.inner.target)
         })
+    }
+}
+
+impl Ctx {
+    /// The Kubernetes client for the target's `[kubernetes]` (built per call: connecting is
+    /// async and cheap, reading a kubeconfig or the service account).
+    ///
+    /// # Errors
+    /// When the section, kubeconfig, context or variable is missing.
+    pub async fn kube(&self) -> anyhow::Result<KubeClient> {
+        KubeClient::from_target(&self.inner.target)
+            .await
+            .context("building the kubernetes client")
     }
 }
 

@@ -89,7 +89,7 @@ pub(crate) fn go(
     run_logged(
         stack,
         &format!("go install {module}@{version}"),
-        Command::new("go")
+        go_command(GO_INSTALL_TIMEOUT)
             .arg("install")
             .arg(format!("{module}@{version}"))
             .env("GOBIN", &gobin),
@@ -98,4 +98,14 @@ pub(crate) fn go(
     let built = gobin.join(binary);
     std::fs::rename(&built, &installed).map_err(io_err("move", &built))?;
     Ok(installed)
+}
+
+/// Seconds a `go install` may take before it is killed.
+const GO_INSTALL_TIMEOUT: u64 = 1800;
+
+/// `go`, killed by coreutils `timeout` after `seconds` (TERM, then KILL 30 s later).
+pub(crate) fn go_command(seconds: u64) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--kill-after=30", &seconds.to_string(), "go"]);
+    cmd
 }

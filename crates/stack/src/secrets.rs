@@ -16,6 +16,8 @@ pub(crate) const PG_PASSWORD: &str = "CARBON_STACK_PG_PASSWORD";
 pub(crate) const DS_PASSWORD: &str = "CARBON_STACK_DS_PASSWORD";
 /// A `postgres://` URL of DolphinScheduler's metadata database, for the suite's SQL trial.
 pub(crate) const DS_DATABASE_URL: &str = "CARBON_STACK_DS_DATABASE_URL";
+/// The local control plane's admin kubeconfig (`<stack dir>/kubeconfig`, mode 0600).
+pub(crate) const KUBECONFIG: &str = "CARBON_STACK_KUBECONFIG";
 
 fn random_hex(bytes: usize) -> Result<String, StackError> {
     let path = Path::new("/dev/urandom");
@@ -55,6 +57,9 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
         crate::services::postgres_port()
     );
     wanted.push((DS_DATABASE_URL, ds_url));
+    if let Some(dir) = path.parent() {
+        wanted.push((KUBECONFIG, dir.join("kubeconfig").display().to_string()));
+    }
     for (key, fresh) in wanted {
         if env.get(key).is_none() {
             if !text.is_empty() && !text.ends_with('\n') {

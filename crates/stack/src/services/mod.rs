@@ -1,6 +1,7 @@
 //! One declaration per service of the local stack.
 
 pub(crate) mod dolphinscheduler;
+pub(crate) mod kube;
 mod objectstore;
 mod postgres;
 mod trino;
@@ -18,6 +19,11 @@ pub(crate) fn all() -> Vec<Box<dyn Service>> {
         Box::new(trino::Trino),
         Box::new(dolphinscheduler::NetnsForward),
         Box::new(dolphinscheduler::DolphinScheduler),
+        Box::new(kube::Kine),
+        Box::new(kube::ApiServer),
+        Box::new(kube::ControllerManager),
+        Box::new(kube::Scheduler),
+        Box::new(kube::kwok::Kwok),
     ]
 }
 
