@@ -39,14 +39,20 @@ fn key<K: Resource>(o: &K) -> String {
     )
 }
 
-/// The latest event of each object (`namespace/name`): `reason: message`.
+/// The latest event of each object (`namespace/name`): `reason: message`. A Warning wins over
+/// any Normal event (a pod's `Scheduled` may carry a finer timestamp than the kubelet's
+/// `BackOff` that follows it).
 async fn last_events(kube: &KubeClient) -> Result<HashMap<String, String>> {
     let mut events: Vec<Event> = kube.list(None).await?;
     events.sort_by_key(|e| {
-        e.last_timestamp
+        let at = e
+            .series
             .as_ref()
+            .and_then(|s| s.last_observed_time.as_ref())
+            .or(e.event_time.as_ref())
             .map(|t| t.0)
-            .or_else(|| e.event_time.as_ref().map(|t| t.0))
+            .or_else(|| e.last_timestamp.as_ref().map(|t| t.0));
+        (e.type_.as_deref() == Some("Warning"), at)
     });
     let mut out = HashMap::new();
     for e in events {

@@ -249,7 +249,7 @@ impl Service for ControllerManager {
             pki.file("sa.key").display()
         ))
         .arg(format!("--root-ca-file={}", pki.ca().display()))
-        .arg("--use-service-account-credentials=false");
+        .arg("--use-service-account-credentials=true");
         Ok(cmd)
     }
 
