@@ -299,6 +299,33 @@ impl Service for Kwok {
                     repo_dir("local").join("rbac-bindings.yaml"),
                     bridge,
                 ],
+            )?;
+            // Leave the cluster settled: the platform's workloads available, its volumes bound
+            // (the PV controller binds on its own schedule). kubectl waits with watches.
+            for ns in ["data-platform", "monitoring"] {
+                run_logged(
+                    stack,
+                    &format!("wait for the Deployments in {ns} to be available"),
+                    admin_kubectl(stack).args([
+                        "wait",
+                        "--for=condition=Available",
+                        "deployment",
+                        "--all",
+                        &format!("--namespace={ns}"),
+                        "--timeout=90s",
+                    ]),
+                )?;
+            }
+            run_logged(
+                stack,
+                "wait for MinIO's volume claim to be bound",
+                admin_kubectl(stack).args([
+                    "wait",
+                    "--for=jsonpath={.status.phase}=Bound",
+                    "pvc/minio-data",
+                    "--namespace=data-platform",
+                    "--timeout=90s",
+                ]),
             )
         })
     }

@@ -249,7 +249,10 @@ impl Service for ControllerManager {
             pki.file("sa.key").display()
         ))
         .arg(format!("--root-ca-file={}", pki.ca().display()))
-        .arg("--use-service-account-credentials=true");
+        // One identity per controller (as kubeadm): the bootstrap RBAC roles are per controller.
+        .arg("--use-service-account-credentials=true")
+        // The PV controller binds on its resync (default 15 s): a pre-bound claim waits for it.
+        .arg("--pvclaimbinder-sync-period=2s");
         Ok(cmd)
     }
 
