@@ -10,6 +10,8 @@
 //! 6. DolphinScheduler (`--only dolphinscheduler`, see `bench_dolphinscheduler.rs`): cold start,
 //!    fail-fast while it is down, start to SUCCESS split into server and client time, and the
 //!    suite's wall time; restarts no other service.
+//! 7. Kubernetes (`--only kubernetes`, see `bench_kube.rs`): control plane cold start and warm
+//!    restart, its memory, the `platform` suite's wall time; restarts no other service.
 
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -29,8 +31,9 @@ pub struct Args {
     /// How many times to repeat the expensive ones (stack, fail-fast, full suite).
     #[arg(long, default_value_t = 3)]
     repeat_slow: usize,
-    /// Run only one section: `trino` or `dolphinscheduler` (restarts only that service).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler"])]
+    /// Run only one section: `trino`, `dolphinscheduler` or `kubernetes` (restarts only that
+    /// service, or the control plane).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "kubernetes"])]
     only: Option<String>,
 }
 
@@ -109,6 +112,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ensure!(built.success(), "building the tests failed");
     if args.only.as_deref() == Some("trino") {
         trino(&env, &args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("kubernetes") {
+        crate::bench_kube::run(&env, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.only.as_deref() == Some("dolphinscheduler") {

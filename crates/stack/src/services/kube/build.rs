@@ -290,6 +290,43 @@ mod tests {
         assert!(!out.contains("github.com/x/y"), "{out}");
     }
 
+    /// The whole pipeline into an empty cache (Go's build and module caches stay shared, so
+    /// this relinks rather than recompiles). Minutes of CPU: run by hand with
+    /// `cargo test -p carbon-stack -- --ignored builds_the_control_plane_into_an_empty_cache`.
+    #[test]
+    #[ignore = "builds the control plane: minutes of CPU"]
+    fn builds_the_control_plane_into_an_empty_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = carbon_config::Env::from_pairs([
+            (
+                "E2E_STACK_DIR",
+                dir.path().join("stack").display().to_string(),
+            ),
+            (
+                "E2E_CACHE_DIR",
+                dir.path().join("cache").display().to_string(),
+            ),
+            ("HOME", dir.path().display().to_string()),
+        ]);
+        let stack = Stack::open(&env).unwrap();
+        let bins = install(&stack).unwrap();
+        let out = Command::new(bins.k8s("kube-apiserver"))
+            .arg("--version")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "Kubernetes v1.34.4"
+        );
+        assert!(bins.kine().exists() && bins.kwok().exists());
+        assert!(bins.stages().join("pod-ready.yaml").exists());
+        assert!(
+            bins.crds()
+                .join("kwok.x-k8s.io_clusterportforwards.yaml")
+                .exists()
+        );
+    }
+
     #[test]
     fn ldflags_stamp_both_version_packages() {
         let f = version_ldflags();
