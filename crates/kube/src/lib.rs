@@ -4,6 +4,8 @@
 //! Built on `kube` 5 (rustls with the `ring` provider: without a provider feature the client
 //! panics at start) and `k8s-openapi` with `v1_34`.
 
+mod reach;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use kube::{Client, Config, Resource};
 
 pub use k8s_openapi;
 pub use kube;
+pub use reach::{Backend, ServiceRef};
 
 /// Errors of the Kubernetes client.
 #[derive(Debug, thiserror::Error)]
