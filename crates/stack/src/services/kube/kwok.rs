@@ -225,17 +225,27 @@ impl Service for Kwok {
             "apply the CRDs kwok drives",
             &[bins.crds(), repo_dir("crds")],
         )?;
-        run_logged(
-            stack,
-            "wait for the CRDs to be established",
-            admin_kubectl(stack).args([
-                "wait",
-                "--for=condition=Established",
-                "crd",
-                "--all",
-                "--timeout=60s",
-            ]),
-        )?;
+        // `kubectl wait` (a watch) fails at once, instead of waiting, on a CRD whose status
+        // the API server has not written yet (milliseconds after the apply): try again then.
+        let started = std::time::Instant::now();
+        loop {
+            let waited = run_logged(
+                stack,
+                "wait for the CRDs to be established",
+                admin_kubectl(stack).args([
+                    "wait",
+                    "--for=condition=Established",
+                    "crd",
+                    "--all",
+                    "--timeout=60s",
+                ]),
+            );
+            match waited {
+                Ok(()) => break,
+                Err(e) if started.elapsed() > Duration::from_secs(60) => return Err(e),
+                Err(_) => {}
+            }
+        }
         let gen_dir = generated_dir(stack);
         std::fs::create_dir_all(&gen_dir).map_err(io_err("create", &gen_dir))?;
         let node = gen_dir.join("node.yaml");
