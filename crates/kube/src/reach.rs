@@ -111,13 +111,13 @@ impl KubeClient {
                     .as_ref()
                     .and_then(|c| c.ready)
                     .unwrap_or(false);
-                if let (true, Some(target)) = (ready, &ep.target_ref) {
-                    if target.kind.as_deref() == Some("Pod") {
-                        return Ok(Backend {
-                            pod: target.name.clone().unwrap_or_default(),
-                            port,
-                        });
-                    }
+                if let (true, Some(target)) = (ready, &ep.target_ref)
+                    && target.kind.as_deref() == Some("Pod")
+                {
+                    return Ok(Backend {
+                        pod: target.name.clone().unwrap_or_default(),
+                        port,
+                    });
                 }
             }
         }
