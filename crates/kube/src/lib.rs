@@ -5,6 +5,7 @@
 //! panics at start) and `k8s-openapi` with `v1_34`.
 
 mod reach;
+mod secrets;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use kube::{Client, Config, Resource};
 pub use k8s_openapi;
 pub use kube;
 pub use reach::{Backend, ServiceRef};
+pub use secrets::SecretRef;
 
 /// Errors of the Kubernetes client.
 #[derive(Debug, thiserror::Error)]
