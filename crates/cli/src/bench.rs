@@ -13,6 +13,8 @@
 //!    suite's wall time; restarts no other service.
 //! 7. Loki (`--only loki`, see `bench_loki.rs`): cold start, push-to-queryable and
 //!    shipper-to-queryable latencies, the `loki` and `alerts` suites' wall times.
+//! 8. Kubernetes (`--only kubernetes`, see `bench_kube.rs`): control plane cold start and warm
+//!    restart, its memory, the `platform` suite's wall time; restarts no other service.
 
 use carbon_config::FromTarget as _;
 use std::process::{Command, ExitCode, Stdio};
@@ -33,9 +35,10 @@ pub struct Args {
     /// How many times to repeat the expensive ones (stack, fail-fast, full suite).
     #[arg(long, default_value_t = 3)]
     repeat_slow: usize,
-    /// Run only one section: `trino`, `dolphinscheduler` or `loki` (restarts only that service),
-    /// or `unreachable` (a dead and a hung object store; restarts nothing).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "unreachable"])]
+    /// Run only one section: `trino`, `dolphinscheduler`, `loki` (restarts only that service),
+    /// `kubernetes` (restarts only the control plane), or `unreachable` (a dead and a hung
+    /// object store; restarts nothing).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable"])]
     only: Option<String>,
 }
 
@@ -114,6 +117,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ensure!(built.success(), "building the tests failed");
     if args.only.as_deref() == Some("trino") {
         trino(&env, &args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("kubernetes") {
+        crate::bench_kube::run(&env, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.only.as_deref() == Some("dolphinscheduler") {

@@ -329,5 +329,36 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
                 health.version, health.database
             ))
         }
+        Service::Kubernetes => kubernetes(target).await,
     }
+}
+
+/// API server, version, user, and the permissions the suites need that the user lacks.
+async fn kubernetes(target: &Target) -> anyhow::Result<String> {
+    let kube = carbon_kube::KubeClient::from_target(target).await?;
+    let version = kube.version().await?;
+    let (user, groups) = kube.user().await?;
+    let needed: Vec<_> = carbon_kube::PLATFORM_PERMISSIONS
+        .iter()
+        .chain(carbon_kube::REACH_PERMISSIONS)
+        .cloned()
+        .collect();
+    let missing = kube.missing(&needed).await?;
+    anyhow::ensure!(
+        missing.is_empty(),
+        "{} {version}, user {user}: lacks {} (grant kind-config/rbac/readonly.yaml)",
+        kube.server(),
+        missing
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(format!(
+        "{} {version} via {}, user {user} (groups {}), may do all {} checked operations",
+        kube.server(),
+        kube.source(),
+        groups.join(","),
+        needed.len()
+    ))
 }

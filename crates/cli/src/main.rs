@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_dolphinscheduler;
+mod bench_kube;
 mod bench_loki;
 mod bench_safety;
 mod doctor;

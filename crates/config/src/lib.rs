@@ -26,8 +26,9 @@ pub use load::{load, load_from_file, load_with};
 pub use paths::{Paths, workspace_root};
 pub use secret::Secret;
 pub use target::{
-    DolphinSchedulerConfig, DsApi, GrafanaConfig, LokiConfig, MinioConfig, Mode, OPT_INS, Service,
-    Settings, Target, TargetKind, TrinoConfig, VictoriaMetricsConfig, VmAlertConfig,
+    CriticalWorkload, DolphinSchedulerConfig, DsApi, GrafanaConfig, KubernetesConfig, LokiConfig,
+    MinioConfig, Mode, OPT_INS, PlatformConfig, Service, Settings, Target, TargetKind, TrinoConfig,
+    VictoriaMetricsConfig, VmAlertConfig,
 };
 
 /// A service client built from its section of a target. Each client crate implements it once;

@@ -562,6 +562,104 @@ fn default_grafana_metrics_query() -> String {
     "up".into()
 }
 
+/// `[kubernetes]`: the cluster's API server, reached the way `kubectl` reaches it.
+///
+/// Which configuration is used, first match wins: `in_cluster = true` (the pod's service
+/// account); `kubeconfig`; the file named by the variable `kubeconfig_env`; then kube's own
+/// inference (`KUBECONFIG`, `~/.kube/config`, in-cluster service account).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// A kubeconfig file.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Environment variable holding a kubeconfig path (the local stack's
+    /// `CARBON_STACK_KUBECONFIG`).
+    #[serde(default)]
+    pub kubeconfig_env: Option<String>,
+    /// The kubeconfig context to use. Default: its current context.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Use the pod's service account (running inside the cluster).
+    #[serde(default)]
+    pub in_cluster: bool,
+    /// How long a wait on a Kubernetes object may take. Default 60 s.
+    #[serde(default = "default_visibility_timeout")]
+    pub wait_timeout_secs: u64,
+}
+
+/// A critical workload of `[platform]`: pods selected by label in a namespace.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CriticalWorkload {
+    /// Its namespace.
+    pub namespace: String,
+    /// A label selector, e.g. `app=trino-coordinator`.
+    pub selector: String,
+}
+
+/// `[platform]`: the plan's health thresholds (defaults: staging, from PLATFORM.md). Needs
+/// `[kubernetes]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformConfig {
+    /// Namespaces the pod, workload, volume and job checks look at (empty: all).
+    pub namespaces: Vec<String>,
+    /// Namespaces they skip.
+    pub exclude_namespaces: Vec<String>,
+    /// Pods neither Running nor Succeeded (or in a crash/pull back-off) must be fewer than this.
+    pub max_unhealthy_pods: usize,
+    /// Healthy running pods over all non-completed pods, in percent, at least.
+    pub min_running_percent: f64,
+    /// Workloads that must be available with all replicas ready.
+    pub critical_workloads: Vec<CriticalWorkload>,
+    /// Failed Jobs allowed.
+    pub max_failed_jobs: usize,
+    /// Where ArgoCD's Applications live.
+    pub argocd_namespace: String,
+    /// Applications Synced and Healthy, at least.
+    pub min_argocd_healthy: usize,
+    /// Where Kyverno's PolicyExceptions are counted (empty: all namespaces).
+    pub kyverno_namespace: String,
+    /// PolicyExceptions, at least.
+    pub min_policy_exceptions: usize,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        let dp = |app: &str| CriticalWorkload {
+            namespace: "data-platform".into(),
+            selector: format!("app={app}"),
+        };
+        Self {
+            namespaces: Vec::new(),
+            exclude_namespaces: Vec::new(),
+            max_unhealthy_pods: 15,
+            min_running_percent: 85.0,
+            critical_workloads: vec![
+                dp("dolphinscheduler-master"),
+                dp("dolphinscheduler-worker"),
+                dp("dolphinscheduler-api"),
+                dp("trino-coordinator"),
+                dp("minio"),
+                dp("superset"),
+            ],
+            max_failed_jobs: 0,
+            argocd_namespace: "argocd".into(),
+            min_argocd_healthy: 15,
+            kyverno_namespace: String::new(),
+            min_policy_exceptions: 11,
+        }
+    }
+}
+
+impl KubernetesConfig {
+    /// [`Self::wait_timeout_secs`] as a duration.
+    pub fn wait_timeout(&self) -> Duration {
+        Duration::from_secs(self.wait_timeout_secs)
+    }
+}
+
 /// The services a trial can depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -587,11 +685,13 @@ pub enum Service {
     VmAlertProbe,
     /// `[grafana]`.
     Grafana,
+    /// `[kubernetes]`.
+    Kubernetes,
 }
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 11] = [
+    pub const ALL: [Service; 12] = [
         Service::Minio,
         Service::VictoriaMetrics,
         Service::Trino,
@@ -603,6 +703,7 @@ impl Service {
         Service::VmAlert,
         Service::VmAlertProbe,
         Service::Grafana,
+        Service::Kubernetes,
     ];
 
     /// The section name in a target file.
@@ -615,12 +716,13 @@ impl Service {
             Service::Loki | Service::LokiShipper => "loki",
             Service::VmAlert | Service::VmAlertProbe => "vmalert",
             Service::Grafana => "grafana",
+            Service::Kubernetes => "kubernetes",
         }
     }
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 8] = [
+pub(crate) const SECTIONS: [&str; 10] = [
     "target",
     "minio",
     "victoriametrics",
@@ -629,6 +731,8 @@ pub(crate) const SECTIONS: [&str; 8] = [
     "loki",
     "vmalert",
     "grafana",
+    "kubernetes",
+    "platform",
 ];
 
 /// The raw file layout.
@@ -649,6 +753,9 @@ pub(crate) struct TargetFile {
     pub vmalert: Option<VmAlertConfig>,
     #[serde(default)]
     pub grafana: Option<GrafanaConfig>,
+    pub kubernetes: Option<KubernetesConfig>,
+    #[serde(default)]
+    pub platform: Option<PlatformConfig>,
 }
 
 /// A resolved target.
@@ -674,6 +781,10 @@ pub struct Target {
     pub vmalert: Option<VmAlertConfig>,
     /// `[grafana]`, when the target has a Grafana to validate (live platforms).
     pub grafana: Option<GrafanaConfig>,
+    /// `[kubernetes]`, when the target has a cluster to reach.
+    pub kubernetes: Option<KubernetesConfig>,
+    /// `[platform]`: health thresholds (absent: the staging defaults).
+    pub platform: Option<PlatformConfig>,
     /// The environment credentials are read from (process over stack env file).
     pub(crate) env: Env,
 }
@@ -691,6 +802,8 @@ impl Target {
             loki: file.loki,
             vmalert: file.vmalert,
             grafana: file.grafana,
+            kubernetes: file.kubernetes,
+            platform: file.platform,
             env,
         }
     }
@@ -716,6 +829,7 @@ impl Target {
                 self.service_configured(Service::Minio)?;
                 true
             }
+            Service::Kubernetes => self.kubernetes.is_some(),
             Service::DolphinSchedulerDatabase => {
                 let Some(ds) = &self.dolphinscheduler else {
                     return self.service_configured(Service::DolphinScheduler);
@@ -813,6 +927,12 @@ impl Target {
                 service,
                 var: var.to_string(),
             })
+    }
+
+    /// A variable of the target's environment (process over stack env file) that is not a
+    /// secret, e.g. the path `[kubernetes] kubeconfig_env` names.
+    pub fn env_var(&self, var: &str) -> Option<String> {
+        self.env.get(var)
     }
 
     /// Every credential value the target resolves, for scrubbing them from output.

@@ -83,6 +83,8 @@ pub(crate) fn create_owned_dir(dir: &Path, traverse_gid: Option<u32>) -> Result<
     }
     Ok(())
 }
+/// The local control plane's admin kubeconfig (`<stack dir>/kubeconfig`, mode 0600).
+pub(crate) const KUBECONFIG: &str = "CARBON_STACK_KUBECONFIG";
 
 fn random_hex(bytes: usize) -> Result<String, StackError> {
     let path = Path::new("/dev/urandom");
@@ -125,6 +127,10 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
     if let Some(stack_dir) = path.parent() {
         let dir = crate::services::loki_shipper_dir(stack_dir);
         wanted.push((LOKI_SHIPPER_DIR, dir.display().to_string()));
+        wanted.push((
+            KUBECONFIG,
+            stack_dir.join("kubeconfig").display().to_string(),
+        ));
     }
     for (key, fresh) in wanted {
         if env.get(key).is_none() {

@@ -1,6 +1,7 @@
 //! One declaration per service of the local stack.
 
 pub(crate) mod dolphinscheduler;
+pub(crate) mod kube;
 mod loki;
 mod objectstore;
 mod postgres;
@@ -25,6 +26,11 @@ pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
         Box::new(loki::Loki),
         Box::new(loki::Promtail),
         Box::new(vmalert::VmAlert),
+        Box::new(kube::Kine),
+        Box::new(kube::ApiServer),
+        Box::new(kube::ControllerManager),
+        Box::new(kube::Scheduler),
+        Box::new(kube::kwok::Kwok),
     ]
 }
 

@@ -1,0 +1,533 @@
+//! Kubernetes client for the suites: connects the way `kubectl` does, says who it is and what
+//! it may do, reads custom resources dynamically, and waits on objects through watches.
+//!
+//! Built on `kube` 5 (rustls with the `ring` provider: without a provider feature the client
+//! panics at start) and `k8s-openapi` with `v1_34`.
+
+mod reach;
+mod secrets;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use carbon_config::Target;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::wait::{Condition, await_condition};
+use kube::{Client, Config, Resource};
+
+pub use k8s_openapi;
+pub use kube;
+pub use reach::{Backend, ServiceRef};
+pub use secrets::SecretRef;
+
+/// Errors of the Kubernetes client.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// No usable configuration (missing section, file, context or variable).
+    #[error("Kubernetes configuration: {0}")]
+    Config(String),
+    /// The API server refused or failed a request.
+    #[error("{action}: {detail}")]
+    Api {
+        /// What was asked, e.g. `list pods in all namespaces`.
+        action: String,
+        /// The server's answer (with the RBAC to grant on a 403).
+        detail: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A custom resource's CRD is not installed.
+    #[error(
+        "the CustomResourceDefinition {crd} is not installed in the cluster, so {kind} objects cannot be read"
+    )]
+    MissingCrd {
+        /// The CRD's name (`<plural>.<group>`).
+        crd: String,
+        /// The kind.
+        kind: String,
+    },
+    /// A wait ran out of time.
+    #[error("timed out after {secs} s waiting for {what}; last state seen: {last}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// The timeout.
+        secs: u64,
+        /// The object's state when the time ran out.
+        last: String,
+    },
+}
+
+/// An API error, with the RBAC to grant when the server answered 403.
+fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> KubeError {
+    let action = action.into();
+    move |source| {
+        let detail = match &source {
+            kube::Error::Api(status) if status.code == 403 => format!(
+                "403 Forbidden: {}; grant it (kind-config/rbac/readonly.yaml lists what a run needs)",
+                status.message
+            ),
+            kube::Error::Api(status) => {
+                format!("{} {}: {}", status.code, status.reason, status.message)
+            }
+            other => other.to_string(),
+        };
+        KubeError::Api {
+            action,
+            detail,
+            source,
+        }
+    }
+}
+
+fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+/// One permission a run needs: verb, API group, resource and namespace (`None`: cluster-wide).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    /// `get`, `list`, `watch`, `create`, ...
+    pub verb: &'static str,
+    /// The API group (`""` for core).
+    pub group: &'static str,
+    /// The resource, with subresource after a slash (`pods/log`).
+    pub resource: &'static str,
+    /// The namespace; `None` for all namespaces or cluster-scoped resources.
+    pub namespace: Option<String>,
+}
+
+impl Permission {
+    /// A cluster-wide permission.
+    pub const fn cluster(verb: &'static str, group: &'static str, resource: &'static str) -> Self {
+        Self {
+            verb,
+            group,
+            resource,
+            namespace: None,
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let group = if self.group.is_empty() {
+            String::new()
+        } else {
+            format!(".{}", self.group)
+        };
+        match &self.namespace {
+            Some(ns) => write!(
+                f,
+                "{} {}{group} in namespace {ns}",
+                self.verb, self.resource
+            ),
+            None => write!(f, "{} {}{group} (all namespaces)", self.verb, self.resource),
+        }
+    }
+}
+
+/// What the `platform` suite reads (kind-config/rbac/readonly.yaml grants them).
+pub const PLATFORM_PERMISSIONS: &[Permission] = &[
+    Permission::cluster("list", "", "nodes"),
+    Permission::cluster("list", "", "pods"),
+    Permission::cluster("list", "", "events"),
+    Permission::cluster("list", "", "persistentvolumeclaims"),
+    Permission::cluster("list", "apps", "deployments"),
+    Permission::cluster("list", "apps", "daemonsets"),
+    Permission::cluster("list", "batch", "jobs"),
+    Permission::cluster("list", "batch", "cronjobs"),
+    Permission::cluster("get", "apiextensions.k8s.io", "customresourcedefinitions"),
+    Permission::cluster("list", "argoproj.io", "applications"),
+    Permission::cluster("list", "kyverno.io", "policyexceptions"),
+];
+
+/// What reaching services through the API server needs.
+pub const REACH_PERMISSIONS: &[Permission] = &[
+    Permission::cluster("list", "discovery.k8s.io", "endpointslices"),
+    Permission::cluster("get", "", "services"),
+    Permission::cluster("create", "", "pods/portforward"),
+];
+
+/// A custom resource type read dynamically: group, version, kind, plural.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomKind {
+    /// API group, e.g. `argoproj.io`.
+    pub group: &'static str,
+    /// Version, e.g. `v1alpha1`.
+    pub version: &'static str,
+    /// Kind, e.g. `Application`.
+    pub kind: &'static str,
+    /// Plural resource name, e.g. `applications`.
+    pub plural: &'static str,
+}
+
+/// ArgoCD's Application.
+pub const ARGOCD_APPLICATION: CustomKind = CustomKind {
+    group: "argoproj.io",
+    version: "v1alpha1",
+    kind: "Application",
+    plural: "applications",
+};
+
+/// Kyverno's PolicyException.
+pub const KYVERNO_POLICY_EXCEPTION: CustomKind = CustomKind {
+    group: "kyverno.io",
+    version: "v2",
+    kind: "PolicyException",
+    plural: "policyexceptions",
+};
+
+impl CustomKind {
+    /// The CRD's name.
+    pub fn crd(&self) -> String {
+        format!("{}.{}", self.plural, self.group)
+    }
+
+    fn api_resource(&self) -> ApiResource {
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(self.group, self.version, self.kind),
+            self.plural,
+        )
+    }
+}
+
+/// A connected client and how it was configured.
+#[derive(Clone)]
+pub struct KubeClient {
+    client: Client,
+    source: String,
+    server: String,
+    wait_timeout: Duration,
+}
+
+impl fmt::Debug for KubeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubeClient")
+            .field("source", &self.source)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeClient {
+    /// Connects as the target's `[kubernetes]` says (see `KubernetesConfig` for the order).
+    ///
+    /// # Errors
+    /// [`KubeError::Config`] when the section, file, context or variable is missing or wrong.
+    pub async fn from_target(target: &Target) -> Result<Self, KubeError> {
+        let cfg = target.kubernetes.clone().ok_or_else(|| {
+            KubeError::Config(format!(
+                "target `{}` has no [kubernetes] section",
+                target.name
+            ))
+        })?;
+        let options = KubeConfigOptions {
+            context: cfg.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let context = cfg
+            .context
+            .as_deref()
+            .map_or_else(|| "current context".to_string(), |c| format!("context {c}"));
+        let from_env = match &cfg.kubeconfig_env {
+            Some(var) => Some(target.env_var(var).map(PathBuf::from).ok_or_else(|| {
+                KubeError::Config(format!(
+                    "kubernetes.kubeconfig_env names {var}, which is unset (for the local stack: run `carbon-e2e stack up`)"
+                ))
+            })?),
+            None => None,
+        };
+        let (config, source) = if cfg.in_cluster {
+            let c = Config::incluster()
+                .map_err(|e| KubeError::Config(format!("in-cluster service account: {e}")))?;
+            (c, "in-cluster service account".to_string())
+        } else if let Some(path) = cfg.kubeconfig.clone().or(from_env) {
+            let kc = Kubeconfig::read_from(&path).map_err(|e| {
+                KubeError::Config(format!("reading kubeconfig {}: {e}", path.display()))
+            })?;
+            let c = Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .map_err(|e| {
+                    KubeError::Config(format!("kubeconfig {} ({context}): {e}", path.display()))
+                })?;
+            (c, format!("kubeconfig {} ({context})", path.display()))
+        } else if cfg.context.is_some() {
+            let c = Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| KubeError::Config(format!("KUBECONFIG ({context}): {e}")))?;
+            (c, format!("KUBECONFIG or ~/.kube/config ({context})"))
+        } else {
+            let c = Config::infer().await.map_err(|e| {
+                KubeError::Config(format!(
+                    "none found (KUBECONFIG, ~/.kube/config, in-cluster service account): {e}"
+                ))
+            })?;
+            (
+                c,
+                "inferred (KUBECONFIG, ~/.kube/config or in-cluster)".to_string(),
+            )
+        };
+        let server = config.cluster_url.to_string();
+        let client = Client::try_from(config)
+            .map_err(|e| KubeError::Config(format!("building the client for {server}: {e}")))?;
+        Ok(Self {
+            client,
+            source,
+            server,
+            wait_timeout: cfg.wait_timeout(),
+        })
+    }
+
+    /// The underlying `kube` client.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Where the configuration came from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The target's default wait timeout.
+    pub fn wait_timeout(&self) -> Duration {
+        self.wait_timeout
+    }
+
+    /// The API server's version (`v1.34.4`).
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub async fn version(&self) -> Result<String, KubeError> {
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(api_err(format!("read the version of {}", self.server)))?;
+        Ok(info.git_version)
+    }
+
+    /// Who the server says we are: user and groups (SelfSubjectReview).
+    ///
+    /// # Errors
+    /// When the review cannot be created.
+    pub async fn user(&self) -> Result<(String, Vec<String>), KubeError> {
+        let api: Api<SelfSubjectReview> = Api::all(self.client.clone());
+        let review = api
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await
+            .map_err(api_err("create a SelfSubjectReview (who am I)"))?;
+        let info = review.status.and_then(|s| s.user_info).unwrap_or_default();
+        Ok((
+            info.username.unwrap_or_default(),
+            info.groups.unwrap_or_default(),
+        ))
+    }
+
+    /// Whether we may do `p` (SelfSubjectAccessReview).
+    ///
+    /// # Errors
+    /// When the review cannot be created.
+    pub async fn can(&self, p: &Permission) -> Result<bool, KubeError> {
+        let (resource, subresource) = match p.resource.split_once('/') {
+            Some((r, s)) => (r, Some(s.to_string())),
+            None => (p.resource, None),
+        };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(p.verb.to_string()),
+                    group: Some(p.group.to_string()),
+                    resource: Some(resource.to_string()),
+                    subresource,
+                    namespace: p.namespace.clone(),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let out = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(api_err(format!("ask whether we may {p}")))?;
+        Ok(out.status.is_some_and(|s| s.allowed))
+    }
+
+    /// The permissions of `needed` we lack.
+    ///
+    /// # Errors
+    /// When a review cannot be created.
+    pub async fn missing(&self, needed: &[Permission]) -> Result<Vec<Permission>, KubeError> {
+        let mut out = Vec::new();
+        for p in needed {
+            if !self.can(p).await? {
+                out.push(p.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Lists objects of `K` in `namespace` (`None`: all namespaces).
+    ///
+    /// # Errors
+    /// [`KubeError::Api`] naming the resource and namespace (and the RBAC on a 403).
+    pub async fn list<K>(&self, namespace: Option<&str>) -> Result<Vec<K>, KubeError>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let what = K::plural(&K::DynamicType::default()).to_string();
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(api_err(format!(
+                "list {what} in {}",
+                namespace.map_or("all namespaces".to_string(), |n| format!("namespace {n}"))
+            )))?;
+        Ok(list.items)
+    }
+
+    /// Lists a custom resource dynamically; an absent CRD is [`KubeError::MissingCrd`].
+    ///
+    /// # Errors
+    /// [`KubeError::MissingCrd`] or [`KubeError::Api`].
+    pub async fn list_custom(
+        &self,
+        kind: CustomKind,
+        namespace: Option<&str>,
+    ) -> Result<Vec<DynamicObject>, KubeError> {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        match crds.get(&kind.crd()).await {
+            Ok(_) => {}
+            Err(e) if is_status(&e, 404) => {
+                return Err(KubeError::MissingCrd {
+                    crd: kind.crd(),
+                    kind: kind.kind.to_string(),
+                });
+            }
+            Err(e) => return Err(api_err(format!("get the CRD {}", kind.crd()))(e)),
+        }
+        let ar = kind.api_resource();
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        };
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(api_err(format!(
+                "list {}.{} in {}",
+                kind.plural,
+                kind.group,
+                namespace.map_or("all namespaces".to_string(), |n| format!("namespace {n}"))
+            )))?;
+        Ok(list.items)
+    }
+
+    /// Waits, through a watch, until the object `name` meets `condition`; on timeout reports
+    /// the object's last state.
+    ///
+    /// # Errors
+    /// [`KubeError::Timeout`] with the last state seen, or [`KubeError::Api`].
+    pub async fn wait_for<K>(
+        &self,
+        api: Api<K>,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        condition: impl Condition<K>,
+    ) -> Result<K, KubeError>
+    where
+        K: Resource
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + fmt::Debug
+            + Send
+            + 'static,
+        K::DynamicType: Default,
+    {
+        match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
+            Ok(Ok(Some(obj))) => Ok(obj),
+            Ok(Ok(None)) => Err(KubeError::Timeout {
+                what: what.to_string(),
+                secs: timeout.as_secs(),
+                last: format!("{name} was deleted"),
+            }),
+            Ok(Err(e)) => Err(KubeError::Config(format!(
+                "watching {name} for {what}: {e}"
+            ))),
+            Err(_) => {
+                let last = match api.get_opt(name).await {
+                    Ok(Some(obj)) => excerpt(&serde_json::to_string(&obj).unwrap_or_default()),
+                    Ok(None) => format!("{name} does not exist"),
+                    Err(e) => format!("could not read {name}: {e}"),
+                };
+                Err(KubeError::Timeout {
+                    what: what.to_string(),
+                    secs: timeout.as_secs(),
+                    last,
+                })
+            }
+        }
+    }
+}
+
+/// The first 400 characters of a long text.
+fn excerpt(text: &str) -> String {
+    let mut out: String = text.chars().take(400).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_reads_like_rbac() {
+        let p = Permission::cluster("list", "argoproj.io", "applications");
+        assert_eq!(
+            p.to_string(),
+            "list applications.argoproj.io (all namespaces)"
+        );
+        let p = Permission {
+            namespace: Some("data-platform".into()),
+            ..Permission::cluster("create", "", "pods/portforward")
+        };
+        assert_eq!(
+            p.to_string(),
+            "create pods/portforward in namespace data-platform"
+        );
+    }
+
+    #[test]
+    fn crd_name_is_plural_dot_group() {
+        assert_eq!(ARGOCD_APPLICATION.crd(), "applications.argoproj.io");
+    }
+}
