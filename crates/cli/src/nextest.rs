@@ -77,7 +77,8 @@ pub struct SuiteBinary {
     pub path: PathBuf,
 }
 
-/// The suite binaries (packages `suite-*`) that `cargo nextest list` builds and finds.
+/// The suites' harness binaries (`suite-<name>::<name>`) that `cargo nextest list` builds and
+/// finds.
 ///
 /// # Errors
 /// When `cargo nextest list` fails or prints something else than its JSON.
@@ -106,12 +107,15 @@ pub fn suite_binaries() -> anyhow::Result<Vec<SuiteBinary>> {
         .get("rust-suites")
         .and_then(serde_json::Value::as_object)
         .context("cargo nextest list printed no rust-suites")?;
+    // Only each suite's harness binary, `suite-<name>::<name>`: a suite package may also hold a
+    // library or a plain self test, which would run its tests if started without arguments.
     Ok(suites
         .iter()
-        .filter(|(_, s)| {
+        .filter(|(id, s)| {
             s.get("package-name")
                 .and_then(serde_json::Value::as_str)
-                .is_some_and(|p| p.starts_with("suite-"))
+                .and_then(|p| Some(format!("{p}::{}", p.strip_prefix("suite-")?)))
+                .is_some_and(|harness| &harness == *id)
         })
         .filter_map(|(id, s)| {
             Some(SuiteBinary {
