@@ -520,8 +520,7 @@ async fn reap_dolphinscheduler(
 fn reap_run_state(sel: &Selection) {
     let env = carbon_config::Env::from_process();
     let paths = carbon_config::Paths::from_env(&env);
-    let root = paths.run_state("x").with_file_name("");
-    let Ok(entries) = std::fs::read_dir(&root) else {
+    let Ok(entries) = std::fs::read_dir(paths.runs()) else {
         return;
     };
     for e in entries.flatten() {

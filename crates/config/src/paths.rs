@@ -52,7 +52,12 @@ impl Paths {
     /// A run's own state, shared by its trial processes (e.g. services found unreachable):
     /// `<stack dir>/../runs/<run id>`.
     pub fn run_state(&self, run_id: &str) -> PathBuf {
-        self.stack.with_file_name("runs").join(run_id)
+        self.runs().join(run_id)
+    }
+
+    /// Where every run's own state lives: `<stack dir>/../runs`.
+    pub fn runs(&self) -> PathBuf {
+        self.stack.with_file_name("runs")
     }
 
     /// The env file the local stack writes and a `local` target reads.

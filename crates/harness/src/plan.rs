@@ -156,3 +156,120 @@ fn decide(live_only: Option<&'static str>, def: &TrialDef, t: &Target) -> (Statu
     }
     (Status::Run, String::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use carbon_config::{Env, Paths, Service, Target};
+    use rstest::rstest;
+
+    use super::*;
+    use crate::Tier;
+
+    fn target(kind: &str, extra: &str) -> (tempfile::TempDir, Target) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[target]\nkind = \"{kind}\"\n{extra}\n\n[victoriametrics]\nurl = \"http://127.0.0.1:1\"\nup_selector = \"up\"\nmin_up_targets = 1\n"
+            ),
+        )
+        .expect("write");
+        let paths = Paths {
+            targets: dir.path().to_path_buf(),
+            stack: dir.path().join("stack"),
+            cache: dir.path().join("cache"),
+        };
+        let t = carbon_config::load_from_file(&path, &Env::default(), &paths).expect("loads");
+        (dir, t)
+    }
+
+    fn trial(services: &'static [Service], writes: bool, opt_in: Option<&'static str>) -> TrialDef {
+        TrialDef {
+            tier: Tier::Full,
+            behaviour: "b",
+            services,
+            writes: writes.then_some(Writes {
+                creates: "a thing",
+                cleanup: "deleted",
+            }),
+            opt_in,
+            body: Arc::new(|_| Box::pin(async { Ok(()) })),
+        }
+    }
+
+    const VM: &[Service] = &[Service::VictoriaMetrics];
+    const TRINO: &[Service] = &[Service::Trino];
+
+    #[rstest]
+    #[case::reads_on_a_cluster("cluster", "", false, None, None, Status::Run)]
+    #[case::writes_on_a_default_cluster("cluster", "", true, None, None, Status::Refused)]
+    #[case::writes_on_a_read_write_cluster(
+        "cluster",
+        "mode = \"read-write\"",
+        true,
+        None,
+        None,
+        Status::Run
+    )]
+    #[case::writes_on_a_read_only_local(
+        "local",
+        "mode = \"read-only\"",
+        true,
+        None,
+        None,
+        Status::Refused
+    )]
+    #[case::heavy_without_opt_in(
+        "cluster",
+        "mode = \"read-write\"",
+        false,
+        Some("heavy-query"),
+        None,
+        Status::Refused
+    )]
+    #[case::heavy_with_opt_in(
+        "cluster",
+        "opt_in = [\"heavy-query\"]",
+        false,
+        Some("heavy-query"),
+        None,
+        Status::Run
+    )]
+    #[case::heavy_on_local("local", "", false, Some("heavy-query"), None, Status::Run)]
+    #[case::live_only_on_local("local", "", false, None, Some("AGPL"), Status::LiveOnly)]
+    #[case::live_only_on_a_cluster_runs("cluster", "", false, None, Some("AGPL"), Status::Run)]
+    fn policy_decides_before_configuration(
+        #[case] kind: &str,
+        #[case] extra: &str,
+        #[case] writes: bool,
+        #[case] opt_in: Option<&'static str>,
+        #[case] live_only: Option<&'static str>,
+        #[case] expected: Status,
+    ) {
+        let (_d, t) = target(kind, extra);
+        let p = plan("s", live_only, &trial(VM, writes, opt_in), Some(&t));
+        assert_eq!(p.status, expected, "{}", p.reason);
+        assert_eq!(p.reason.is_empty(), expected == Status::Run);
+    }
+
+    #[test]
+    fn an_unconfigured_service_is_a_skip_that_strict_mode_runs_but_policy_never_does() {
+        let (_d, t) = target("cluster", "");
+        let p = plan("s", None, &trial(TRINO, false, None), Some(&t));
+        assert_eq!(p.status, Status::Skip);
+        assert!(p.reason.contains("trino is not configured"), "{}", p.reason);
+        assert!(Status::Skip.ignored(false) && !Status::Skip.ignored(true));
+        assert!(Status::Refused.ignored(true) && Status::LiveOnly.ignored(true));
+        // A refused trial reports the refusal, never the missing section behind it.
+        let p = plan("s", None, &trial(TRINO, true, None), Some(&t));
+        assert_eq!(p.status, Status::Refused);
+        assert!(
+            Status::Refused
+                .not_run_message(&p.reason)
+                .is_some_and(|m| m.contains("nothing was sent"))
+        );
+    }
+}
