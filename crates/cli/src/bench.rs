@@ -51,6 +51,31 @@ pub(crate) fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 
+/// Each run's figure, for the "runs" column: `1.2, 0.9, 1.0`.
+pub(crate) fn list(v: &[Duration]) -> String {
+    v.iter()
+        .map(|d| format!("{:.1}", d.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `package`'s trials `repeat` times through nextest, each run all green; returns each
+/// run's wall time and the number of trials.
+pub(crate) fn suite_walls(package: &str, repeat: usize) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let mut wall = Vec::new();
+    let mut n = 0;
+    for _ in 0..repeat {
+        let (w, t) = nextest_run(&format!("package({package})"), &[])?;
+        ensure!(
+            t.iter().all(|(_, passed)| *passed),
+            "a {package} trial failed during the benchmark"
+        );
+        n = t.len();
+        wall.push(w);
+    }
+    Ok((wall, n))
+}
+
 /// Runs nextest on `filter` with the `selftest` profile; returns wall time and the per-trial
 /// (time, passed) from its JUnit.
 pub(crate) fn nextest_run(

@@ -20,7 +20,7 @@ use carbon_dolphinscheduler::fixture::Fixture;
 use carbon_dolphinscheduler::{DsClient, DsError, parse_time};
 use time::OffsetDateTime;
 
-use crate::bench::{median, nextest_run, secs};
+use crate::bench::{list, median, nextest_run, secs, suite_walls};
 
 /// Polls as the suite does at its fastest.
 const POLL: Backoff = Backoff {
@@ -150,17 +150,7 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
     }
 
     // 3. The suite.
-    let mut wall = Vec::new();
-    let mut n = 0;
-    for _ in 0..repeat_slow {
-        let (w, t) = nextest_run("package(suite-dolphinscheduler)", &[])?;
-        ensure!(
-            t.iter().all(|(_, passed)| *passed),
-            "a dolphinscheduler trial failed during the benchmark"
-        );
-        n = t.len();
-        wall.push(w);
-    }
+    let (wall, n) = suite_walls("suite-dolphinscheduler", repeat_slow)?;
     println!(
         "\n## DolphinScheduler suite against the local stack ({repeat_slow} runs, {n} trials)\n"
     );
@@ -171,13 +161,6 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
         list(&wall)
     );
     Ok(())
-}
-
-fn list(v: &[Duration]) -> String {
-    v.iter()
-        .map(|d| format!("{:.1}", d.as_secs_f64()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 struct Sample {

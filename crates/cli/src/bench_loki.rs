@@ -15,7 +15,7 @@ use carbon_config::Env;
 use carbon_core::wait::{Backoff, Check, wait_until_with};
 use carbon_loki::{Direction, LokiClient, LokiError, PushStream};
 
-use crate::bench::{median, nextest_run, secs};
+use crate::bench::{list, median, secs, suite_walls};
 
 /// Polls fast: the waits are what is measured.
 const POLL: Backoff = Backoff {
@@ -182,17 +182,7 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
     println!("\n## Loki and alerts suites against the local stack ({repeat_slow} runs)\n");
     println!("| suite | trials | median wall | runs |\n|---|---|---|---|");
     for package in ["suite-loki", "suite-alerts"] {
-        let mut wall = Vec::new();
-        let mut n = 0;
-        for _ in 0..repeat_slow {
-            let (w, t) = nextest_run(&format!("package({package})"), &[])?;
-            ensure!(
-                t.iter().all(|(_, passed)| *passed),
-                "a {package} trial failed during the benchmark"
-            );
-            n = t.len();
-            wall.push(w);
-        }
+        let (wall, n) = suite_walls(package, repeat_slow)?;
         println!(
             "| `{package}` | {n} | {} | {} |",
             secs(median(wall.clone())),
@@ -200,11 +190,4 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
         );
     }
     Ok(())
-}
-
-fn list(v: &[Duration]) -> String {
-    v.iter()
-        .map(|d| format!("{:.1}", d.as_secs_f64()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
