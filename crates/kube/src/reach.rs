@@ -158,6 +158,19 @@ impl KubeClient {
     /// # Errors
     /// When the service cannot be resolved or the listener bound.
     pub async fn forward(&self, r: &ServiceRef) -> Result<(SocketAddr, Backend), KubeError> {
+        let (addr, backend, _detached) = self.forward_task(r).await?;
+        Ok((addr, backend))
+    }
+
+    /// [`KubeClient::forward`], also returning the listener's task (aborting it closes the
+    /// listener).
+    ///
+    /// # Errors
+    /// When the service cannot be resolved or the listener bound.
+    pub async fn forward_task(
+        &self,
+        r: &ServiceRef,
+    ) -> Result<(SocketAddr, Backend, tokio::task::JoinHandle<()>), KubeError> {
         let backend = self.resolve(r).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -167,7 +180,7 @@ impl KubeClient {
             .map_err(|e| KubeError::Config(format!("loopback address for {r}: {e}")))?;
         let pods: Api<Pod> = Api::namespaced(self.client(), &r.namespace);
         let b = backend.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
                 let (pods, b) = (pods.clone(), b.clone());
                 tokio::spawn(async move {
@@ -181,7 +194,7 @@ impl KubeClient {
                 });
             }
         });
-        Ok((addr, backend))
+        Ok((addr, backend, task))
     }
 }
 
