@@ -841,7 +841,9 @@ impl Target {
                         self.source.display()
                     ));
                 };
-                if self.env.get(var).is_none() {
+                // A `k8s:` Secret reference is read when the trial starts (a missing Secret
+                // fails it then, naming the reference); listing sends nothing.
+                if self.env.get(var).is_none() && !var.starts_with("k8s:") {
                     return Err(format!(
                         "the dolphinscheduler metadata database URL is not available: the variable {var} (dolphinscheduler.database_url_env) is unset"
                     ));

@@ -464,7 +464,10 @@ mod tests {
     #[test]
     fn secrets_carry_every_key_quoted() {
         let out = secrets_manifest(|var| format!("v\"{var}"));
-        assert!(out.contains("  name: minio\n  namespace: data-platform\n"), "{out}");
+        assert!(
+            out.contains("  name: minio\n  namespace: data-platform\n"),
+            "{out}"
+        );
         assert!(
             out.contains("  secretKey: \"v\\\"CARBON_STACK_S3_SECRET_KEY\"\n"),
             "{out}"
