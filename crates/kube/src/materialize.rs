@@ -128,7 +128,7 @@ pub async fn materialize(target: &Target) -> Result<(Target, Guards), KubeError>
         }
         v
     } else {
-        let opened = futures::future::try_join_all(refs.iter().map(|(key, url)| {
+        futures::future::try_join_all(refs.iter().map(|(key, url)| {
             let kube = &kube;
             async move {
                 let r = parse_ref(url).map_err(|e| named(key, url.as_str(), e))?;
@@ -144,8 +144,7 @@ pub async fn materialize(target: &Target) -> Result<(Target, Guards), KubeError>
                 Ok::<_, KubeError>((Some(task), local, via))
             }
         }))
-        .await?;
-        opened
+        .await?
     };
     for ((key, reference), (task, local, via)) in refs.iter().zip(resolved) {
         guards.tasks.extend(task);

@@ -91,10 +91,17 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     w("monitoring", "vmalert", Some((8880, 18880)), "vmalert"),
 ];
 
+/// A Secret of the stack: namespace, name, and (key, stack.env variable) pairs.
+pub(crate) type StackSecret = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 /// The Secrets holding the stack's generated credentials, as a platform keeps them: namespace,
 /// name, and each key with the `stack.env` variable that holds its value. The `local-k8s`
 /// target reads them through `k8s:<namespace>/<name>#<key>` references.
-pub(crate) const SECRETS: &[(&str, &str, &[(&str, &str)])] = &[
+pub(crate) const SECRETS: &[StackSecret] = &[
     (
         "data-platform",
         "minio",
