@@ -584,6 +584,20 @@ warehouse_bucket = "iceberg"
         )
         .unwrap();
         assert!(crate::is_service_ref(&t.minio.as_ref().unwrap().endpoint));
+        // A credential resolved from a Secret is found under the reference and scrubbed.
+        let mut t = t;
+        let r = "k8s:data-platform/minio#secretKey";
+        assert!(t.credential("minio", r).is_err());
+        t.set_credential(r, &crate::Secret::new("from-the-secret"));
+        assert_eq!(
+            t.credential("minio", r).unwrap().expose(),
+            "from-the-secret"
+        );
+        assert!(
+            t.secret_values()
+                .iter()
+                .any(|s| s.expose() == "from-the-secret")
+        );
         for (var, value, key) in [
             (
                 "E2E_MINIO_ENDPOINT",
