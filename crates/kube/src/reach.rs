@@ -184,8 +184,14 @@ impl KubeClient {
             while let Ok((mut conn, _)) = listener.accept().await {
                 let (pods, b) = (pods.clone(), b.clone());
                 tokio::spawn(async move {
-                    let Ok(mut pf) = pods.portforward(&b.pod, &[b.port]).await else {
-                        return;
+                    let mut pf = match pods.portforward(&b.pod, &[b.port]).await {
+                        Ok(pf) => pf,
+                        Err(e) => {
+                            // The client only sees its connection closed: say why here (a 403
+                            // means `create pods/portforward` is missing).
+                            eprintln!("port-forward to pod {}:{} failed: {e}", b.pod, b.port);
+                            return;
+                        }
                     };
                     if let Some(mut upstream) = pf.take_stream(b.port) {
                         let _ = tokio::io::copy_bidirectional(&mut conn, &mut upstream).await;
