@@ -15,6 +15,8 @@
 //!    shipper-to-queryable latencies, the `loki` and `alerts` suites' wall times.
 //! 8. Kubernetes (`--only kubernetes`, see `bench_kube.rs`): control plane cold start and warm
 //!    restart, its memory, the `platform` suite's wall time; restarts no other service.
+//! 9. Reach (`--only reach`, see `bench_reach.rs`): the per-trial cost of `k8s://` references,
+//!    Secrets and port-forwards (`local-k8s` against `local`); restarts nothing.
 
 use carbon_config::FromTarget as _;
 use std::process::{Command, ExitCode, Stdio};
@@ -37,8 +39,9 @@ pub struct Args {
     repeat_slow: usize,
     /// Run only one section: `trino`, `dolphinscheduler`, `loki` (restarts only that service),
     /// `kubernetes` (restarts only the control plane), or `unreachable` (a dead and a hung
-    /// object store; restarts nothing).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable"])]
+    /// object store; restarts nothing), or `reach` (the per-trial cost of `k8s://` references;
+    /// restarts nothing).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable", "reach"])]
     only: Option<String>,
 }
 
@@ -146,6 +149,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.only.as_deref() == Some("kubernetes") {
         crate::bench_kube::run(&env, args.repeat_slow).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("reach") {
+        crate::bench_reach::run(&env, args.repeat, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.only.as_deref() == Some("dolphinscheduler") {

@@ -16,9 +16,20 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let target = carbon_config::load().context("loading the target")?;
+    let declared = carbon_config::load().context("loading the target")?;
+    // Kubernetes references resolved exactly as a trial resolves them (the guards keep the
+    // port-forwards open while the probes run).
+    let (target, guards, reach_error) = match carbon_kube::materialize(&declared).await {
+        Ok((t, g)) => (t, g, None),
+        Err(e) => (
+            declared.clone(),
+            carbon_kube::Guards::default(),
+            Some(e.to_string()),
+        ),
+    };
+    let reach = reach_lines(&declared, &guards, reach_error.as_deref());
     if args.message_format == "json" {
-        return json(&target).await;
+        return json(&target, &reach).await;
     }
     let env = carbon_config::Env::from_process();
     println!(
@@ -116,8 +127,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map_or("(not exposed)".to_string(), set)
         );
     }
+    println!("how each service is reached:");
+    for (key, how) in &reach {
+        println!("  {key:<26} {how}");
+    }
+    if let Some(e) = &reach_error {
+        println!("  FAIL: {e}");
+    }
     println!();
-    let mut healthy = true;
+    let mut healthy = reach_error.is_none();
     for service in Service::ALL {
         let name = display_name(service);
         if let Err(reason) = target.service_configured(service) {
@@ -142,6 +160,33 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Per service location: a plain URL, or `k8s://… → port-forward via pod X (local URL)`.
+fn reach_lines(
+    declared: &Target,
+    guards: &carbon_kube::Guards,
+    error: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = declared
+        .service_urls()
+        .into_iter()
+        .map(|(key, url)| {
+            let how = match guards.reaches.iter().find(|r| r.key == key) {
+                Some(r) => format!("{} → {} ({})", r.reference, r.via, r.url),
+                None if url.scheme() == "k8s" => format!(
+                    "{url} → not reached{}",
+                    error.map_or(String::new(), |_| " (see FAIL below)".into())
+                ),
+                None => format!("{url} (plain URL)"),
+            };
+            (key.to_string(), how)
+        })
+        .collect();
+    for s in &guards.secrets {
+        out.push(("credential".into(), format!("{s} → read from the Secret")));
+    }
+    out
+}
+
 /// The heavy or disruptive trial kinds the target allows, for people.
 fn opt_ins(target: &Target) -> String {
     let allowed: Vec<&str> = carbon_config::OPT_INS
@@ -156,9 +201,13 @@ fn opt_ins(target: &Target) -> String {
 }
 
 /// `doctor --message-format json`: the same probes, one JSON object.
-async fn json(target: &Target) -> anyhow::Result<ExitCode> {
+async fn json(target: &Target, reach: &[(String, String)]) -> anyhow::Result<ExitCode> {
     let mut services = Vec::new();
     let mut healthy = true;
+    let reach: Vec<_> = reach
+        .iter()
+        .map(|(k, how)| serde_json::json!({"key": k, "reach": how}))
+        .collect();
     for service in Service::ALL {
         let name = display_name(service);
         let entry = match target.service_configured(service) {
@@ -193,6 +242,7 @@ async fn json(target: &Target) -> anyhow::Result<ExitCode> {
             "mode": target.settings.mode().as_str(),
             "opt_in": allowed,
             "healthy": healthy,
+            "reach": reach,
             "services": services,
         })
     );
@@ -338,11 +388,24 @@ async fn kubernetes(target: &Target) -> anyhow::Result<String> {
     let kube = carbon_kube::KubeClient::from_target(target).await?;
     let version = kube.version().await?;
     let (user, groups) = kube.user().await?;
-    let needed: Vec<_> = carbon_kube::PLATFORM_PERMISSIONS
+    let mut needed: Vec<_> = carbon_kube::PLATFORM_PERMISSIONS
         .iter()
         .chain(carbon_kube::REACH_PERMISSIONS)
         .cloned()
         .collect();
+    // `get secrets` in each namespace whose Secrets the target's credentials name.
+    let mut namespaces: Vec<String> = target
+        .credential_vars()
+        .into_iter()
+        .filter_map(carbon_kube::SecretRef::parse)
+        .map(|r| r.namespace)
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    needed.extend(namespaces.into_iter().map(|ns| carbon_kube::Permission {
+        namespace: Some(ns),
+        ..carbon_kube::Permission::cluster("get", "", "secrets")
+    }));
     let missing = kube.missing(&needed).await?;
     anyhow::ensure!(
         missing.is_empty(),

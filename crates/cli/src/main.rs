@@ -5,6 +5,7 @@ mod bench;
 mod bench_dolphinscheduler;
 mod bench_kube;
 mod bench_loki;
+mod bench_reach;
 mod bench_safety;
 mod doctor;
 mod nextest;

@@ -63,6 +63,11 @@ impl Env {
         Env { vars }
     }
 
+    /// Sets `key` (a credential the harness resolved, e.g. from a Kubernetes Secret).
+    pub(crate) fn set(&mut self, key: &str, value: &str) {
+        self.vars.insert(key.to_string(), value.to_string());
+    }
+
     /// Parses `KEY=VALUE` lines (blank lines and `#` comments skipped), as the stack writes them.
     pub fn parse_env_file(text: &str) -> Env {
         let vars = text

@@ -246,34 +246,25 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             ));
         }
     }
-    for (key, url) in target
-        .minio
-        .iter()
-        .map(|m| ("minio.endpoint", &m.endpoint))
-        .chain(
-            target
-                .victoriametrics
-                .iter()
-                .map(|v| ("victoriametrics.url", &v.url)),
-        )
-        .chain(target.trino.iter().map(|t| ("trino.url", &t.url)))
-        .chain(target.victoriametrics.iter().filter_map(|v| {
-            v.write_url
-                .as_ref()
-                .map(|u| ("victoriametrics.write_url", u))
-        }))
-        .chain(
-            target
-                .dolphinscheduler
-                .iter()
-                .map(|d| ("dolphinscheduler.url", &d.url)),
-        )
-        .chain(target.loki.iter().map(|l| ("loki.url", &l.url)))
-        .chain(target.vmalert.iter().map(|a| ("vmalert.url", &a.url)))
-        .chain(target.grafana.iter().map(|g| ("grafana.url", &g.url)))
-    {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(key, "must be an http:// or https:// URL"));
+    for (key, url) in target.service_urls() {
+        match url.scheme() {
+            "http" | "https" => {}
+            "k8s" => {
+                if let Some(why) = crate::target::k8s_service_ref_error(url) {
+                    return Err(invalid(key, &why));
+                }
+            }
+            _ => {
+                return Err(invalid(
+                    key,
+                    "must be an http:// or https:// URL, or a k8s://<namespace>/<service>:<port>[/path] Service reference",
+                ));
+            }
+        }
+    }
+    for var in target.credential_vars() {
+        if let Some(why) = crate::target::k8s_secret_ref_error(var) {
+            return Err(invalid("a credential setting (*_env)", &why));
         }
     }
     if let Some(m) = &target.minio {
@@ -575,6 +566,60 @@ warehouse_bucket = "iceberg"
         .unwrap_err()
         .to_string();
         assert!(err.contains("minio.endpoint"), "{err}");
+    }
+
+    #[test]
+    fn kubernetes_references_are_accepted_and_checked() {
+        let (_d, paths) = setup(LOCAL);
+        let t = load_with(
+            &Env::from_pairs([
+                ("E2E_MINIO_ENDPOINT", "k8s://data-platform/minio:9000"),
+                (
+                    "E2E_MINIO_SECRET_KEY_ENV",
+                    "k8s:data-platform/minio#secretKey",
+                ),
+                ("E2E_TRINO_URL", "k8s://data-platform/trino:8080/v1"),
+            ]),
+            &paths,
+        )
+        .unwrap();
+        assert!(crate::is_service_ref(&t.minio.as_ref().unwrap().endpoint));
+        // A credential resolved from a Secret is found under the reference and scrubbed.
+        let mut t = t;
+        let r = "k8s:data-platform/minio#secretKey";
+        assert!(t.credential("minio", r).is_err());
+        t.set_credential(r, &crate::Secret::new("from-the-secret"));
+        assert_eq!(
+            t.credential("minio", r).unwrap().expose(),
+            "from-the-secret"
+        );
+        assert!(
+            t.secret_values()
+                .iter()
+                .any(|s| s.expose() == "from-the-secret")
+        );
+        for (var, value, key) in [
+            (
+                "E2E_MINIO_ENDPOINT",
+                "k8s://data-platform/minio",
+                "minio.endpoint",
+            ),
+            (
+                "E2E_TRINO_URL",
+                "k8s://data-platform/trino:http",
+                "trino.url",
+            ),
+            (
+                "E2E_MINIO_SECRET_KEY_ENV",
+                "k8s:data-platform/minio",
+                "Secret reference",
+            ),
+        ] {
+            let err = load_with(&Env::from_pairs([(var, value)]), &paths)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -841,7 +841,9 @@ impl Target {
                         self.source.display()
                     ));
                 };
-                if self.env.get(var).is_none() {
+                // A `k8s:` Secret reference is read when the trial starts (a missing Secret
+                // fails it then, naming the reference); listing sends nothing.
+                if self.env.get(var).is_none() && !var.starts_with("k8s:") {
                     return Err(format!(
                         "the dolphinscheduler metadata database URL is not available: the variable {var} (dolphinscheduler.database_url_env) is unset"
                     ));
@@ -937,6 +939,16 @@ impl Target {
 
     /// Every credential value the target resolves, for scrubbing them from output.
     pub fn secret_values(&self) -> Vec<Secret> {
+        self.credential_vars()
+            .into_iter()
+            .filter_map(|v| self.env.get(v))
+            .map(Secret::new)
+            .collect()
+    }
+
+    /// Every credential setting (`*_env`) the target names: an environment variable or a
+    /// `k8s:<namespace>/<name>#<key>` Secret reference.
+    pub fn credential_vars(&self) -> Vec<&str> {
         let mut vars: Vec<&str> = Vec::new();
         if let Some(m) = &self.minio {
             vars.extend([m.access_key_env.as_str(), m.secret_key_env.as_str()]);
@@ -962,9 +974,118 @@ impl Target {
             vars.extend(g.token_env.as_deref());
             vars.extend(g.password_env.as_deref());
         }
-        vars.into_iter()
-            .filter_map(|v| self.env.get(v))
-            .map(Secret::new)
-            .collect()
+        vars
     }
+
+    /// Every service location the target names, with its key (`minio.endpoint`, ...).
+    pub fn service_urls(&self) -> Vec<(&'static str, &Url)> {
+        let mut urls: Vec<(&'static str, &Url)> = Vec::new();
+        if let Some(m) = &self.minio {
+            urls.push(("minio.endpoint", &m.endpoint));
+        }
+        if let Some(v) = &self.victoriametrics {
+            urls.push(("victoriametrics.url", &v.url));
+            urls.extend(v.write_url.iter().map(|u| ("victoriametrics.write_url", u)));
+        }
+        if let Some(t) = &self.trino {
+            urls.push(("trino.url", &t.url));
+        }
+        if let Some(d) = &self.dolphinscheduler {
+            urls.push(("dolphinscheduler.url", &d.url));
+        }
+        if let Some(l) = &self.loki {
+            urls.push(("loki.url", &l.url));
+            urls.extend(l.push_url.iter().map(|u| ("loki.push_url", u)));
+        }
+        if let Some(a) = &self.vmalert {
+            urls.push(("vmalert.url", &a.url));
+        }
+        if let Some(g) = &self.grafana {
+            urls.push(("grafana.url", &g.url));
+        }
+        urls
+    }
+
+    /// The same locations, to rewrite (e.g. a `k8s://` reference into the loopback URL of
+    /// its port-forward).
+    pub fn service_urls_mut(&mut self) -> Vec<(&'static str, &mut Url)> {
+        let mut urls: Vec<(&'static str, &mut Url)> = Vec::new();
+        if let Some(m) = &mut self.minio {
+            urls.push(("minio.endpoint", &mut m.endpoint));
+        }
+        if let Some(v) = &mut self.victoriametrics {
+            urls.push(("victoriametrics.url", &mut v.url));
+            urls.extend(
+                v.write_url
+                    .iter_mut()
+                    .map(|u| ("victoriametrics.write_url", u)),
+            );
+        }
+        if let Some(t) = &mut self.trino {
+            urls.push(("trino.url", &mut t.url));
+        }
+        if let Some(d) = &mut self.dolphinscheduler {
+            urls.push(("dolphinscheduler.url", &mut d.url));
+        }
+        if let Some(l) = &mut self.loki {
+            urls.push(("loki.url", &mut l.url));
+            urls.extend(l.push_url.iter_mut().map(|u| ("loki.push_url", u)));
+        }
+        if let Some(a) = &mut self.vmalert {
+            urls.push(("vmalert.url", &mut a.url));
+        }
+        if let Some(g) = &mut self.grafana {
+            urls.push(("grafana.url", &mut g.url));
+        }
+        urls
+    }
+
+    /// Puts a resolved credential into the target's environment under `var` (for a `k8s:`
+    /// reference, the reference itself), so [`Target::credential`] finds it and
+    /// [`Target::secret_values`] scrubs it.
+    pub fn set_credential(&mut self, var: &str, value: &Secret) {
+        self.env.set(var, value.expose());
+    }
+}
+
+/// Whether `url` is a `k8s://<namespace>/<service>:<port>[/path]` Service reference (the
+/// harness opens a port-forward for it; `carbon-kube` resolves it).
+pub fn is_service_ref(url: &Url) -> bool {
+    k8s_service_ref_error(url).is_none()
+}
+
+/// Why a `k8s://` URL is not a valid Service reference, or `None` when it is one.
+pub fn k8s_service_ref_error(url: &Url) -> Option<String> {
+    if url.scheme() != "k8s" {
+        return Some("not a k8s:// URL".into());
+    }
+    let ns = url.host_str().unwrap_or_default();
+    let first = url
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match first.split_once(':') {
+        Some((svc, port)) if !ns.is_empty() && !svc.is_empty() && port.parse::<u16>().is_ok() => {
+            None
+        }
+        _ => Some(format!(
+            "`{url}` is not a Service reference: write k8s://<namespace>/<service>:<port>[/path]"
+        )),
+    }
+}
+
+/// Whether a credential setting is a `k8s:<namespace>/<name>#<key>` Secret reference, and
+/// if it is malformed, why.
+pub fn k8s_secret_ref_error(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("k8s:")?;
+    let ok = rest.split_once('#').is_some_and(|(path, key)| {
+        path.split_once('/').is_some_and(|(ns, name)| {
+            [ns, name, key]
+                .iter()
+                .all(|s| !s.is_empty() && !s.contains('/'))
+        })
+    });
+    (!ok).then(|| format!("`{var}` is not a Secret reference: write k8s:<namespace>/<name>#<key>"))
 }

@@ -301,6 +301,18 @@ fn run_trial(
         .enable_all()
         .build()
         .map_err(|e| Failed::from(format!("cannot start the async runtime: {e}")))?;
+    // Kubernetes references (`k8s://` locations, `k8s:` credentials) are resolved once, before
+    // any client is built; a target without them builds no cluster client. The guards keep the
+    // port-forwards open for the runtime's life.
+    let (target, reach) = runtime
+        .block_on(carbon_kube::materialize(target))
+        .map_err(|e| {
+            Failed::from(scrub(
+                &target.secret_values(),
+                format!("cannot reach the target's Kubernetes references: {e}"),
+            ))
+        })?;
+    let target = &target;
     let name = &plan.name;
     let ctx = Ctx::new(target.clone(), run_id, name.clone());
     println!(
@@ -312,6 +324,9 @@ fn run_trial(
         target.source.display(),
         ctx.run_id()
     );
+    for r in &reach.reaches {
+        println!("reach: {} = {} → {} ({})", r.key, r.reference, r.url, r.via);
+    }
     if let Some(w) = &plan.writes {
         println!("writes: {}; cleanup: {}", w.creates, w.cleanup);
     }

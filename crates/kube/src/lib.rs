@@ -4,6 +4,7 @@
 //! Built on `kube` 5 (rustls with the `ring` provider: without a provider feature the client
 //! panics at start) and `k8s-openapi` with `v1_34`.
 
+mod materialize;
 mod reach;
 mod secrets;
 
@@ -25,6 +26,7 @@ use kube::{Client, Config, Resource};
 
 pub use k8s_openapi;
 pub use kube;
+pub use materialize::{Guards, Reach, in_cluster, materialize, rewrite, uses_references};
 pub use reach::{Backend, ServiceRef};
 pub use secrets::SecretRef;
 

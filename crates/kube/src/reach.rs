@@ -158,6 +158,19 @@ impl KubeClient {
     /// # Errors
     /// When the service cannot be resolved or the listener bound.
     pub async fn forward(&self, r: &ServiceRef) -> Result<(SocketAddr, Backend), KubeError> {
+        let (addr, backend, _detached) = self.forward_task(r).await?;
+        Ok((addr, backend))
+    }
+
+    /// [`KubeClient::forward`], also returning the listener's task (aborting it closes the
+    /// listener).
+    ///
+    /// # Errors
+    /// When the service cannot be resolved or the listener bound.
+    pub async fn forward_task(
+        &self,
+        r: &ServiceRef,
+    ) -> Result<(SocketAddr, Backend, tokio::task::JoinHandle<()>), KubeError> {
         let backend = self.resolve(r).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -167,12 +180,18 @@ impl KubeClient {
             .map_err(|e| KubeError::Config(format!("loopback address for {r}: {e}")))?;
         let pods: Api<Pod> = Api::namespaced(self.client(), &r.namespace);
         let b = backend.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
                 let (pods, b) = (pods.clone(), b.clone());
                 tokio::spawn(async move {
-                    let Ok(mut pf) = pods.portforward(&b.pod, &[b.port]).await else {
-                        return;
+                    let mut pf = match pods.portforward(&b.pod, &[b.port]).await {
+                        Ok(pf) => pf,
+                        Err(e) => {
+                            // The client only sees its connection closed: say why here (a 403
+                            // means `create pods/portforward` is missing).
+                            eprintln!("port-forward to pod {}:{} failed: {e}", b.pod, b.port);
+                            return;
+                        }
                     };
                     if let Some(mut upstream) = pf.take_stream(b.port) {
                         let _ = tokio::io::copy_bidirectional(&mut conn, &mut upstream).await;
@@ -181,7 +200,7 @@ impl KubeClient {
                 });
             }
         });
-        Ok((addr, backend))
+        Ok((addr, backend, task))
     }
 }
 
