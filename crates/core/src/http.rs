@@ -197,7 +197,8 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
 /// One run's memory of services found unreachable, shared by every trial process of the run.
 ///
 /// The harness points it at a directory of the run ([`breaker::enable`]); from then on the first
-/// request that gets no answer (refused, reset, timed out) writes `<service>@<host>_<port>`
+/// request that gets no connection, or a read (GET, HEAD) that gets no answer, writes
+/// `<service>@<host>_<port>`
 /// there, and every later request to that service at that address, in any trial process of the
 /// run, fails at once naming that first failure instead of waiting out its own timeout. Without [`breaker::enable`] (the
 /// reaper, the stack, benches) nothing is recorded.
@@ -332,6 +333,7 @@ fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<Certific
 pub struct HttpClient {
     inner: reqwest::Client,
     service: &'static str,
+    timeout: Duration,
 }
 
 /// Options for [`HttpClient::new`].
@@ -366,12 +368,21 @@ impl HttpClient {
         let inner = builder
             .build()
             .map_err(|e| setup(format!("failed to build HTTP client: {e}")))?;
-        Ok(Self { inner, service })
+        Ok(Self {
+            inner,
+            service,
+            timeout: options.timeout,
+        })
     }
 
     /// The service this client talks to.
     pub fn service(&self) -> &'static str {
         self.service
+    }
+
+    /// The limit of one request (a request may set a longer one of its own).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Starts a request.
@@ -420,7 +431,13 @@ impl HttpClient {
                 },
                 None => {
                     let detail = transport_detail(&e);
-                    breaker::trip(&endpoint, &format!("{line}: {detail}"));
+                    // No connection at all, or a read that got no answer: the service is down
+                    // or hung. A write that outlasted its timeout may only be slow (a server
+                    // waiting on its own backend), so it is reported but not recorded.
+                    let read = matches!(line.method, Method::GET | Method::HEAD);
+                    if e.is_connect() || read {
+                        breaker::trip(&endpoint, &format!("{line}: {detail}"));
+                    }
                     HttpError::Transport {
                         service: self.service,
                         detail,

@@ -7,6 +7,9 @@ use crate::envelope::{Page, typed, unexpected};
 use crate::model::{log_text, started_instance_id};
 use crate::{ApiGeneration, DsClient, DsError, TaskInstance, WorkflowInstance};
 
+/// What a DELETE of an instance may take beyond the request timeout (see `delete_instance`).
+const SLOW_DELETE_EXTRA: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl DsClient {
     /// Starts an instance of an online workflow definition on `worker_group`, its tasks running
     /// as `tenant`. Returns the instance id when the server tells it (3.3 and after); older
@@ -107,7 +110,13 @@ impl DsClient {
     /// When the server refuses.
     pub async fn delete_instance(&self, project: i64, id: i64) -> Result<(), DsError> {
         let path = format!("{}/{id}", self.generation().await?.instances(project));
-        self.call(Method::DELETE, &path).await.map(drop)
+        // Deleting an instance asks the worker to remove each task's log over DolphinScheduler's
+        // own RPC, which waits up to 10 s when a task was killed before it had a log (seen on
+        // 3.1.1: `RemotingTimeoutException ... timeout 10000`), then deletes anyway. So this one
+        // request may take the server's 10 s on top of an ordinary answer.
+        self.call_with_extra_time(Method::DELETE, &path, SLOW_DELETE_EXTRA)
+            .await
+            .map(drop)
     }
 
     /// Stops a running instance.

@@ -180,7 +180,13 @@ impl DsClient {
         self.release(project, workflow, false).await?;
         for instance in self.instances(project, workflow).await? {
             if !instance.is_finished() {
-                self.stop_instance(project, instance.id).await?;
+                if let Err(e) = self.stop_instance(project, instance.id).await {
+                    // It may have finished between the listing and the stop (3.1.1 then
+                    // answers 50006, "cannot perform STOP"): only a live one is an error.
+                    if !self.instance(project, instance.id).await?.is_finished() {
+                        return Err(e);
+                    }
+                }
                 let id = instance.id;
                 wait_until(
                     format!("instance {id} to stop"),

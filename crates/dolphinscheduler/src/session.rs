@@ -225,6 +225,22 @@ impl DsClient {
         self.envelope(r).await
     }
 
+    /// [`Self::call`] for the one request that may legitimately take longer than the target's
+    /// request timeout: it gets `extra` on top.
+    pub(crate) async fn call_with_extra_time(
+        &self,
+        method: Method,
+        path: &str,
+        extra: std::time::Duration,
+    ) -> Result<(RequestLine, Value), DsError> {
+        let url = self.join(path)?;
+        let r = self
+            .authed(method, url)
+            .await?
+            .timeout(self.http.timeout() + extra);
+        self.envelope(r).await
+    }
+
     pub(crate) async fn call_form(
         &self,
         method: Method,
