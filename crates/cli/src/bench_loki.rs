@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, ensure};
 use carbon_config::Env;
-use carbon_core::wait::{Backoff, Check, wait_until_with};
-use carbon_loki::{Direction, LokiClient, LokiError, PushStream};
+use carbon_core::wait::{Backoff, wait_until_with};
+use carbon_loki::{Direction, LokiClient, PushStream};
 
 use crate::bench::{list, median, secs, suite_walls};
 
@@ -90,21 +90,14 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
             "the pushed line to be queryable",
             Duration::from_secs(cfg.push_latency_secs),
             POLL,
-            || async {
-                let r = loki
-                    .query_range(
-                        &query,
-                        ts - 1_000_000_000,
-                        ts + 1_000_000_000,
-                        1,
-                        Direction::Backward,
-                    )
-                    .await?;
-                Ok::<_, LokiError>(if r.streams().is_empty() {
-                    Check::Pending("not yet".to_string())
-                } else {
-                    Check::Ready(())
-                })
+            || {
+                loki.poll_streams(
+                    &query,
+                    ts - 1_000_000_000,
+                    ts + 1_000_000_000,
+                    1,
+                    Direction::Backward,
+                )
             },
         )
         .await?;
@@ -134,21 +127,14 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
                     "the shipped line to be queryable",
                     Duration::from_secs(cfg.ship_latency_secs),
                     POLL,
-                    || async {
-                        let r = loki
-                            .query_range(
-                                &query,
-                                written - 5_000_000_000,
-                                now_ns() + 1_000_000_000,
-                                1,
-                                Direction::Backward,
-                            )
-                            .await?;
-                        Ok::<_, LokiError>(if r.streams().is_empty() {
-                            Check::Pending("not yet".to_string())
-                        } else {
-                            Check::Ready(())
-                        })
+                    || {
+                        loki.poll_streams(
+                            &query,
+                            written - 5_000_000_000,
+                            now_ns() + 1_000_000_000,
+                            1,
+                            Direction::Backward,
+                        )
                     },
                 )
                 .await?;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use carbon_config::{ConfigError, Secret, Target};
 use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use carbon_core::wait::Check;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -376,6 +377,29 @@ impl LokiClient {
                 },
             );
         self.run_query(url).await
+    }
+
+    /// One poll of "has the line arrived yet?" for [`carbon_core::wait::wait_until`]: the
+    /// streams [`Self::query_range`] returns, `Pending` while it returns none.
+    ///
+    /// # Errors
+    /// As [`Self::query_range`].
+    pub async fn poll_streams(
+        &self,
+        query: &str,
+        start_ns: i128,
+        end_ns: i128,
+        limit: u64,
+        direction: Direction,
+    ) -> Result<Check<Vec<Stream>>, LokiError> {
+        let r = self
+            .query_range(query, start_ns, end_ns, limit, direction)
+            .await?;
+        Ok(if r.streams().is_empty() {
+            Check::Pending("no matching line yet".to_string())
+        } else {
+            Check::Ready(r.streams().to_vec())
+        })
     }
 
     /// Runs an instant query at `time_ns` (metric queries answer a vector).

@@ -294,21 +294,14 @@ async fn push_read_back(ctx: Ctx) -> Result<()> {
             &format!("{selector} readable through query_range"),
             Duration::from_secs(cfg.push_latency_secs),
             FAST,
-            || async {
-                let r = loki
-                    .query_range(
-                        &selector,
-                        ts - 1_000_000_000,
-                        ts + 1_000_000_000,
-                        10,
-                        Direction::Forward,
-                    )
-                    .await?;
-                Ok::<_, LokiError>(if r.streams().is_empty() {
-                    Check::Pending("no stream yet".to_string())
-                } else {
-                    Check::Ready(r.streams().to_vec())
-                })
+            || {
+                loki.poll_streams(
+                    &selector,
+                    ts - 1_000_000_000,
+                    ts + 1_000_000_000,
+                    10,
+                    Direction::Forward,
+                )
             },
         )
         .await?;
@@ -400,28 +393,23 @@ async fn shipped_line(ctx: Ctx) -> Result<()> {
     std::fs::write(&path, format!("shipper probe {marker}\n"))
         .with_context(|| format!("writing {}", path.display()))?;
     ctx.step(format_args!("wrote {} with {marker}", path.display()));
-    let found = ctx
+    let streams = ctx
         .wait_until_with(
             &format!("{query} to return the line (loki.ship_latency_secs)"),
             Duration::from_secs(cfg.ship_latency_secs),
             FAST,
-            || async {
-                let r = loki
-                    .query_range(
-                        &query,
-                        written_at - 5_000_000_000,
-                        now() + 1_000_000_000,
-                        10,
-                        Direction::Backward,
-                    )
-                    .await?;
-                Ok::<_, LokiError>(match r.streams().first() {
-                    Some(s) => Check::Ready(s.clone()),
-                    None => Check::Pending("not shipped yet".to_string()),
-                })
+            || {
+                loki.poll_streams(
+                    &query,
+                    written_at - 5_000_000_000,
+                    now() + 1_000_000_000,
+                    10,
+                    Direction::Backward,
+                )
             },
         )
         .await?;
+    let found = &streams[0];
     let latency = t0.elapsed();
     ctx.step(format_args!(
         "shipper to queryable: {:.3} s (limit {} s); stream {:?}",
