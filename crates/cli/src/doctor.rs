@@ -380,6 +380,13 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             ))
         }
         Service::Kubernetes => kubernetes(target).await,
+        Service::Velero => {
+            let velero = carbon_velero::VeleroClient::from_target(target).await?;
+            let location = velero.check_location().await?;
+            let schedules: Vec<carbon_velero::Schedule> =
+                velero.list(carbon_velero::Kind::Schedule).await?;
+            Ok(format!("{location}; {} schedule(s)", schedules.len()))
+        }
     }
 }
 

@@ -166,8 +166,173 @@ pub async fn reap(target: &Target, sel: &Selection) -> Outcome {
     {
         out.failed("dolphinscheduler", "listing", &e);
     }
+    if target.velero.is_some()
+        && let Err(e) = reap_velero(target, sel, &mut out).await
+    {
+        out.failed("velero", "listing", &e);
+    }
+    if target.kubernetes.is_some()
+        && let Err(e) = reap_namespaces(target, sel, &mut out).await
+    {
+        out.failed("kubernetes", "listing", &e);
+    }
     reap_run_state(sel);
     out
+}
+
+/// What the reaper does with a Kubernetes object.
+#[derive(Debug, PartialEq, Eq)]
+enum KubeVerdict {
+    /// Its name is not a run's: not even counted.
+    Foreign,
+    /// A run's name without the run's labels: kept and reported.
+    Unmarked,
+    /// A run's, kept (too young, or another run than `--run`): reported unless `--run`.
+    Kept(String),
+    /// A leftover: removed.
+    Remove,
+}
+
+/// The verdict on an object named `name` with `labels`, created at `created` (server seconds).
+fn kube_verdict(
+    sel: &Selection,
+    name: &str,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+    created: Option<i64>,
+    now: i64,
+) -> KubeVerdict {
+    if naming::parse_resource(name).is_none() {
+        return KubeVerdict::Foreign;
+    }
+    let Some(run) = naming::kube_object_run(name, labels) else {
+        return KubeVerdict::Unmarked;
+    };
+    match sel.decide(run, created, now) {
+        Ok(()) => KubeVerdict::Remove,
+        Err(why) => KubeVerdict::Kept(why),
+    }
+}
+
+/// Reports a verdict that keeps the object; `true` when the object is to be removed.
+fn report_kube_verdict(
+    out: &mut Outcome,
+    sel: &Selection,
+    service: &str,
+    what: &str,
+    verdict: KubeVerdict,
+) -> bool {
+    match verdict {
+        KubeVerdict::Foreign => false,
+        KubeVerdict::Unmarked => {
+            out.kept(
+                service,
+                what,
+                &format!(
+                    "no labels {}=<its run>, {}={}: not a run's",
+                    naming::KUBE_RUN_LABEL,
+                    naming::KUBE_OWNER_LABEL,
+                    naming::OWNER
+                ),
+            );
+            false
+        }
+        KubeVerdict::Kept(why) => {
+            if sel.run.is_none() {
+                out.kept(service, what, &why);
+            }
+            false
+        }
+        KubeVerdict::Remove => true,
+    }
+}
+
+/// Velero objects a run created, aged by `creationTimestamp` on the API server's clock:
+/// Backups (through a DeleteBackupRequest, which removes their files), Restores, storage
+/// locations and delete requests.
+async fn reap_velero(target: &Target, sel: &Selection, out: &mut Outcome) -> anyhow::Result<()> {
+    use carbon_velero::{Kind, VeleroClient};
+    let velero = VeleroClient::from_target(target).await?;
+    let now = velero.kube().server_time().await?;
+    for kind in Kind::CREATED {
+        let objects: Vec<kube_object::Any> = velero.list(kind).await?;
+        for o in objects {
+            let name = o.metadata.name.clone().unwrap_or_default();
+            let created = o
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.as_second());
+            let what = format!("{kind} {}/{name}", velero.namespace());
+            let verdict = kube_verdict(sel, &name, o.metadata.labels.as_ref(), created, now);
+            if !report_kube_verdict(out, sel, "velero", &what, verdict) {
+                continue;
+            }
+            if sel.dry_run {
+                out.removed(sel, "velero", what);
+                continue;
+            }
+            let removal = match kind {
+                Kind::Backup => {
+                    let run = naming::parse_resource(&name).unwrap_or_default();
+                    velero
+                        .delete_backup(&name, run, Duration::from_secs(60))
+                        .await
+                }
+                other => velero.delete(other, &name).await,
+            };
+            match removal {
+                Ok(()) => out.removed(sel, "velero", what),
+                Err(e) => out.failed("velero", &what, &e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Namespaces a run created (`e2e-<run>-<what>` with the run's labels), aged by
+/// `creationTimestamp` on the API server's clock.
+async fn reap_namespaces(
+    target: &Target,
+    sel: &Selection,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    use carbon_kube::k8s_openapi::api::core::v1::Namespace;
+    use carbon_kube::kube::api::{Api, DeleteParams, ListParams};
+    let kube = carbon_kube::KubeClient::from_target(target).await?;
+    let now = kube.server_time().await?;
+    let api: Api<Namespace> = Api::all(kube.client());
+    let params =
+        ListParams::default().labels(&format!("{}={}", naming::KUBE_OWNER_LABEL, naming::OWNER));
+    for ns in api.list(&params).await?.items {
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        let created = ns
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second());
+        let what = format!("namespace {name}");
+        let verdict = kube_verdict(sel, &name, ns.metadata.labels.as_ref(), created, now);
+        if !report_kube_verdict(out, sel, "kubernetes", &what, verdict) {
+            continue;
+        }
+        if ns.metadata.deletion_timestamp.is_some() {
+            continue; // already being deleted
+        }
+        if !sel.dry_run
+            && let Err(e) = api.delete(&name, &DeleteParams::default()).await
+        {
+            out.failed("kubernetes", &what, &e.into());
+            continue;
+        }
+        out.removed(sel, "kubernetes", what);
+    }
+    Ok(())
+}
+
+/// Any Velero object, read for its metadata only.
+mod kube_object {
+    /// Spec and status left untyped.
+    pub(super) type Any = carbon_kube::kube::core::Object<serde_json::Value, serde_json::Value>;
 }
 
 fn rfc3339_secs(text: Option<&str>) -> Option<i64> {
@@ -554,5 +719,33 @@ mod tests {
         };
         assert!(only.decide("1f2e3d4c", Some(1_000), 1_000).is_ok());
         assert!(only.decide("9a8b7c6d", Some(0), 1_000_000).is_err());
+    }
+
+    #[test]
+    fn kubernetes_objects_need_the_name_shape_and_the_runs_labels() {
+        let sel = Selection::before_run();
+        let ours = naming::kube_labels("1f2e3d4c");
+        let now = 10_000;
+        assert_eq!(
+            kube_verdict(&sel, "e2e-1f2e3d4c-files", Some(&ours), Some(0), now),
+            KubeVerdict::Remove
+        );
+        assert!(matches!(
+            kube_verdict(&sel, "e2e-1f2e3d4c-files", Some(&ours), Some(now - 60), now),
+            KubeVerdict::Kept(_)
+        ));
+        // A team's namespace with the prefix, or our shape with another run's labels.
+        assert_eq!(
+            kube_verdict(&sel, "e2e-orders", Some(&ours), Some(0), now),
+            KubeVerdict::Foreign
+        );
+        assert_eq!(
+            kube_verdict(&sel, "e2e-9a8b7c6d-files", Some(&ours), Some(0), now),
+            KubeVerdict::Unmarked
+        );
+        assert_eq!(
+            kube_verdict(&sel, "e2e-1f2e3d4c-files", None, Some(0), now),
+            KubeVerdict::Unmarked
+        );
     }
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use carbon_config::FromTarget as _;
 
 /// Writing trials of each suite, and a line each prints once its artifacts exist.
-const MID_TRIAL: [(&str, &str); 5] = [
+const MID_TRIAL: [(&str, &str); 6] = [
     (
         // Signalled as the 16 MiB multipart upload starts: the cleanup must also abort it.
         "minio::full::multipart_object_round_trips_with_matching_sha256",
@@ -36,6 +36,12 @@ const MID_TRIAL: [(&str, &str); 5] = [
     (
         "alerts::full::probe_sample_makes_the_probe_rule_fire_after_its_for_window",
         "wrote carbon_e2e_alert_probe",
+    ),
+    (
+        // Signalled as the Backup is created, likely before Velero has finished it: the
+        // cleanup must wait for it to end (Velero refuses to delete a running backup).
+        "velero::full::restore_into_a_mapped_namespace_recreates_equal_objects_and_ready_pods",
+        "created Backup",
     ),
 ];
 
@@ -143,6 +149,21 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
         .expect("foreign schema");
     rt.block_on(s3.put_object(&bucket, "e2e/orders/report.csv", b"a,b\n".to_vec()))
         .expect("foreign object");
+    let kube = rt
+        .block_on(carbon_kube::KubeClient::from_target(&target))
+        .expect("kube client");
+    let namespaces: carbon_kube::kube::Api<carbon_kube::k8s_openapi::api::core::v1::Namespace> =
+        carbon_kube::kube::Api::all(kube.client());
+    rt.block_on(async {
+        let ns: carbon_kube::k8s_openapi::api::core::v1::Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "e2e-orders"}}))
+                .expect("a namespace");
+        match namespaces.create(&Default::default(), &ns).await {
+            Ok(_) => {}
+            Err(carbon_kube::kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => panic!("foreign namespace: {e}"),
+        }
+    });
 
     // A run killed mid-trial: no cleanup ran.
     let run_id = common::run_id("kill");
@@ -151,6 +172,11 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
         (MID_TRIAL[0].0, "uploaded "), // once the object exists
         MID_TRIAL[1],
         MID_TRIAL[2],
+        // A namespace of the run and a Backup (with files) in Velero's namespace.
+        (
+            "velero::full::backup_of_a_namespace_completes_and_its_files_hold_the_objects",
+            "created Backup",
+        ),
     ];
     for (trial, trigger) in &killed_at {
         let (mut child, pid, _) = start_until(trial, trigger, &run_id);
@@ -193,21 +219,29 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
             .execute("DROP SCHEMA IF EXISTS iceberg.e2e_sales_2024")
             .await;
         let _ = s3.delete_object(&bucket, "e2e/orders/report.csv").await;
+        let namespace = namespaces
+            .get_opt("e2e-orders")
+            .await
+            .expect("namespace")
+            .is_some_and(|n| n.metadata.deletion_timestamp.is_none());
+        let _ = namespaces.delete("e2e-orders", &Default::default()).await;
         (
             projects.iter().any(|p| p.name == "e2e-orders"),
             !schemas.rows.is_empty(),
             object,
+            namespace,
         )
     });
     assert_eq!(
         foreign_left,
-        (true, true, true),
-        "a foreign project, schema or object was reaped:\n{text}"
+        (true, true, true, true),
+        "a foreign project, schema, object or namespace was reaped:\n{text}"
     );
     for foreign in ["e2e-orders", "e2e_sales_2024", "e2e/orders/report.csv"] {
         assert!(
             !by_age.contains(&format!("would remove {foreign}"))
                 && !by_age.contains(&format!("would remove project {foreign}"))
+                && !by_age.contains(&format!("would remove namespace {foreign}"))
                 && !by_age.contains(&format!("would remove schema iceberg.{foreign}")),
             "reap by age would take {foreign}:\n{by_age}"
         );

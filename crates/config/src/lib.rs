@@ -28,7 +28,7 @@ pub use secret::Secret;
 pub use target::{
     CriticalWorkload, DolphinSchedulerConfig, DsApi, GrafanaConfig, KubernetesConfig, LokiConfig,
     MinioConfig, Mode, OPT_INS, PlatformConfig, Service, Settings, Target, TargetKind, TrinoConfig,
-    VictoriaMetricsConfig, VmAlertConfig, is_service_ref, k8s_secret_ref_error,
+    VeleroConfig, VictoriaMetricsConfig, VmAlertConfig, is_service_ref, k8s_secret_ref_error,
     k8s_service_ref_error,
 };
 

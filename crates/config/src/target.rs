@@ -46,7 +46,8 @@ pub struct Settings {
     pub mode: Option<Mode>,
     /// Heavy or disruptive trials this target allows (each trial names its key; see
     /// `carbon-e2e validate --plan`): `heavy-query`, `delete-series`, `admin-token`,
-    /// `failed-login`. Default: every one for `local` and `kind`, none for `cluster`.
+    /// `failed-login`, `platform-backup`. Default: every one for `local` and `kind`, none for
+    /// `cluster`.
     #[serde(default)]
     pub opt_in: Option<Vec<String>>,
     /// Time all of a trial's cleanups may take together, after the trial ends, times out or is
@@ -100,11 +101,12 @@ impl Mode {
 }
 
 /// The heavy or disruptive trial kinds a target can opt in to.
-pub const OPT_INS: [&str; 4] = [
+pub const OPT_INS: [&str; 5] = [
     "heavy-query",
     "delete-series",
     "admin-token",
     "failed-login",
+    "platform-backup",
 ];
 
 impl Settings {
@@ -653,6 +655,58 @@ impl Default for PlatformConfig {
     }
 }
 
+/// `[velero]`: the backup server, read and driven through its custom resources in the cluster
+/// of `[kubernetes]`; a backup's files are read from the `[minio]` store its storage location
+/// names. Defaults: the platform's (PLATFORM.md: four schedules keeping 30 days, backups of
+/// `data-platform`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VeleroConfig {
+    /// Velero's namespace.
+    pub namespace: String,
+    /// The BackupStorageLocation backups go to.
+    pub storage_location: String,
+    /// Its last validation must be this recent, in seconds (Velero validates every minute by
+    /// default).
+    pub max_validation_age_secs: u64,
+    /// Schedules that must exist, by name (empty: any, counted against `min_schedules`).
+    pub schedules: Vec<String>,
+    /// Schedules, at least.
+    pub min_schedules: usize,
+    /// The retention every schedule's backups must keep, in hours.
+    pub schedule_ttl_hours: u64,
+    /// The namespace whose recent Completed backup the smoke tier looks for, and which the
+    /// plan's own backup command (`--include-namespaces`, opt-in `platform-backup`) backs up.
+    pub backup_namespace: String,
+    /// That backup must have completed within this many hours.
+    pub max_backup_age_hours: u64,
+    /// How long a backup or restore may take to finish, in seconds.
+    pub backup_timeout_secs: u64,
+}
+
+impl Default for VeleroConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "velero".into(),
+            storage_location: "default".into(),
+            max_validation_age_secs: 600,
+            schedules: Vec::new(),
+            min_schedules: 4,
+            schedule_ttl_hours: 720,
+            backup_namespace: "data-platform".into(),
+            max_backup_age_hours: 26,
+            backup_timeout_secs: 180,
+        }
+    }
+}
+
+impl VeleroConfig {
+    /// [`Self::backup_timeout_secs`] as a duration.
+    pub fn backup_timeout(&self) -> Duration {
+        Duration::from_secs(self.backup_timeout_secs)
+    }
+}
+
 impl KubernetesConfig {
     /// [`Self::wait_timeout_secs`] as a duration.
     pub fn wait_timeout(&self) -> Duration {
@@ -687,11 +741,13 @@ pub enum Service {
     Grafana,
     /// `[kubernetes]`.
     Kubernetes,
+    /// `[velero]` and `[kubernetes]`: Velero's resources in the cluster.
+    Velero,
 }
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 12] = [
+    pub const ALL: [Service; 13] = [
         Service::Minio,
         Service::VictoriaMetrics,
         Service::Trino,
@@ -704,6 +760,7 @@ impl Service {
         Service::VmAlertProbe,
         Service::Grafana,
         Service::Kubernetes,
+        Service::Velero,
     ];
 
     /// The section name in a target file.
@@ -717,12 +774,13 @@ impl Service {
             Service::VmAlert | Service::VmAlertProbe => "vmalert",
             Service::Grafana => "grafana",
             Service::Kubernetes => "kubernetes",
+            Service::Velero => "velero",
         }
     }
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 10] = [
+pub(crate) const SECTIONS: [&str; 11] = [
     "target",
     "minio",
     "victoriametrics",
@@ -733,6 +791,7 @@ pub(crate) const SECTIONS: [&str; 10] = [
     "grafana",
     "kubernetes",
     "platform",
+    "velero",
 ];
 
 /// The raw file layout.
@@ -756,6 +815,8 @@ pub(crate) struct TargetFile {
     pub kubernetes: Option<KubernetesConfig>,
     #[serde(default)]
     pub platform: Option<PlatformConfig>,
+    #[serde(default)]
+    pub velero: Option<VeleroConfig>,
 }
 
 /// A resolved target.
@@ -785,6 +846,8 @@ pub struct Target {
     pub kubernetes: Option<KubernetesConfig>,
     /// `[platform]`: health thresholds (absent: the staging defaults).
     pub platform: Option<PlatformConfig>,
+    /// `[velero]`, when the target has a Velero to validate.
+    pub velero: Option<VeleroConfig>,
     /// The environment credentials are read from (process over stack env file).
     pub(crate) env: Env,
 }
@@ -804,6 +867,7 @@ impl Target {
             grafana: file.grafana,
             kubernetes: file.kubernetes,
             platform: file.platform,
+            velero: file.velero,
             env,
         }
     }
@@ -830,6 +894,12 @@ impl Target {
                 true
             }
             Service::Kubernetes => self.kubernetes.is_some(),
+            Service::Velero => {
+                if self.velero.is_some() {
+                    return self.service_configured(Service::Kubernetes);
+                }
+                false
+            }
             Service::DolphinSchedulerDatabase => {
                 let Some(ds) = &self.dolphinscheduler else {
                     return self.service_configured(Service::DolphinScheduler);

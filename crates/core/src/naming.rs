@@ -8,7 +8,8 @@
 //!
 //! | what | name | marker |
 //! |---|---|---|
-//! | DolphinScheduler project, Kubernetes object | `e2e-<run>-<what>` | description / label, [`Marker`] |
+//! | DolphinScheduler project | `e2e-<run>-<what>` | description, [`Marker`] |
+//! | Kubernetes object (namespace, Velero Backup, Restore, ...) | `e2e-<run>-<what>` | labels [`KUBE_RUN_LABEL`], [`KUBE_OWNER_LABEL`]; age from `creationTimestamp` |
 //! | Iceberg schema, SQL identifiers | `e2e_<run>_<what>_<created>` | table comment, [`Marker`] |
 //! | S3 object | `e2e/<run>/<trial>/…` | user metadata `carbon-e2e-run: <run>` |
 //! | series | `carbon_e2e_<what>` | labels `e2e_run`, `e2e_owner="carbon-e2e"` |
@@ -24,6 +25,33 @@ pub const OWNER_LABEL: &str = "e2e_owner";
 
 /// The label (VictoriaMetrics, Loki) that carries the run id.
 pub const RUN_LABEL: &str = "e2e_run";
+
+/// The Kubernetes label that carries the run id of an object a run created.
+pub const KUBE_RUN_LABEL: &str = "carbon-e2e/run";
+
+/// The Kubernetes label that says who owns it (value [`OWNER`]).
+pub const KUBE_OWNER_LABEL: &str = "carbon-e2e/owner";
+
+/// The labels of a Kubernetes object `run` creates.
+pub fn kube_labels(run: &str) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        (KUBE_RUN_LABEL.to_string(), run.to_string()),
+        (KUBE_OWNER_LABEL.to_string(), OWNER.to_string()),
+    ])
+}
+
+/// The run id of a Kubernetes object made by a run: its name has the [`resource`] shape and its
+/// labels name the same run and the owner. `None` for anything else.
+pub fn kube_object_run<'a>(
+    name: &'a str,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> Option<&'a str> {
+    let run = parse_resource(name)?;
+    let labels = labels?;
+    (labels.get(KUBE_OWNER_LABEL).map(String::as_str) == Some(OWNER)
+        && labels.get(KUBE_RUN_LABEL).map(String::as_str) == Some(run))
+    .then_some(run)
+}
 
 /// The S3 user-metadata key (sent as `x-amz-meta-carbon-e2e-run`) that carries the run id.
 pub const S3_RUN_METADATA: &str = "carbon-e2e-run";

@@ -323,6 +323,33 @@ impl KubeClient {
         Ok(info.git_version)
     }
 
+    /// The API server's clock (its `Date` header), in unix seconds: what the reaper ages the
+    /// run's objects by.
+    ///
+    /// # Errors
+    /// When the server cannot be reached or sends no `Date`.
+    pub async fn server_time(&self) -> Result<i64, KubeError> {
+        let request = http::Request::get("/version")
+            .body(kube::client::Body::empty())
+            .map_err(|e| KubeError::Config(format!("building GET /version: {e}")))?;
+        let response = self
+            .client
+            .send(request)
+            .await
+            .map_err(api_err(format!("read the clock of {}", self.server)))?;
+        response
+            .headers()
+            .get(http::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(carbon_core::http::parse_http_date)
+            .ok_or_else(|| {
+                KubeError::Config(format!(
+                    "{} sent no usable Date header: its objects' age cannot be read",
+                    self.server
+                ))
+            })
+    }
+
     /// Who the server says we are: user and groups (SelfSubjectReview).
     ///
     /// # Errors
@@ -470,7 +497,6 @@ impl KubeClient {
             + fmt::Debug
             + Send
             + 'static,
-        K::DynamicType: Default,
     {
         match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
             Ok(Ok(Some(obj))) => Ok(obj),

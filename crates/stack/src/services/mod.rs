@@ -7,6 +7,7 @@ mod objectstore;
 mod postgres;
 pub(crate) mod tls_front;
 mod trino;
+mod velero;
 mod victoriametrics;
 mod vmalert;
 
@@ -31,6 +32,7 @@ pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
         Box::new(kube::ControllerManager),
         Box::new(kube::Scheduler),
         Box::new(kube::kwok::Kwok),
+        Box::new(velero::Velero),
     ]
 }
 

@@ -89,6 +89,12 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     w("monitoring", "vmagent", Some((8429, 18429)), "vmagent"),
     w("monitoring", "loki", Some((3100, 13100)), "loki"),
     w("monitoring", "vmalert", Some((8880, 18880)), "vmalert"),
+    w(
+        "velero",
+        "velero",
+        Some((8085, super::super::velero::METRICS_PORT)),
+        "velero",
+    ),
 ];
 
 /// A Secret of the stack: namespace, name, and (key, stack.env variable) pairs.
@@ -137,7 +143,7 @@ const KUBECTL_LIMIT: Duration = Duration::from_secs(300);
 
 pub(crate) struct Kwok;
 
-fn repo_dir(sub: &str) -> PathBuf {
+pub(crate) fn repo_dir(sub: &str) -> PathBuf {
     carbon_config::workspace_root()
         .join("kind-config")
         .join(sub)
@@ -147,14 +153,14 @@ fn generated_dir(stack: &Stack) -> PathBuf {
     stack.data_dir("kube").join("generated")
 }
 
-fn admin_kubectl(stack: &Stack) -> Command {
+pub(crate) fn admin_kubectl(stack: &Stack) -> Command {
     let mut cmd = kubectl(&Binaries::of(stack), &Pki::of(stack).kubeconfig(&ADMIN));
     cmd.arg(format!("--request-timeout={KUBECTL_TIMEOUT}"));
     cmd
 }
 
 /// `kubectl apply --server-side` of files or directories.
-fn apply(stack: &Stack, what: &str, paths: &[PathBuf]) -> Result<(), StackError> {
+pub(crate) fn apply(stack: &Stack, what: &str, paths: &[PathBuf]) -> Result<(), StackError> {
     let mut cmd = admin_kubectl(stack);
     cmd.args([
         "apply",
@@ -411,7 +417,7 @@ impl LocalServer for Kwok {
             applied?;
             // Leave the cluster settled: the platform's workloads available, its volumes bound
             // (the PV controller binds on its own schedule). kubectl waits with watches.
-            for ns in ["data-platform", "monitoring"] {
+            for ns in ["data-platform", "monitoring", "velero"] {
                 run_logged(
                     stack,
                     &format!("wait for the Deployments in {ns} to be available"),

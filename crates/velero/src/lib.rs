@@ -1,0 +1,808 @@
+//! Velero through its custom resources (group `velero.io/v1`), the way `velero` the CLI drives
+//! it: a Backup, Restore or DeleteBackupRequest is an object the server picks up; its progress
+//! is the object's status, awaited through a watch.
+//!
+//! Only the fields the suites read are typed ([`kube::core::Object`] over small spec and status
+//! structs); everything else in the objects is ignored. A backup's files are read from the
+//! bucket of its storage location ([`layout`]) and its tarball with [`tarball`].
+
+pub mod tarball;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use carbon_config::{Target, VeleroConfig};
+use carbon_core::naming;
+use carbon_kube::kube::api::{Api, DeleteParams, ListParams, PostParams};
+use carbon_kube::kube::core::{ApiResource, GroupVersionKind, Object};
+use carbon_kube::kube::runtime::wait::Condition;
+use carbon_kube::{KubeClient, KubeError};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Errors of the Velero client.
+#[derive(Debug, thiserror::Error)]
+pub enum VeleroError {
+    /// The target lacks what the client needs.
+    #[error("velero configuration: {0}")]
+    Config(String),
+    /// The API server refused or failed a request, or a wait ran out.
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+    /// A check found Velero not as the platform expects; the text lists every offender.
+    #[error("{0}")]
+    Check(String),
+}
+
+/// Velero's API group and version.
+pub const GROUP: &str = "velero.io";
+/// Velero's API version.
+pub const VERSION: &str = "v1";
+
+/// The label Velero puts on a schedule's backups.
+pub const SCHEDULE_LABEL: &str = "velero.io/schedule-name";
+
+/// Velero's kinds the client reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `Backup`.
+    Backup,
+    /// `Restore`.
+    Restore,
+    /// `BackupStorageLocation`.
+    StorageLocation,
+    /// `Schedule`.
+    Schedule,
+    /// `DeleteBackupRequest`.
+    DeleteBackupRequest,
+}
+
+impl Kind {
+    /// Every kind a run may create (the reaper looks at these).
+    pub const CREATED: [Kind; 4] = [
+        Kind::Backup,
+        Kind::Restore,
+        Kind::StorageLocation,
+        Kind::DeleteBackupRequest,
+    ];
+
+    /// The kind's name and plural resource.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Backup => ("Backup", "backups"),
+            Kind::Restore => ("Restore", "restores"),
+            Kind::StorageLocation => ("BackupStorageLocation", "backupstoragelocations"),
+            Kind::Schedule => ("Schedule", "schedules"),
+            Kind::DeleteBackupRequest => ("DeleteBackupRequest", "deletebackuprequests"),
+        }
+    }
+
+    /// Its `ApiResource`, for the dynamic API.
+    pub fn api_resource(self) -> ApiResource {
+        let (kind, plural) = self.names();
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, VERSION, kind), plural)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.names().0)
+    }
+}
+
+/// `Backup.spec` (the fields the suites set or read).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSpec {
+    /// Namespaces to back up (`*`: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub included_namespaces: Option<Vec<String>>,
+    /// The storage location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_location: Option<String>,
+    /// Retention, as a Go duration (`720h0m0s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+    /// Whether to take volume snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_volumes: Option<bool>,
+    /// Whether to back volumes up with the file-system uploader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_volumes_to_fs_backup: Option<bool>,
+}
+
+/// Items counted by a backup or restore.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Items it expects to handle.
+    #[serde(default)]
+    pub total_items: Option<u64>,
+    /// Items a backup has written.
+    #[serde(default)]
+    pub items_backed_up: Option<u64>,
+    /// Items a restore has created.
+    #[serde(default)]
+    pub items_restored: Option<u64>,
+}
+
+/// The status Backups and Restores share (the fields the suites read).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStatus {
+    /// `New`, `InProgress`, `Finalizing`, `Completed`, `PartiallyFailed`, `Failed`,
+    /// `FailedValidation`, ...
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// When the server started it (RFC 3339, seconds).
+    #[serde(default)]
+    pub start_timestamp: Option<String>,
+    /// When it ended.
+    #[serde(default)]
+    pub completion_timestamp: Option<String>,
+    /// When a backup expires.
+    #[serde(default)]
+    pub expiration: Option<String>,
+    /// Errors counted.
+    #[serde(default)]
+    pub errors: Option<u64>,
+    /// Warnings counted.
+    #[serde(default)]
+    pub warnings: Option<u64>,
+    /// Why validation failed.
+    #[serde(default)]
+    pub validation_errors: Option<Vec<String>>,
+    /// Why it failed.
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    /// Items counted.
+    #[serde(default)]
+    pub progress: Option<Progress>,
+}
+
+/// Phases after which a Backup or Restore changes no more.
+pub const FINAL_PHASES: [&str; 4] = ["Completed", "PartiallyFailed", "Failed", "FailedValidation"];
+
+impl RunStatus {
+    /// Whether it has ended.
+    pub fn is_final(&self) -> bool {
+        self.phase
+            .as_deref()
+            .is_some_and(|p| FINAL_PHASES.contains(&p))
+    }
+
+    /// Its phase, `(none yet)` before the server has looked at it.
+    pub fn phase(&self) -> &str {
+        self.phase.as_deref().unwrap_or("(none yet)")
+    }
+
+    /// Phase, counts and Velero's own reasons, for a step or an error.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "phase {}, {} error(s), {} warning(s)",
+            self.phase(),
+            self.errors.unwrap_or(0),
+            self.warnings.unwrap_or(0)
+        );
+        if let Some(p) = &self.progress {
+            let done = p.items_backed_up.or(p.items_restored).unwrap_or(0);
+            out.push_str(&format!(
+                ", {done} of {} item(s)",
+                p.total_items.unwrap_or(0)
+            ));
+        }
+        if let Some(v) = self.validation_errors.as_ref().filter(|v| !v.is_empty()) {
+            out.push_str(&format!(", validation errors: {}", v.join("; ")));
+        }
+        if let Some(r) = self.failure_reason.as_ref().filter(|r| !r.is_empty()) {
+            out.push_str(&format!(", failure reason: {r}"));
+        }
+        out
+    }
+
+    /// Seconds from start to completion on the server's clock.
+    pub fn server_duration_secs(&self) -> Option<i64> {
+        Some(
+            rfc3339(self.completion_timestamp.as_deref())?
+                - rfc3339(self.start_timestamp.as_deref())?,
+        )
+    }
+}
+
+/// `Restore.spec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreSpec {
+    /// The backup to restore.
+    pub backup_name: String,
+    /// Namespaces to restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub included_namespaces: Option<Vec<String>>,
+    /// Old namespace → new namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_mapping: Option<BTreeMap<String, String>>,
+    /// Whether to restore persistent volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_p_vs: Option<bool>,
+}
+
+/// Where a storage location keeps its files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectStorage {
+    /// The bucket.
+    pub bucket: String,
+    /// A key prefix inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// `BackupStorageLocation.spec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageLocationSpec {
+    /// The object-store plugin, e.g. `aws`.
+    pub provider: String,
+    /// Bucket and prefix.
+    pub object_storage: ObjectStorage,
+    /// Provider settings (`region`, `s3Url`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<BTreeMap<String, String>>,
+    /// The Secret key holding its credentials, when not the server's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<serde_json::Value>,
+    /// `ReadWrite` or `ReadOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_mode: Option<String>,
+    /// How often the server validates it (a Go duration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_frequency: Option<String>,
+}
+
+/// `BackupStorageLocation.status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageLocationStatus {
+    /// `Available` or `Unavailable`.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// When the server last validated it.
+    #[serde(default)]
+    pub last_validation_time: Option<String>,
+    /// Why it is unavailable.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `Schedule.spec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleSpec {
+    /// Its cron expression.
+    pub schedule: String,
+    /// The backup each run creates.
+    #[serde(default)]
+    pub template: BackupSpec,
+    /// Whether it is paused.
+    #[serde(default)]
+    pub paused: Option<bool>,
+}
+
+/// `Schedule.status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleStatus {
+    /// `New`, `Enabled` or `FailedValidation`.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// When it last created a backup.
+    #[serde(default)]
+    pub last_backup: Option<String>,
+    /// Why validation failed.
+    #[serde(default)]
+    pub validation_errors: Option<Vec<String>>,
+}
+
+/// `DeleteBackupRequest.spec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteBackupRequestSpec {
+    /// The backup to delete, files included.
+    pub backup_name: String,
+}
+
+/// `DeleteBackupRequest.status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteBackupRequestStatus {
+    /// `New`, `InProgress` or `Processed`.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// What went wrong.
+    #[serde(default)]
+    pub errors: Option<Vec<String>>,
+}
+
+/// A Backup.
+pub type Backup = Object<BackupSpec, RunStatus>;
+/// A Restore.
+pub type Restore = Object<RestoreSpec, RunStatus>;
+/// A BackupStorageLocation.
+pub type StorageLocation = Object<StorageLocationSpec, StorageLocationStatus>;
+/// A Schedule.
+pub type Schedule = Object<ScheduleSpec, ScheduleStatus>;
+/// A DeleteBackupRequest.
+pub type DeleteBackupRequest = Object<DeleteBackupRequestSpec, DeleteBackupRequestStatus>;
+
+/// Seconds since the epoch of an RFC 3339 time.
+pub fn rfc3339(text: Option<&str>) -> Option<i64> {
+    OffsetDateTime::parse(text?, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
+}
+
+/// Seconds in a Go duration such as `720h0m0s` or `1h30m` (`None` when it is not one).
+pub fn go_duration_secs(text: &str) -> Option<u64> {
+    let mut total = 0f64;
+    let mut number = String::new();
+    let mut chars = text.trim().chars().peekable();
+    if text.trim().is_empty() {
+        return None;
+    }
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(&n) = chars.peek() {
+            if n.is_ascii_digit() || n == '.' {
+                break;
+            }
+            unit.push(n);
+            chars.next();
+        }
+        let value: f64 = number.parse().ok()?;
+        number.clear();
+        total += value
+            * match unit.as_str() {
+                "h" => 3600.0,
+                "m" => 60.0,
+                "s" => 1.0,
+                "ms" => 0.001,
+                "us" | "µs" => 0.000_001,
+                "ns" => 0.000_000_001,
+                _ => return None,
+            };
+    }
+    if !number.is_empty() {
+        // A bare number is only valid as zero.
+        return (number == "0").then_some(0);
+    }
+    // Whole seconds; Velero's durations are.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some(total as u64)
+}
+
+/// The bucket keys of one backup under a storage location's prefix (Velero's layout).
+pub mod layout {
+    /// `<prefix>/backups/<backup>/`.
+    pub fn backup_dir(prefix: Option<&str>, backup: &str) -> String {
+        match prefix
+            .map(|p| p.trim_matches('/'))
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) => format!("{p}/backups/{backup}/"),
+            None => format!("backups/{backup}/"),
+        }
+    }
+
+    /// The files every completed backup has: its tarball, its log and its metadata.
+    pub fn required_files(prefix: Option<&str>, backup: &str) -> Vec<String> {
+        let dir = backup_dir(prefix, backup);
+        vec![
+            format!("{dir}{backup}.tar.gz"),
+            format!("{dir}{backup}-logs.gz"),
+            format!("{dir}velero-backup.json"),
+        ]
+    }
+}
+
+/// A watch condition: the Backup or Restore has ended.
+pub fn has_ended<P: Clone>() -> impl Condition<Object<P, RunStatus>> {
+    |obj: Option<&Object<P, RunStatus>>| {
+        obj.and_then(|o| o.status.as_ref())
+            .is_some_and(RunStatus::is_final)
+    }
+}
+
+/// The client: the cluster client, the target's `[velero]`, and Velero's namespace.
+#[derive(Debug, Clone)]
+pub struct VeleroClient {
+    kube: KubeClient,
+    cfg: VeleroConfig,
+}
+
+impl VeleroClient {
+    /// Connects to the cluster of `[kubernetes]` with the target's `[velero]`.
+    ///
+    /// # Errors
+    /// When either section is missing or the cluster client cannot be built.
+    pub async fn from_target(target: &Target) -> Result<Self, VeleroError> {
+        let cfg = target.velero.clone().ok_or_else(|| {
+            VeleroError::Config(format!("target `{}` has no [velero] section", target.name))
+        })?;
+        Ok(Self {
+            kube: KubeClient::from_target(target).await?,
+            cfg,
+        })
+    }
+
+    /// The cluster client.
+    pub fn kube(&self) -> &KubeClient {
+        &self.kube
+    }
+
+    /// The target's `[velero]`.
+    pub fn config(&self) -> &VeleroConfig {
+        &self.cfg
+    }
+
+    /// Velero's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.cfg.namespace
+    }
+
+    /// The dynamic API of `kind` in Velero's namespace.
+    pub fn api<P: Clone, U: Clone>(&self, kind: Kind) -> Api<Object<P, U>> {
+        Api::namespaced_with(
+            self.kube.client(),
+            &self.cfg.namespace,
+            &kind.api_resource(),
+        )
+    }
+
+    fn action(&self, verb: &str, kind: Kind, name: &str) -> String {
+        format!("{verb} {kind} {name} in namespace {}", self.cfg.namespace)
+    }
+
+    /// A storage location by name.
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`] (a missing location names it).
+    pub async fn storage_location(&self, name: &str) -> Result<StorageLocation, VeleroError> {
+        let api = self.api(Kind::StorageLocation);
+        api.get(name)
+            .await
+            .map_err(|e| self.api_error("get", Kind::StorageLocation, name, e))
+    }
+
+    /// Every object of `kind` in Velero's namespace.
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`], naming the kind (an absent CRD says Velero is not installed).
+    pub async fn list<P, U>(&self, kind: Kind) -> Result<Vec<Object<P, U>>, VeleroError>
+    where
+        P: Clone + serde::de::DeserializeOwned + fmt::Debug,
+        U: Clone + Default + serde::de::DeserializeOwned + fmt::Debug,
+    {
+        self.list_with(kind, &ListParams::default()).await
+    }
+
+    /// Objects of `kind` matching `params` (e.g. a label selector).
+    ///
+    /// # Errors
+    /// As [`Self::list`].
+    pub async fn list_with<P, U>(
+        &self,
+        kind: Kind,
+        params: &ListParams,
+    ) -> Result<Vec<Object<P, U>>, VeleroError>
+    where
+        P: Clone + serde::de::DeserializeOwned + fmt::Debug,
+        U: Clone + Default + serde::de::DeserializeOwned + fmt::Debug,
+    {
+        let api: Api<Object<P, U>> = self.api(kind);
+        let what = format!("{}s", kind.names().0);
+        api.list(params)
+            .await
+            .map(|l| l.items)
+            .map_err(|e| self.api_error("list", kind, &what, e))
+    }
+
+    /// Creates `obj` (a Backup, Restore, storage location or delete request).
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`] with the server's answer.
+    pub async fn create<P, U>(
+        &self,
+        kind: Kind,
+        obj: &Object<P, U>,
+    ) -> Result<Object<P, U>, VeleroError>
+    where
+        P: Clone + Serialize + serde::de::DeserializeOwned + fmt::Debug,
+        U: Clone + Default + Serialize + serde::de::DeserializeOwned + fmt::Debug,
+    {
+        let api: Api<Object<P, U>> = self.api(kind);
+        let name = obj.metadata.name.clone().unwrap_or_default();
+        api.create(&PostParams::default(), obj)
+            .await
+            .map_err(|e| self.api_error("create", kind, &name, e))
+    }
+
+    /// Deletes an object of `kind`; one already gone is fine.
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`].
+    pub async fn delete(&self, kind: Kind, name: &str) -> Result<(), VeleroError> {
+        let api: Api<Object<serde_json::Value, serde_json::Value>> = self.api(kind);
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(carbon_kube::kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.api_error("delete", kind, name, e)),
+        }
+    }
+
+    /// Waits, through a watch, until the Backup or Restore `name` has ended; returns it.
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`] with a timeout and the last state seen.
+    pub async fn wait_ended<P>(
+        &self,
+        kind: Kind,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Object<P, RunStatus>, VeleroError>
+    where
+        P: Clone + Serialize + serde::de::DeserializeOwned + fmt::Debug + Send + Sync + 'static,
+    {
+        let api: Api<Object<P, RunStatus>> = self.api(kind);
+        Ok(self
+            .kube
+            .wait_for(
+                api,
+                name,
+                &format!("{kind} {name} to end (Completed, PartiallyFailed, Failed)"),
+                timeout,
+                has_ended(),
+            )
+            .await?)
+    }
+
+    /// Waits, through a watch, until the object `name` of `kind` is gone.
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`] with a timeout and the last state seen.
+    pub async fn wait_gone(
+        &self,
+        kind: Kind,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<(), VeleroError> {
+        let api: Api<Object<serde_json::Value, serde_json::Value>> = self.api(kind);
+        self.kube
+            .wait_for(
+                api,
+                name,
+                &format!("{kind} {name} to be deleted"),
+                timeout,
+                |obj: Option<&Object<serde_json::Value, serde_json::Value>>| obj.is_none(),
+            )
+            .await
+            .map(drop)
+            .or_else(|e| match e {
+                // The condition holds once the object is absent, which the wait reports as
+                // "was deleted": that is success here.
+                KubeError::Timeout { last, .. } if last.ends_with("was deleted") => Ok(()),
+                other => Err(other.into()),
+            })
+    }
+
+    /// Deletes a Backup the way `velero backup delete` does: a DeleteBackupRequest (named
+    /// `<backup>-delete`, labelled for `run`) makes the server remove the backup's files, then
+    /// the Backup; returns once the Backup is gone. A backup still running is awaited first
+    /// (Velero refuses to delete one in progress); one already gone is fine.
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`]: the request refused, or a wait ran out (with the last state).
+    pub async fn delete_backup(
+        &self,
+        backup: &str,
+        run: &str,
+        timeout: Duration,
+    ) -> Result<(), VeleroError> {
+        let api: Api<Backup> = self.api(Kind::Backup);
+        let Some(current) = api
+            .get_opt(backup)
+            .await
+            .map_err(|e| self.api_error("get", Kind::Backup, backup, e))?
+        else {
+            return Ok(());
+        };
+        if !current.status.as_ref().is_some_and(RunStatus::is_final) {
+            self.wait_ended::<BackupSpec>(Kind::Backup, backup, timeout)
+                .await?;
+        }
+        let request: DeleteBackupRequest = new_object(
+            Kind::DeleteBackupRequest,
+            &self.cfg.namespace,
+            &format!("{backup}-delete"),
+            run,
+            DeleteBackupRequestSpec {
+                backup_name: backup.to_string(),
+            },
+        );
+        match self.create(Kind::DeleteBackupRequest, &request).await {
+            Ok(_) => {}
+            // Asked already (an earlier cleanup that ran out of time): wait for it.
+            Err(VeleroError::Kube(KubeError::Api {
+                source: carbon_kube::kube::Error::Api(s),
+                ..
+            })) if s.code == 409 => {}
+            Err(e) => return Err(e),
+        }
+        self.wait_gone(Kind::Backup, backup, timeout).await
+    }
+
+    /// Waits until the storage location `name` has been validated (phase set), through a
+    /// watch; returns it.
+    ///
+    /// # Errors
+    /// [`VeleroError::Kube`] with a timeout and the last state seen.
+    pub async fn wait_validated(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<StorageLocation, VeleroError> {
+        let api: Api<StorageLocation> = self.api(Kind::StorageLocation);
+        let cond = |obj: Option<&StorageLocation>| {
+            obj.and_then(|o| o.status.as_ref())
+                .is_some_and(|s| s.phase.is_some() && s.last_validation_time.is_some())
+        };
+        Ok(self
+            .kube
+            .wait_for(
+                api,
+                name,
+                &format!("BackupStorageLocation {name} to be validated"),
+                timeout,
+                cond,
+            )
+            .await?)
+    }
+
+    fn api_error(
+        &self,
+        verb: &str,
+        kind: Kind,
+        name: &str,
+        e: carbon_kube::kube::Error,
+    ) -> VeleroError {
+        let action = self.action(verb, kind, name);
+        let detail = match &e {
+            carbon_kube::kube::Error::Api(s) if s.code == 404 && verb == "list" => format!(
+                "404: the {} CRD is not installed (is Velero installed in this cluster?)",
+                kind.names().1
+            ),
+            carbon_kube::kube::Error::Api(s) if s.code == 403 => format!(
+                "403 Forbidden: {}; grant it (kind-config/rbac/readonly.yaml lists what a run reads, readwrite.yaml what it writes)",
+                s.message
+            ),
+            carbon_kube::kube::Error::Api(s) => format!("{} {}: {}", s.code, s.reason, s.message),
+            other => other.to_string(),
+        };
+        VeleroError::Kube(KubeError::Api {
+            action,
+            detail,
+            source: e,
+        })
+    }
+}
+
+/// A new object of `kind` named `name` in `namespace`, labelled with the run and owner.
+pub fn new_object<P: Clone, U: Clone>(
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    run: &str,
+    spec: P,
+) -> Object<P, U> {
+    let mut obj = Object::new(name, &kind.api_resource(), spec);
+    obj.metadata.namespace = Some(namespace.to_string());
+    obj.metadata.labels = Some(naming::kube_labels(run));
+    obj
+}
+
+pub mod checks;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("720h0m0s", Some(720 * 3600))]
+    #[case("720h", Some(720 * 3600))]
+    #[case("1h30m", Some(5400))]
+    #[case("30s", Some(30))]
+    #[case("0s", Some(0))]
+    #[case("0", Some(0))]
+    #[case("720", None)]
+    #[case("", None)]
+    #[case("3d", None)]
+    fn go_durations(#[case] text: &str, #[case] secs: Option<u64>) {
+        assert_eq!(go_duration_secs(text), secs, "{text}");
+    }
+
+    #[test]
+    fn layout_with_and_without_prefix() {
+        assert_eq!(layout::backup_dir(None, "b1"), "backups/b1/");
+        assert_eq!(
+            layout::backup_dir(Some("/velero/"), "b1"),
+            "velero/backups/b1/"
+        );
+        assert_eq!(
+            layout::required_files(Some(""), "b1"),
+            vec![
+                "backups/b1/b1.tar.gz",
+                "backups/b1/b1-logs.gz",
+                "backups/b1/velero-backup.json"
+            ]
+        );
+    }
+
+    /// A Backup as Velero 1.18 writes it (recorded from the local server), parsed.
+    #[test]
+    fn parses_a_completed_backup() {
+        let json = r#"{"apiVersion":"velero.io/v1","kind":"Backup","metadata":{"name":"b1","namespace":"velero","labels":{"velero.io/storage-location":"default"}},
+          "spec":{"includedNamespaces":["data-platform"],"storageLocation":"default","ttl":"720h0m0s","snapshotVolumes":false,"hooks":{},"csiSnapshotTimeout":"10m0s"},
+          "status":{"phase":"Completed","startTimestamp":"2026-11-27T06:30:01Z","completionTimestamp":"2026-11-27T06:30:03Z","expiration":"2026-12-27T06:30:01Z","formatVersion":"1.1.0","version":1,
+          "progress":{"totalItems":31,"itemsBackedUp":31},"warnings":2}}"#;
+        let b: Backup = serde_json::from_str(json).unwrap();
+        let s = b.status.unwrap();
+        assert!(s.is_final());
+        assert_eq!(s.server_duration_secs(), Some(2));
+        assert_eq!(
+            s.describe(),
+            "phase Completed, 0 error(s), 2 warning(s), 31 of 31 item(s)"
+        );
+        assert_eq!(b.spec.ttl.as_deref(), Some("720h0m0s"));
+    }
+
+    #[test]
+    fn a_failed_validation_reports_veleros_reasons() {
+        let s = RunStatus {
+            phase: Some("FailedValidation".into()),
+            validation_errors: Some(vec![
+                "backup can't be created because BackupStorageLocation x is in Unavailable status."
+                    .into(),
+            ]),
+            ..RunStatus::default()
+        };
+        assert!(s.is_final());
+        assert!(
+            s.describe().contains("Unavailable status"),
+            "{}",
+            s.describe()
+        );
+    }
+
+    #[test]
+    fn a_new_object_carries_run_and_owner() {
+        let b: Backup = new_object(
+            Kind::Backup,
+            "velero",
+            "e2e-abcd1234-b",
+            "abcd1234",
+            BackupSpec::default(),
+        );
+        let labels = b.metadata.labels.unwrap();
+        assert_eq!(
+            naming::kube_object_run("e2e-abcd1234-b", Some(&labels)),
+            Some("abcd1234")
+        );
+        assert_eq!(b.types.unwrap().api_version, "velero.io/v1");
+    }
+}

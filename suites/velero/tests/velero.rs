@@ -1,0 +1,613 @@
+//! The `velero` suite: the plan's workflow 4 ("trigger a manual Velero backup") and its Velero
+//! health checks, against the Velero of `[velero]` in the cluster of `[kubernetes]`.
+//!
+//! Smoke (reads only): the storage location is Available and recently validated; the
+//! schedules exist, are enabled, keep the retention and their last backup did not fail; a
+//! recent backup of the platform's namespace Completed.
+//!
+//! Full (read-write targets): each trial creates a namespace of its own (run id in its name,
+//! ownership labels) holding a ConfigMap, a Secret, a Deployment and a Service, backs it up
+//! without volume snapshots, and proves one thing about the backup: its files and tarball, a
+//! restore into a mapped namespace, its deletion. One trial backs up to a location that cannot
+//! work and reports Velero's own reason; an opt-in one (`platform-backup`) runs the plan's own
+//! command, a backup of the platform's namespace. Locally the server is the real Velero
+//! v1.18.3 with the AWS plugin on the stack's control plane, storing into the stack's S3 store.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use carbon_core::naming;
+use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
+use carbon_harness::{Ctx, Service, Suite};
+use carbon_kube::k8s_openapi::api::apps::v1::Deployment;
+use carbon_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service as KService};
+use carbon_kube::kube::api::{Api, DeleteParams, PostParams};
+use carbon_s3::S3Client;
+use carbon_velero::tarball::Tarball;
+use carbon_velero::{
+    Backup, BackupSpec, Kind, Restore, RestoreSpec, StorageLocation, VeleroClient, layout,
+    new_object,
+};
+
+const VELERO: &[Service] = &[Service::Velero];
+const VELERO_AND_STORE: &[Service] = &[Service::Velero, Service::Minio];
+
+fn main() -> std::process::ExitCode {
+    Suite::new("velero")
+        .smoke(
+            "storage_location_is_available_and_recently_validated",
+            VELERO,
+            location,
+        )
+        .smoke(
+            "schedules_exist_are_enabled_keep_the_retention_and_did_not_fail",
+            VELERO,
+            schedules,
+        )
+        .smoke(
+            "a_recent_backup_of_the_platform_namespace_completed",
+            VELERO,
+            recent_backup,
+        )
+        .full(
+            "backup_of_a_namespace_completes_and_its_files_hold_the_objects",
+            VELERO_AND_STORE,
+            backup_files,
+        )
+        .writes(
+            "namespace e2e-<run id>-<trial> (labels carbon-e2e/run, carbon-e2e/owner) with a ConfigMap, a Secret, a Deployment and a Service; Backup e2e-<run id>-<trial> in Velero's namespace (same labels, ttl 2h, no volume snapshots), and its files in the storage location's bucket",
+            "a DeleteBackupRequest removes the Backup and its files (awaited); the namespace is deleted",
+        )
+        .full(
+            "restore_into_a_mapped_namespace_recreates_equal_objects_and_ready_pods",
+            VELERO,
+            restore,
+        )
+        .writes(
+            "namespace e2e-<run id>-<trial> with a ConfigMap, a Secret, a Deployment and a Service; its Backup; Restore e2e-<run id>-<trial> into namespace e2e-<run id>-<trial>-restored (all labelled carbon-e2e/run, carbon-e2e/owner)",
+            "the Restore and both namespaces are deleted; a DeleteBackupRequest removes the Backup and its files",
+        )
+        .full(
+            "deleting_a_backup_removes_its_files_from_the_bucket",
+            VELERO_AND_STORE,
+            delete_backup,
+        )
+        .writes(
+            "namespace e2e-<run id>-<trial> with a ConfigMap, a Secret, a Deployment and a Service; its Backup and files; a DeleteBackupRequest (labelled carbon-e2e/run)",
+            "the trial itself deletes the Backup and checks its files are gone; the namespace is deleted",
+        )
+        .full(
+            "backup_to_an_unavailable_location_fails_with_veleros_reason",
+            VELERO,
+            unavailable_location,
+        )
+        .writes(
+            "BackupStorageLocation e2e-<run id>-<trial> pointing at a bucket that does not exist, and a Backup to it (both labelled carbon-e2e/run, carbon-e2e/owner); nothing reaches any bucket",
+            "the Backup and the storage location are deleted",
+        )
+        .full(
+            "the_plans_backup_of_the_platform_namespace_completes",
+            VELERO,
+            platform_backup,
+        )
+        .writes(
+            "Backup e2e-<run id>-manual-test-<time> of velero.backup_namespace (the plan's `velero backup create manual-test-<ts> --include-namespaces data-platform`), labelled carbon-e2e/run, ttl 2h, and its files",
+            "a DeleteBackupRequest removes the Backup and its files (awaited)",
+        )
+        .opt_in("platform-backup")
+        .run()
+}
+
+async fn velero(ctx: &Ctx) -> Result<VeleroClient> {
+    VeleroClient::from_target(ctx.target())
+        .await
+        .context("connecting to Velero's cluster")
+}
+
+async fn location(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    ctx.step(v.check_location().await?);
+    Ok(())
+}
+
+async fn schedules(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    ctx.step(v.check_schedules().await?);
+    Ok(())
+}
+
+async fn recent_backup(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    ctx.step(v.check_recent_backup().await?);
+    Ok(())
+}
+
+/// What a trial's namespace holds, to compare against a backup or a restore.
+struct Fixture {
+    namespace: String,
+    config: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+}
+
+const CONFIG_MAP: &str = "e2e-settings";
+const SECRET: &str = "e2e-credentials";
+const APP: &str = "e2e-probe";
+
+/// Creates the trial's namespace `e2e-<run>-<what>` with a ConfigMap, a Secret, a Deployment
+/// and a Service; registers its deletion. `what` keeps names under Kubernetes' 63 characters.
+async fn fixture(ctx: &Ctx, v: &VeleroClient, what: &str) -> Result<Fixture> {
+    let client = v.kube().client();
+    let namespace = ctx.unique(what);
+    let labels = naming::kube_labels(ctx.run_id());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(namespace.clone());
+    ns.metadata.labels = Some(labels.clone());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .with_context(|| format!("create namespace {namespace}"))?;
+    let (cleanup_api, name) = (namespaces.clone(), namespace.clone());
+    ctx.defer(format!("delete namespace {namespace}"), async move {
+        delete_namespace(&cleanup_api, &name).await
+    });
+    let config = BTreeMap::from([
+        ("run".to_string(), ctx.run_id().to_string()),
+        ("trial".to_string(), ctx.trial().to_string()),
+    ]);
+    let mut labelled = labels.clone();
+    labelled.insert("app".into(), APP.into());
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(CONFIG_MAP.into());
+    cm.metadata.labels = Some(labelled.clone());
+    cm.data = Some(config.clone());
+    Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &cm)
+        .await
+        .context("create the ConfigMap")?;
+    let mut secret = Secret::default();
+    secret.metadata.name = Some(SECRET.into());
+    secret.metadata.labels = Some(labelled.clone());
+    // Not a credential: a value the backup must carry and the restore bring back.
+    secret.string_data = Some(BTreeMap::from([(
+        "token".to_string(),
+        format!("not-a-secret-{}", ctx.run_id()),
+    )]));
+    Api::<Secret>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+        .context("create the Secret")?;
+    let deployment: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": APP, "labels": labelled},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {
+                "metadata": {"labels": {"app": APP}},
+                "spec": {
+                    "automountServiceAccountToken": false,
+                    "containers": [{"name": APP, "image": "carbon-e2e.local/e2e-probe:1",
+                                    "ports": [{"name": "http", "containerPort": 8080}]}]
+                }
+            }
+        }
+    }))?;
+    Api::<Deployment>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .context("create the Deployment")?;
+    let service: KService = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": APP, "labels": labelled},
+        "spec": {"selector": {"app": APP}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}
+    }))?;
+    Api::<KService>::namespaced(client, &namespace)
+        .create(&PostParams::default(), &service)
+        .await
+        .context("create the Service")?;
+    ctx.step(format!(
+        "namespace {namespace}: ConfigMap {CONFIG_MAP}, Secret {SECRET}, Deployment and Service {APP}"
+    ));
+    Ok(Fixture {
+        namespace,
+        config,
+        labels: labelled,
+    })
+}
+
+async fn delete_namespace(api: &Api<Namespace>, name: &str) -> Result<()> {
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(carbon_kube::kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("delete namespace {name}")),
+    }
+}
+
+/// Creates a Backup of `namespaces` (ttl 2h, no snapshots), registers its deletion through a
+/// DeleteBackupRequest, and waits until it ends; returns it and the time the client saw it end.
+async fn backup(
+    ctx: &Ctx,
+    v: &VeleroClient,
+    name: &str,
+    namespaces: &[&str],
+    location: Option<&str>,
+) -> Result<(Backup, Duration)> {
+    let spec = BackupSpec {
+        included_namespaces: Some(namespaces.iter().map(ToString::to_string).collect()),
+        storage_location: Some(location.unwrap_or(&v.config().storage_location).to_string()),
+        ttl: Some("2h0m0s".into()),
+        snapshot_volumes: Some(false),
+        default_volumes_to_fs_backup: Some(false),
+    };
+    let obj: Backup = new_object(Kind::Backup, v.namespace(), name, ctx.run_id(), spec);
+    let started = Instant::now();
+    v.create(Kind::Backup, &obj).await?;
+    let (cleanup, backup_name) = (v.clone(), name.to_string());
+    let run = ctx.run_id().to_string();
+    ctx.defer(
+        format!("delete Backup {name} and its files (DeleteBackupRequest)"),
+        async move { delete_backup_and_wait(&cleanup, &backup_name, &run).await },
+    );
+    ctx.step(format!(
+        "created Backup {name} of {} to location {}",
+        namespaces.join(","),
+        location.unwrap_or(&v.config().storage_location)
+    ));
+    let done: Backup = v
+        .wait_ended(Kind::Backup, name, v.config().backup_timeout())
+        .await?;
+    let seen = started.elapsed();
+    let status = done.status.clone().unwrap_or_default();
+    ctx.step(format!(
+        "Backup {name} ended after {seen:.2?} (client), {} s on Velero's clock: {}",
+        status
+            .server_duration_secs()
+            .map_or("?".into(), |s| s.to_string()),
+        status.describe()
+    ));
+    Ok((done, seen))
+}
+
+/// A Completed backup with no errors (warnings are reported, not failed).
+fn ensure_completed(b: &Backup) -> Result<()> {
+    let status = b.status.clone().unwrap_or_default();
+    ensure!(
+        status.phase.as_deref() == Some("Completed") && status.errors.unwrap_or(0) == 0,
+        "Backup {} did not complete cleanly: {} (Velero's log: `velero backup logs {}`)",
+        b.metadata.name.as_deref().unwrap_or_default(),
+        status.describe(),
+        b.metadata.name.as_deref().unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// How long deleting a backup may take (cleanup steps get 20 s each).
+const DELETE_TIMEOUT: Duration = Duration::from_secs(15);
+
+async fn delete_backup_and_wait(v: &VeleroClient, backup: &str, run: &str) -> Result<()> {
+    Ok(v.delete_backup(backup, run, DELETE_TIMEOUT).await?)
+}
+
+/// The location's bucket and prefix, read from the cluster.
+async fn bucket_of(v: &VeleroClient, location: &str) -> Result<(String, Option<String>)> {
+    let bsl: StorageLocation = v.storage_location(location).await?;
+    Ok((
+        bsl.spec.object_storage.bucket.clone(),
+        bsl.spec.object_storage.prefix.clone(),
+    ))
+}
+
+async fn backup_files(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    let s3 = ctx.client::<S3Client>()?;
+    let fx = fixture(&ctx, &v, "files").await?;
+    let name = fx.namespace.clone();
+    let (b, _) = backup(&ctx, &v, &name, &[&fx.namespace], None).await?;
+    ensure_completed(&b)?;
+    let progress = b
+        .status
+        .as_ref()
+        .and_then(|s| s.progress.clone())
+        .unwrap_or_default();
+    let (total, done) = (
+        progress.total_items.unwrap_or(0),
+        progress.items_backed_up.unwrap_or(0),
+    );
+    ensure!(
+        done == total && done >= 5,
+        "Backup {name} wrote {done} of {total} item(s); the namespace holds at least 5 (namespace, ConfigMap, Secret, Deployment, Service)"
+    );
+    let (bucket, prefix) = bucket_of(&v, &v.config().storage_location).await?;
+    let listed: Vec<String> = s3
+        .list(&bucket, &layout::backup_dir(prefix.as_deref(), &name))
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    for want in layout::required_files(prefix.as_deref(), &name) {
+        ensure!(
+            listed.contains(&want),
+            "s3://{bucket}/{want} is missing; the backup's directory holds: {}",
+            listed.join(", ")
+        );
+    }
+    ctx.step(format!(
+        "s3://{bucket}/{} holds {} file(s), the tarball, log and velero-backup.json among them",
+        layout::backup_dir(prefix.as_deref(), &name),
+        listed.len()
+    ));
+    let tarball_key = &layout::required_files(prefix.as_deref(), &name)[0];
+    let tar = Tarball::read(&s3.get_object(&bucket, tarball_key).await?)
+        .with_context(|| format!("reading s3://{bucket}/{tarball_key} as a gzipped tarball"))?;
+    let cm = tar
+        .object("configmaps", &fx.namespace, CONFIG_MAP)
+        .with_context(|| {
+            format!(
+                "the tarball has no ConfigMap {CONFIG_MAP}; it holds ConfigMaps {:?}",
+                tar.names("configmaps", &fx.namespace)
+            )
+        })?;
+    let data: BTreeMap<String, String> = serde_json::from_value(cm["data"].clone())?;
+    ensure!(
+        data == fx.config,
+        "the backed-up ConfigMap's data differs from what the trial wrote (keys {:?})",
+        data.keys().collect::<Vec<_>>()
+    );
+    let secret = tar
+        .object("secrets", &fx.namespace, SECRET)
+        .with_context(|| {
+            format!(
+                "the tarball has no Secret {SECRET}; it holds Secrets {:?}",
+                tar.names("secrets", &fx.namespace)
+            )
+        })?;
+    ensure!(
+        secret["data"]["token"].is_string(),
+        "the backed-up Secret {SECRET} has no key `token`"
+    );
+    for (resource, name) in [("deployments.apps", APP), ("services", APP)] {
+        ensure!(
+            tar.object(resource, &fx.namespace, name).is_some(),
+            "the tarball has no {resource} {name}; it holds {:?}",
+            tar.names(resource, &fx.namespace)
+        );
+    }
+    ctx.step(format!(
+        "the tarball ({} files) holds the ConfigMap with the data written, the Secret, the Deployment and the Service",
+        tar.len()
+    ));
+    Ok(())
+}
+
+async fn restore(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    let client = v.kube().client();
+    let fx = fixture(&ctx, &v, "restore").await?;
+    let (b, _) = backup(&ctx, &v, &fx.namespace, &[&fx.namespace], None).await?;
+    ensure_completed(&b)?;
+    let target_ns = format!("{}-restored", fx.namespace);
+    let name = fx.namespace.clone();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let (cleanup_api, cleanup_ns) = (namespaces.clone(), target_ns.clone());
+    ctx.defer(format!("delete namespace {target_ns}"), async move {
+        delete_namespace(&cleanup_api, &cleanup_ns).await
+    });
+    let spec = RestoreSpec {
+        backup_name: name.clone(),
+        included_namespaces: Some(vec![fx.namespace.clone()]),
+        namespace_mapping: Some(BTreeMap::from([(fx.namespace.clone(), target_ns.clone())])),
+        restore_p_vs: Some(false),
+    };
+    let obj: Restore = new_object(Kind::Restore, v.namespace(), &name, ctx.run_id(), spec);
+    let started = Instant::now();
+    v.create(Kind::Restore, &obj).await?;
+    let (cleanup, restore_name) = (v.clone(), name.clone());
+    ctx.defer(format!("delete Restore {name}"), async move {
+        Ok(cleanup.delete(Kind::Restore, &restore_name).await?)
+    });
+    let done: Restore = v
+        .wait_ended(Kind::Restore, &name, v.config().backup_timeout())
+        .await?;
+    let status = done.status.clone().unwrap_or_default();
+    ctx.step(format!(
+        "Restore {name} into {target_ns} ended after {:.2?}: {}",
+        started.elapsed(),
+        status.describe()
+    ));
+    ensure!(
+        status.phase.as_deref() == Some("Completed") && status.errors.unwrap_or(0) == 0,
+        "Restore {name} did not complete cleanly: {} (Velero's log: `velero restore logs {name}`)",
+        status.describe()
+    );
+    let restored_ns = namespaces
+        .get(&target_ns)
+        .await
+        .with_context(|| format!("the restored namespace {target_ns}"))?;
+    let ns_labels = restored_ns.metadata.labels.unwrap_or_default();
+    ensure!(
+        naming::kube_object_run(&target_ns, Some(&ns_labels)) == Some(ctx.run_id()),
+        "the restored namespace {target_ns} lost the run's ownership labels: {ns_labels:?}"
+    );
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), &target_ns)
+        .get(CONFIG_MAP)
+        .await
+        .context("the restored ConfigMap")?;
+    ensure!(
+        cm.data.as_ref() == Some(&fx.config),
+        "the restored ConfigMap's data differs from the original"
+    );
+    let cm_labels = cm.metadata.labels.unwrap_or_default();
+    let missing: Vec<_> = fx
+        .labels
+        .iter()
+        .filter(|(k, val)| cm_labels.get(*k) != Some(*val))
+        .map(|(k, _)| k.clone())
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "the restored ConfigMap lacks labels {missing:?}"
+    );
+    let original = Api::<Secret>::namespaced(client.clone(), &fx.namespace)
+        .get(SECRET)
+        .await?;
+    let copy = Api::<Secret>::namespaced(client.clone(), &target_ns)
+        .get(SECRET)
+        .await
+        .context("the restored Secret")?;
+    ensure!(
+        original.data == copy.data,
+        "the restored Secret's data differs from the original (values not shown)"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(client, &target_ns);
+    let ready = |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref())
+            .is_some_and(|s| s.ready_replicas.unwrap_or(0) >= 1)
+    };
+    v.kube()
+        .wait_for(
+            deployments,
+            APP,
+            &format!("the restored Deployment {target_ns}/{APP} to have a ready pod"),
+            v.kube().wait_timeout(),
+            ready,
+        )
+        .await?;
+    ctx.step(format!(
+        "{target_ns}: ConfigMap data and labels, Secret data equal the originals; Deployment {APP} has its pod Ready"
+    ));
+    Ok(())
+}
+
+async fn delete_backup(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    let s3 = ctx.client::<S3Client>()?;
+    let fx = fixture(&ctx, &v, "delete").await?;
+    let name = fx.namespace.clone();
+    let (b, _) = backup(&ctx, &v, &name, &[&fx.namespace], None).await?;
+    ensure_completed(&b)?;
+    let (bucket, prefix) = bucket_of(&v, &v.config().storage_location).await?;
+    let dir = layout::backup_dir(prefix.as_deref(), &name);
+    let before = s3.list(&bucket, &dir).await?.len();
+    ensure!(before > 0, "s3://{bucket}/{dir} is empty after the backup");
+    let started = Instant::now();
+    delete_backup_and_wait(&v, &name, ctx.run_id()).await?;
+    ctx.step(format!(
+        "DeleteBackupRequest processed, Backup {name} gone after {:.2?}",
+        started.elapsed()
+    ));
+    let left: Vec<String> = s3
+        .list(&bucket, &dir)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    ensure!(
+        left.is_empty(),
+        "the Backup is gone but {} of its {before} file(s) remain under s3://{bucket}/{dir}: {}",
+        left.len(),
+        left.join(", ")
+    );
+    ctx.step(format!(
+        "all {before} file(s) under s3://{bucket}/{dir} are gone"
+    ));
+    Ok(())
+}
+
+async fn unavailable_location(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    let good = v.storage_location(&v.config().storage_location).await?;
+    let name = ctx.unique("unavailable");
+    let mut spec = good.spec.clone();
+    spec.object_storage.bucket = ctx.unique("no-such-bucket");
+    spec.object_storage.prefix = None;
+    spec.validation_frequency = Some("10s".into());
+    let bsl: StorageLocation = new_object(
+        Kind::StorageLocation,
+        v.namespace(),
+        &name,
+        ctx.run_id(),
+        spec,
+    );
+    v.create(Kind::StorageLocation, &bsl).await?;
+    let (cleanup, bsl_name) = (v.clone(), name.clone());
+    ctx.defer(format!("delete BackupStorageLocation {name}"), async move {
+        Ok(cleanup.delete(Kind::StorageLocation, &bsl_name).await?)
+    });
+    let validated = v.wait_validated(&name, v.kube().wait_timeout()).await?;
+    let status = validated.status.clone().unwrap_or_default();
+    ctx.step(format!(
+        "BackupStorageLocation {name} (bucket {}) validated: {} ({})",
+        validated.spec.object_storage.bucket,
+        status.phase.as_deref().unwrap_or_default(),
+        status.message.as_deref().unwrap_or("no message")
+    ));
+    ensure!(
+        status.phase.as_deref() == Some("Unavailable"),
+        "a location whose bucket does not exist was found {}: Velero does not validate its storage locations",
+        status.phase.as_deref().unwrap_or_default()
+    );
+    let spec = BackupSpec {
+        included_namespaces: Some(vec![v.config().backup_namespace.clone()]),
+        storage_location: Some(name.clone()),
+        ttl: Some("2h0m0s".into()),
+        snapshot_volumes: Some(false),
+        default_volumes_to_fs_backup: Some(false),
+    };
+    let obj: Backup = new_object(Kind::Backup, v.namespace(), &name, ctx.run_id(), spec);
+    v.create(Kind::Backup, &obj).await?;
+    let (cleanup, backup_name) = (v.clone(), name.clone());
+    // It never reached a bucket: deleting the object is all there is to clean.
+    ctx.defer(format!("delete Backup {name}"), async move {
+        Ok(cleanup.delete(Kind::Backup, &backup_name).await?)
+    });
+    let done: Backup = v
+        .wait_ended(Kind::Backup, &name, v.config().backup_timeout())
+        .await?;
+    let status = done.status.clone().unwrap_or_default();
+    ctx.step(format!("Backup {name} ended: {}", status.describe()));
+    match status.phase.as_deref() {
+        Some("FailedValidation" | "Failed") => {}
+        other => bail!(
+            "a backup to an Unavailable location ended {}, not FailedValidation or Failed: {}",
+            other.unwrap_or("(no phase)"),
+            status.describe()
+        ),
+    }
+    let reasons = status
+        .validation_errors
+        .clone()
+        .unwrap_or_default()
+        .join("; ")
+        + status.failure_reason.as_deref().unwrap_or_default();
+    ensure!(
+        !reasons.trim().is_empty(),
+        "the failed backup carries no reason (validationErrors, failureReason): {}",
+        status.describe()
+    );
+    ctx.step(format!("Velero's reason: {reasons}"));
+    Ok(())
+}
+
+async fn platform_backup(ctx: Ctx) -> Result<()> {
+    let v = velero(&ctx).await?;
+    let ns = v.config().backup_namespace.clone();
+    let name = ctx.unique(&format!(
+        "manual-test-{}",
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    ));
+    let (b, seen) = backup(&ctx, &v, &name, &[&ns], None).await?;
+    ensure_completed(&b)?;
+    let items = b
+        .status
+        .as_ref()
+        .and_then(|s| s.progress.as_ref())
+        .and_then(|p| p.items_backed_up)
+        .unwrap_or(0);
+    ensure!(
+        items > 0,
+        "the backup of {ns} holds no items: is {ns} empty?"
+    );
+    ctx.step(format!(
+        "the plan's backup of {ns} Completed with {items} item(s) in {seen:.2?}"
+    ));
+    Ok(())
+}
