@@ -17,6 +17,8 @@
 //!    restart, its memory, the `platform` suite's wall time; restarts no other service.
 //! 9. Reach (`--only reach`, see `bench_reach.rs`): the per-trial cost of `k8s://` references,
 //!    Secrets and port-forwards (`local-k8s` against `local`); restarts nothing.
+//! 10. Velero (`--only velero`, see `bench_velero.rs`): backup and restore as the client sees
+//!     them against Velero's own timestamps; restarts nothing.
 
 use carbon_config::FromTarget as _;
 use std::process::{Command, ExitCode, Stdio};
@@ -38,10 +40,10 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     repeat_slow: usize,
     /// Run only one section: `trino`, `dolphinscheduler`, `loki` (restarts only that service),
-    /// `kubernetes` (restarts only the control plane), or `unreachable` (a dead and a hung
-    /// object store; restarts nothing), or `reach` (the per-trial cost of `k8s://` references;
-    /// restarts nothing).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable", "reach"])]
+    /// `kubernetes` (restarts only the control plane), `unreachable` (a dead and a hung
+    /// object store; restarts nothing), `reach` (the per-trial cost of `k8s://` references;
+    /// restarts nothing), or `velero` (backup and restore latency; restarts nothing).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable", "reach", "velero"])]
     only: Option<String>,
 }
 
@@ -149,6 +151,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.only.as_deref() == Some("kubernetes") {
         crate::bench_kube::run(&env, args.repeat_slow).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("velero") {
+        crate::bench_velero::run(&env, args.repeat).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.only.as_deref() == Some("reach") {
@@ -276,6 +282,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // 7. Loki.
     crate::bench_loki::run(&env, args.repeat, args.repeat_slow).await?;
+    crate::bench_velero::run(&env, args.repeat).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@ mod bench_kube;
 mod bench_loki;
 mod bench_reach;
 mod bench_safety;
+mod bench_velero;
 mod doctor;
 mod nextest;
 mod reap;

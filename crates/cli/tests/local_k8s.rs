@@ -18,6 +18,7 @@ const SUITES: &[&str] = &[
     "suite-dolphinscheduler",
     "suite-loki",
     "suite-alerts",
+    "suite-velero",
 ];
 
 fn run(filter: &str, env: &[(&str, &str)]) -> (bool, String, Report) {
@@ -66,7 +67,7 @@ fn every_local_suite_passes_through_k8s_references_secrets_and_port_forwards() {
         );
     }
     assert!(
-        cases.len() >= 44,
+        cases.len() >= 52,
         "only {} trials ran:\n{console}",
         cases.len()
     );

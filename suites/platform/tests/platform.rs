@@ -11,6 +11,7 @@ use carbon_harness::anyhow::Result;
 use carbon_harness::{Ctx, Service, Suite};
 
 const KUBE: &[Service] = &[Service::Kubernetes];
+const VELERO: &[Service] = &[Service::Velero];
 
 /// The cluster client for the target's `[kubernetes]` (connecting is async, so it is built here
 /// rather than through the harness's client registry; it is cheap).
@@ -43,6 +44,11 @@ fn main() -> std::process::ExitCode {
             argocd,
         )
         .smoke("kyverno_policy_exceptions_meet_the_minimum", KUBE, kyverno)
+        .smoke(
+            "velero_location_is_available_and_schedules_are_present",
+            VELERO,
+            velero,
+        )
         .run()
 }
 
@@ -102,3 +108,12 @@ check!(volumes, suite_platform::volumes_bound);
 check!(jobs, suite_platform::failed_jobs_within_maximum);
 check!(argocd, suite_platform::argocd_applications_healthy);
 check!(kyverno, suite_platform::policy_exceptions_present);
+
+/// The plan's Velero health line (location available, schedules present); the `velero` suite
+/// goes further (validation age, retention, last backups) and runs the backup workflow.
+async fn velero(ctx: Ctx) -> Result<()> {
+    let v = carbon_velero::VeleroClient::from_target(ctx.target()).await?;
+    ctx.step(v.check_location().await?);
+    ctx.step(v.check_schedules().await?);
+    Ok(())
+}

@@ -113,6 +113,14 @@ async fn every_check_fails_on_the_broken_namespace_naming_its_offender() {
         &["carbon-e2e-broken/missing-volume: Pending"],
     );
     assert_fails_naming(
+        "failed jobs",
+        failed_jobs_eventually(&kube, &cfg).await,
+        &[
+            "1 failed Job(s), at most 0 allowed",
+            "carbon-e2e-broken/failing-import: BackoffLimitExceeded",
+        ],
+    );
+    assert_fails_naming(
         "argocd",
         suite_platform::argocd_applications_healthy(&kube, &cfg).await,
         &[
@@ -125,6 +133,29 @@ async fn every_check_fails_on_the_broken_namespace_naming_its_offender() {
         suite_platform::policy_exceptions_present(&kube, &cfg).await,
         &["0 PolicyException(s) in carbon-e2e-broken, fewer than 1"],
     );
+}
+
+/// The failed-Jobs check once the Job controller has marked the broken Job Failed (its pod
+/// fails at once, the controller reacts within seconds): the check's error, or a pass if the
+/// Job never failed within the bound (which the caller reports as the check passing).
+async fn failed_jobs_eventually(kube: &KubeClient, cfg: &PlatformConfig) -> anyhow::Result<String> {
+    let waited = wait_until(
+        "the broken Job to be marked Failed",
+        Duration::from_secs(60),
+        || async {
+            Ok::<_, std::io::Error>(
+                match suite_platform::failed_jobs_within_maximum(kube, cfg).await {
+                    Err(e) => Check::Ready(e),
+                    Ok(summary) => Check::Pending(summary),
+                },
+            )
+        },
+    )
+    .await;
+    match waited {
+        Ok(e) => Err(e),
+        Err(timeout) => Ok(timeout.to_string()),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -471,7 +471,11 @@ mod tests {
             "  - ports: [8080]\n    target:\n      address: 127.0.0.1\n      port: 18080\n"
         ));
         assert!(out.contains("  - containers: [minio]\n    logsFile: /logs/objectstore.log\n"));
-        assert_eq!(out.matches("kind: ClusterLogs").count(), 2);
+        assert_eq!(
+            out.matches("kind: ClusterLogs").count(),
+            3,
+            "data-platform, monitoring, velero"
+        );
     }
 
     #[test]
