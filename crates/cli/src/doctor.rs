@@ -127,6 +127,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map_or("(not exposed)".to_string(), set)
         );
     }
+    if let Some(v) = &target.velero {
+        println!(
+            "[velero] namespace {} location {} (validated within {} s), schedules {} (at least {}, keeping {} h)",
+            v.namespace,
+            v.storage_location,
+            v.max_validation_age_secs,
+            if v.schedules.is_empty() {
+                "any".to_string()
+            } else {
+                v.schedules.join(", ")
+            },
+            v.min_schedules,
+            v.schedule_ttl_hours
+        );
+        println!(
+            "        a Completed backup of {} within {} h; backups and restores may take {} s",
+            v.backup_namespace, v.max_backup_age_hours, v.backup_timeout_secs
+        );
+    }
     println!("how each service is reached:");
     for (key, how) in &reach {
         println!("  {key:<26} {how}");
