@@ -263,10 +263,16 @@ impl LocalServer for Velero {
             storage_location_manifest(&format!("http://127.0.0.1:{}", super::objectstore::PORT)),
         )
         .map_err(io_err("write", &bsl))?;
+        // On a first start the platform layout (namespaces included) is applied only after
+        // every service has started (kwok's `after_ready`): make sure Velero's is there.
         apply(
             stack,
-            "apply Velero's storage location and schedules",
-            &[bsl, repo_dir("velero")],
+            "apply Velero's namespace, storage location and schedules",
+            &[
+                repo_dir("platform").join("00-namespaces.yaml"),
+                bsl,
+                repo_dir("velero"),
+            ],
         )
     }
 
