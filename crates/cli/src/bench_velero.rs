@@ -64,13 +64,7 @@ async fn measure(
     i: usize,
 ) -> anyhow::Result<(Timing, Timing)> {
     let name = naming::resource(run, &format!("bench-{i}"));
-    let spec = BackupSpec {
-        included_namespaces: Some(vec![ns.to_string()]),
-        storage_location: Some(v.config().storage_location.clone()),
-        ttl: Some("1h0m0s".into()),
-        snapshot_volumes: Some(false),
-        default_volumes_to_fs_backup: Some(false),
-    };
+    let spec = BackupSpec::of_namespaces(&[ns], &v.config().storage_location, "1h0m0s");
     let t0 = Instant::now();
     let b: Backup = new_object(Kind::Backup, v.namespace(), &name, run, spec);
     v.create(Kind::Backup, &b).await?;

@@ -113,6 +113,20 @@ pub struct BackupSpec {
     pub default_volumes_to_fs_backup: Option<bool>,
 }
 
+impl BackupSpec {
+    /// What a run backs up: `namespaces` to `location`, kept for `ttl` (a Go duration), no
+    /// volume snapshots and no file-system backup of volumes.
+    pub fn of_namespaces(namespaces: &[&str], location: &str, ttl: &str) -> Self {
+        Self {
+            included_namespaces: Some(namespaces.iter().map(ToString::to_string).collect()),
+            storage_location: Some(location.to_string()),
+            ttl: Some(ttl.to_string()),
+            snapshot_volumes: Some(false),
+            default_volumes_to_fs_backup: Some(false),
+        }
+    }
+}
+
 /// Items counted by a backup or restore.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -122,6 +122,10 @@ async fn recent_backup(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// How long a run's backups are kept: Velero's own garbage collection removes one whose
+/// cleanup never ran.
+const BACKUP_TTL: &str = "2h0m0s";
+
 /// What a trial's namespace holds, to compare against a backup or a restore.
 struct Fixture {
     namespace: String,
@@ -231,13 +235,11 @@ async fn backup(
     namespaces: &[&str],
     location: Option<&str>,
 ) -> Result<(Backup, Duration)> {
-    let spec = BackupSpec {
-        included_namespaces: Some(namespaces.iter().map(ToString::to_string).collect()),
-        storage_location: Some(location.unwrap_or(&v.config().storage_location).to_string()),
-        ttl: Some("2h0m0s".into()),
-        snapshot_volumes: Some(false),
-        default_volumes_to_fs_backup: Some(false),
-    };
+    let spec = BackupSpec::of_namespaces(
+        namespaces,
+        location.unwrap_or(&v.config().storage_location),
+        BACKUP_TTL,
+    );
     let obj: Backup = new_object(Kind::Backup, v.namespace(), name, ctx.run_id(), spec);
     let started = Instant::now();
     v.create(Kind::Backup, &obj).await?;
@@ -545,13 +547,7 @@ async fn unavailable_location(ctx: Ctx) -> Result<()> {
         "a location whose bucket does not exist was found {}: Velero does not validate its storage locations",
         status.phase.as_deref().unwrap_or_default()
     );
-    let spec = BackupSpec {
-        included_namespaces: Some(vec![v.config().backup_namespace.clone()]),
-        storage_location: Some(name.clone()),
-        ttl: Some("2h0m0s".into()),
-        snapshot_volumes: Some(false),
-        default_volumes_to_fs_backup: Some(false),
-    };
+    let spec = BackupSpec::of_namespaces(&[&v.config().backup_namespace], &name, BACKUP_TTL);
     let obj: Backup = new_object(Kind::Backup, v.namespace(), &name, ctx.run_id(), spec);
     v.create(Kind::Backup, &obj).await?;
     let (cleanup, backup_name) = (v.clone(), name.clone());
