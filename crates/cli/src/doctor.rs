@@ -414,11 +414,8 @@ async fn kubernetes(target: &Target) -> anyhow::Result<String> {
     let kube = carbon_kube::KubeClient::from_target(target).await?;
     let version = kube.version().await?;
     let (user, groups) = kube.user().await?;
-    let mut needed: Vec<_> = carbon_kube::PLATFORM_PERMISSIONS
-        .iter()
-        .chain(carbon_kube::REACH_PERMISSIONS)
-        .cloned()
-        .collect();
+    let mut needed = carbon_kube::read_permissions(target);
+    needed.extend_from_slice(carbon_kube::REACH_PERMISSIONS);
     // `get secrets` in each namespace whose Secrets the target's credentials name.
     let mut namespaces: Vec<String> = target
         .credential_vars()

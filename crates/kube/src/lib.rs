@@ -153,6 +153,24 @@ pub const PLATFORM_PERMISSIONS: &[Permission] = &[
     Permission::cluster("list", "kyverno.io", "policyexceptions"),
 ];
 
+/// What reading Velero's state needs (with `[velero]`: the `platform` and `velero` suites'
+/// smoke tiers).
+pub const VELERO_PERMISSIONS: &[Permission] = &[
+    Permission::cluster("list", "velero.io", "backupstoragelocations"),
+    Permission::cluster("list", "velero.io", "schedules"),
+    Permission::cluster("list", "velero.io", "backups"),
+];
+
+/// The reads a run needs in the cluster of `target`: the platform checks', and Velero's when
+/// the target has `[velero]`.
+pub fn read_permissions(target: &Target) -> Vec<Permission> {
+    let mut out = PLATFORM_PERMISSIONS.to_vec();
+    if target.velero.is_some() {
+        out.extend_from_slice(VELERO_PERMISSIONS);
+    }
+    out
+}
+
 /// What reaching services through the API server needs.
 pub const REACH_PERMISSIONS: &[Permission] = &[
     Permission::cluster("list", "discovery.k8s.io", "endpointslices"),

@@ -66,7 +66,8 @@ async fn version(ctx: Ctx) -> Result<()> {
 async fn permissions(ctx: Ctx) -> Result<()> {
     let kube = kube(&ctx).await?;
     let (user, _) = kube.user().await?;
-    let missing = kube.missing(carbon_kube::PLATFORM_PERMISSIONS).await?;
+    let needed = carbon_kube::read_permissions(ctx.target());
+    let missing = kube.missing(&needed).await?;
     carbon_harness::anyhow::ensure!(
         missing.is_empty(),
         "user {user} lacks: {} (grant kind-config/rbac/readonly.yaml)",
@@ -76,10 +77,7 @@ async fn permissions(ctx: Ctx) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    ctx.step(format!(
-        "user {user} may do all {} reads",
-        carbon_kube::PLATFORM_PERMISSIONS.len()
-    ));
+    ctx.step(format!("user {user} may do all {} reads", needed.len()));
     Ok(())
 }
 
