@@ -69,13 +69,14 @@ pub enum KubeError {
     },
 }
 
-/// An API error, with the RBAC to grant when the server answered 403.
-fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> KubeError {
+/// An API error, with the RBAC to grant when the server answered 403: the one way this
+/// crate and the clients built on it (`carbon-velero`) word a refused or failed request.
+pub fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> KubeError {
     let action = action.into();
     move |source| {
         let detail = match &source {
             kube::Error::Api(status) if status.code == 403 => format!(
-                "403 Forbidden: {}; grant it (kind-config/rbac/readonly.yaml lists what a run needs)",
+                "403 Forbidden: {}; grant it (kind-config/rbac/readonly.yaml lists what a run reads, readwrite.yaml what it writes)",
                 status.message
             ),
             kube::Error::Api(status) => {
@@ -516,13 +517,62 @@ impl KubeClient {
             + Send
             + 'static,
     {
-        match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
-            Ok(Ok(Some(obj))) => Ok(obj),
-            Ok(Ok(None)) => Err(KubeError::Timeout {
+        self.wait_object(api, name, what, timeout, condition)
+            .await?
+            .ok_or_else(|| KubeError::Timeout {
                 what: what.to_string(),
                 secs: timeout.as_secs(),
                 last: format!("{name} was deleted"),
-            }),
+            })
+    }
+
+    /// Waits, through a watch, until the object `name` is gone (at once if it does not exist);
+    /// on timeout reports the object's last state.
+    ///
+    /// # Errors
+    /// [`KubeError::Timeout`] with the last state seen, or [`KubeError::Api`].
+    pub async fn wait_deleted<K>(
+        &self,
+        api: Api<K>,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+    ) -> Result<(), KubeError>
+    where
+        K: Resource
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + fmt::Debug
+            + Send
+            + 'static,
+    {
+        self.wait_object(api, name, what, timeout, |obj: Option<&K>| obj.is_none())
+            .await
+            .map(drop)
+    }
+
+    /// The watch both waits share: the object when `condition` holds (`None`: it holds on an
+    /// absent object), or a timeout carrying the object's last state.
+    async fn wait_object<K>(
+        &self,
+        api: Api<K>,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        condition: impl Condition<K>,
+    ) -> Result<Option<K>, KubeError>
+    where
+        K: Resource
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + fmt::Debug
+            + Send
+            + 'static,
+    {
+        match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
+            Ok(Ok(found)) => Ok(found),
             Ok(Err(e)) => Err(KubeError::Config(format!(
                 "watching {name} for {what}: {e}"
             ))),

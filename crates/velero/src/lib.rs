@@ -596,22 +596,10 @@ impl VeleroClient {
         timeout: Duration,
     ) -> Result<(), VeleroError> {
         let api: Api<Object<serde_json::Value, serde_json::Value>> = self.api(kind);
-        self.kube
-            .wait_for(
-                api,
-                name,
-                &format!("{kind} {name} to be deleted"),
-                timeout,
-                |obj: Option<&Object<serde_json::Value, serde_json::Value>>| obj.is_none(),
-            )
-            .await
-            .map(drop)
-            .or_else(|e| match e {
-                // The condition holds once the object is absent, which the wait reports as
-                // "was deleted": that is success here.
-                KubeError::Timeout { last, .. } if last.ends_with("was deleted") => Ok(()),
-                other => Err(other.into()),
-            })
+        Ok(self
+            .kube
+            .wait_deleted(api, name, &format!("{kind} {name} to be deleted"), timeout)
+            .await?)
     }
 
     /// Deletes a Backup the way `velero backup delete` does: a DeleteBackupRequest (named
@@ -695,23 +683,19 @@ impl VeleroClient {
         e: carbon_kube::kube::Error,
     ) -> VeleroError {
         let action = self.action(verb, kind, name);
-        let detail = match &e {
-            carbon_kube::kube::Error::Api(s) if s.code == 404 && verb == "list" => format!(
-                "404: the {} CRD is not installed (is Velero installed in this cluster?)",
-                kind.names().1
-            ),
-            carbon_kube::kube::Error::Api(s) if s.code == 403 => format!(
-                "403 Forbidden: {}; grant it (kind-config/rbac/readonly.yaml lists what a run reads, readwrite.yaml what it writes)",
-                s.message
-            ),
-            carbon_kube::kube::Error::Api(s) => format!("{} {}: {}", s.code, s.reason, s.message),
-            other => other.to_string(),
-        };
-        VeleroError::Kube(KubeError::Api {
-            action,
-            detail,
-            source: e,
-        })
+        match &e {
+            carbon_kube::kube::Error::Api(s) if s.code == 404 && verb == "list" => {
+                VeleroError::Kube(KubeError::Api {
+                    action,
+                    detail: format!(
+                        "404: the {} CRD is not installed (is Velero installed in this cluster?)",
+                        kind.names().1
+                    ),
+                    source: e,
+                })
+            }
+            _ => VeleroError::Kube(carbon_kube::api_err(action)(e)),
+        }
     }
 }
 

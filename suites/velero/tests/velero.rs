@@ -247,7 +247,11 @@ async fn backup(
     let run = ctx.run_id().to_string();
     ctx.defer(
         format!("delete Backup {name} and its files (DeleteBackupRequest)"),
-        async move { delete_backup_and_wait(&cleanup, &backup_name, &run).await },
+        async move {
+            Ok(cleanup
+                .delete_backup(&backup_name, &run, DELETE_TIMEOUT)
+                .await?)
+        },
     );
     ctx.step(format!(
         "created Backup {name} of {} to location {}",
@@ -284,10 +288,6 @@ fn ensure_completed(b: &Backup) -> Result<()> {
 
 /// How long deleting a backup may take (cleanup steps get 20 s each).
 const DELETE_TIMEOUT: Duration = Duration::from_secs(15);
-
-async fn delete_backup_and_wait(v: &VeleroClient, backup: &str, run: &str) -> Result<()> {
-    Ok(v.delete_backup(backup, run, DELETE_TIMEOUT).await?)
-}
 
 /// The location's bucket and prefix, read from the cluster.
 async fn bucket_of(v: &VeleroClient, location: &str) -> Result<(String, Option<String>)> {
@@ -491,7 +491,7 @@ async fn delete_backup(ctx: Ctx) -> Result<()> {
     let before = s3.list(&bucket, &dir).await?.len();
     ensure!(before > 0, "s3://{bucket}/{dir} is empty after the backup");
     let started = Instant::now();
-    delete_backup_and_wait(&v, &name, ctx.run_id()).await?;
+    v.delete_backup(&name, ctx.run_id(), DELETE_TIMEOUT).await?;
     ctx.step(format!(
         "DeleteBackupRequest processed, Backup {name} gone after {:.2?}",
         started.elapsed()
