@@ -142,11 +142,14 @@ impl fmt::Display for Permission {
 /// What the `platform` suite reads (kind-config/rbac/readonly.yaml grants them).
 pub const PLATFORM_PERMISSIONS: &[Permission] = &[
     Permission::cluster("list", "", "nodes"),
+    Permission::cluster("list", "", "namespaces"),
     Permission::cluster("list", "", "pods"),
     Permission::cluster("list", "", "events"),
     Permission::cluster("list", "", "persistentvolumeclaims"),
     Permission::cluster("list", "apps", "deployments"),
+    Permission::cluster("list", "apps", "statefulsets"),
     Permission::cluster("list", "apps", "daemonsets"),
+    Permission::cluster("list", "storage.k8s.io", "storageclasses"),
     Permission::cluster("list", "batch", "jobs"),
     Permission::cluster("list", "batch", "cronjobs"),
     Permission::cluster("get", "apiextensions.k8s.io", "customresourcedefinitions"),
@@ -176,6 +179,9 @@ pub fn read_permissions(target: &Target) -> Vec<Permission> {
 pub const REACH_PERMISSIONS: &[Permission] = &[
     Permission::cluster("list", "discovery.k8s.io", "endpointslices"),
     Permission::cluster("get", "", "services"),
+    // The WebSocket port-forward kube speaks is an upgraded GET: API servers since 1.30 check
+    // `get` on pods/portforward for it (and `create` for the SPDY one kubectl may use).
+    Permission::cluster("get", "", "pods/portforward"),
     Permission::cluster("create", "", "pods/portforward"),
 ];
 
@@ -214,12 +220,25 @@ impl CustomKind {
         format!("{}.{}", self.plural, self.group)
     }
 
-    fn api_resource(&self) -> ApiResource {
+    fn api_resource(&self, version: &str) -> ApiResource {
         ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk(self.group, self.version, self.kind),
+            &GroupVersionKind::gvk(self.group, version, self.kind),
             self.plural,
         )
     }
+}
+
+/// The version to read a custom resource in, from what its CRD serves (`(name, storage)`):
+/// the preferred one when served, else the storage version, else the first served. Operators
+/// move their APIs on (Kyverno's PolicyException went `v2alpha1` → `v2beta1` → `v2`), and a
+/// cluster serves what its operator's release serves, so the version is read, not assumed.
+fn served_version<'a>(preferred: &'a str, served: &'a [(String, bool)]) -> Option<&'a str> {
+    served
+        .iter()
+        .find(|(v, _)| v == preferred)
+        .or_else(|| served.iter().find(|(_, storage)| *storage))
+        .or_else(|| served.first())
+        .map(|(v, _)| v.as_str())
 }
 
 /// A connected client and how it was configured.
@@ -468,8 +487,8 @@ impl KubeClient {
         namespace: Option<&str>,
     ) -> Result<Vec<DynamicObject>, KubeError> {
         let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        match crds.get(&kind.crd()).await {
-            Ok(_) => {}
+        let crd = match crds.get(&kind.crd()).await {
+            Ok(crd) => crd,
             Err(e) if is_status(&e, 404) => {
                 return Err(KubeError::MissingCrd {
                     crd: kind.crd(),
@@ -477,8 +496,20 @@ impl KubeClient {
                 });
             }
             Err(e) => return Err(api_err(format!("get the CRD {}", kind.crd()))(e)),
-        }
-        let ar = kind.api_resource();
+        };
+        let served: Vec<(String, bool)> = crd
+            .spec
+            .versions
+            .iter()
+            .filter(|v| v.served)
+            .map(|v| (v.name.clone(), v.storage))
+            .collect();
+        let version =
+            served_version(kind.version, &served).ok_or_else(|| KubeError::MissingCrd {
+                crd: format!("{} (installed, but it serves no version)", kind.crd()),
+                kind: kind.kind.to_string(),
+            })?;
+        let ar = kind.api_resource(version);
         let api: Api<DynamicObject> = match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
             None => Api::all_with(self.client.clone(), &ar),
@@ -620,6 +651,21 @@ mod tests {
             p.to_string(),
             "create pods/portforward in namespace data-platform"
         );
+    }
+
+    #[test]
+    fn a_custom_resource_is_read_in_a_version_its_crd_serves() {
+        let v = |list: &[(&str, bool)]| -> Vec<(String, bool)> {
+            list.iter().map(|(n, s)| ((*n).to_string(), *s)).collect()
+        };
+        // Kyverno 1.13+: v2 served and stored.
+        let served = v(&[("v2", true), ("v2beta1", false)]);
+        assert_eq!(served_version("v2", &served), Some("v2"));
+        // Kyverno 1.11: only v2alpha1/v2beta1 served; the storage version is read.
+        let served = v(&[("v2alpha1", false), ("v2beta1", true)]);
+        assert_eq!(served_version("v2", &served), Some("v2beta1"));
+        // Nothing served: no version to read (the caller names the CRD).
+        assert_eq!(served_version("v2", &[]), None);
     }
 
     #[test]

@@ -1,34 +1,227 @@
 //! The plan's platform health checks, each a function of a cluster client and the target's
-//! `[platform]` thresholds that returns a summary or an error listing every offender.
+//! `[platform]` thresholds that returns its evidence or an error listing every offender.
 //!
 //! Offenders are named `namespace/name` with their reason (Pending with the scheduler's
-//! message, CrashLoopBackOff, ImagePullBackOff, OOMKilled, ...), restarts and last event.
+//! message, CrashLoopBackOff, ImagePullBackOff, Running but not Ready, OOMKilled, ...),
+//! restarts and last event. Evidence names offenders even when a check passes under its
+//! threshold.
+//!
+//! No check passes over nothing: every scoped check first resolves the scope
+//! ([`Scope::resolve`]), which fails naming `[platform] namespaces` when a namespace does not
+//! exist or the scope holds no pod at all. Namespaces carbon-e2e runs create (name shape and
+//! ownership labels) never count against the platform.
 
-use std::collections::HashMap;
+mod objects;
+mod pods;
 
-use anyhow::{Result, bail, ensure};
-use carbon_config::{CriticalWorkload, PlatformConfig};
-use carbon_kube::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use carbon_kube::k8s_openapi::api::batch::v1::{CronJob, Job};
-use carbon_kube::k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::{Context, Result, bail, ensure};
+use carbon_config::PlatformConfig;
+use carbon_kube::k8s_openapi::NamespaceResourceScope;
+use carbon_kube::k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use carbon_kube::kube::api::{Api, ListParams};
 use carbon_kube::kube::{Resource, ResourceExt};
-use carbon_kube::{ARGOCD_APPLICATION, KYVERNO_POLICY_EXCEPTION, KubeClient};
+use carbon_kube::{KubeClient, api_err};
 
-/// Waiting reasons that are not trouble: a container on its way up.
-const STARTING: &[&str] = &["ContainerCreating", "PodInitializing"];
+pub use objects::{
+    argocd_applications_healthy, critical_workloads_available, daemonsets_fully_ready,
+    failed_jobs_within_maximum, policy_exceptions_present, volumes_bound,
+};
+pub use pods::{
+    pod_offenders, pod_problem, running_share_meets_minimum, unhealthy_pods_below_maximum,
+};
 
-/// Whether a namespace is in the checks' scope.
-fn in_scope(cfg: &PlatformConfig, ns: &str) -> bool {
-    (cfg.namespaces.is_empty() || cfg.namespaces.iter().any(|n| n == ns))
-        && !cfg.exclude_namespaces.iter().any(|n| n == ns)
+/// The namespaces the scoped checks look at, resolved against the cluster.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The namespaces checked (cluster-wide: every namespace not excluded).
+    pub namespaces: Vec<String>,
+    /// Whether the scope is the whole cluster.
+    pub cluster_wide: bool,
+    /// Namespaces left out because a carbon-e2e run created them.
+    pub run_owned: Vec<String>,
+    /// The pods in scope (read once: every scoped check needs them to prove the scope sound).
+    pub pods: Vec<Pod>,
 }
 
-fn scoped<K: Resource>(cfg: &PlatformConfig, items: Vec<K>) -> Vec<K> {
-    items
-        .into_iter()
-        .filter(|o| in_scope(cfg, o.meta().namespace.as_deref().unwrap_or_default()))
-        .collect()
+impl Scope {
+    /// Resolves `[platform]`'s scope: every named namespace must exist, and the scope must
+    /// hold at least one pod.
+    ///
+    /// # Errors
+    /// A namespace that does not exist, an empty namespace list, a scope without pods (each
+    /// naming the setting to fix), or the API's error.
+    pub async fn resolve(kube: &KubeClient, cfg: &PlatformConfig) -> Result<Self> {
+        let all: Vec<Namespace> = Api::all(kube.client())
+            .list(&ListParams::default())
+            .await
+            .map_err(api_err("list namespaces"))?
+            .items;
+        let existing: BTreeSet<String> = all.iter().map(ResourceExt::name_any).collect();
+        let run_owned: Vec<String> = all
+            .iter()
+            .filter(|n| {
+                carbon_core::naming::kube_object_run(
+                    n.meta().name.as_deref().unwrap_or_default(),
+                    n.meta().labels.as_ref(),
+                )
+                .is_some()
+            })
+            .map(ResourceExt::name_any)
+            .collect();
+        let excluded = |ns: &str| {
+            cfg.exclude_namespaces.iter().any(|n| n == ns) || run_owned.iter().any(|n| n == ns)
+        };
+        let namespaces: Vec<String> = if cfg.cluster_wide {
+            existing.iter().filter(|n| !excluded(n)).cloned().collect()
+        } else {
+            ensure!(
+                !cfg.namespaces.is_empty(),
+                "`[platform] namespaces` is empty: name the platform's namespaces, or set `cluster_wide = true`"
+            );
+            let missing: Vec<&String> = cfg
+                .namespaces
+                .iter()
+                .filter(|n| !existing.contains(*n))
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "{} does not exist: check `[platform] namespaces` (the cluster has: {})",
+                    missing
+                        .iter()
+                        .map(|n| format!("namespace `{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    existing.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+            cfg.namespaces
+                .iter()
+                .filter(|n| !excluded(n))
+                .cloned()
+                .collect()
+        };
+        ensure!(
+            !namespaces.is_empty(),
+            "the scope is empty: every namespace of `[platform] namespaces` is excluded"
+        );
+        let mut scope = Self {
+            namespaces,
+            cluster_wide: cfg.cluster_wide,
+            run_owned,
+            pods: Vec::new(),
+        };
+        scope.pods = scope.list::<Pod>(kube).await?;
+        ensure!(
+            !scope.pods.is_empty(),
+            "the scope ({}) holds no pods at all: check `[platform] namespaces`",
+            scope.describe()
+        );
+        Ok(scope)
+    }
+
+    /// The scope in words, for evidence.
+    pub fn describe(&self) -> String {
+        let base = if self.cluster_wide {
+            format!("all {} namespaces", self.namespaces.len())
+        } else {
+            format!("namespaces {}", self.namespaces.join(", "))
+        };
+        if self.run_owned.is_empty() {
+            base
+        } else {
+            format!(
+                "{base}; {} namespace(s) carbon-e2e runs created left out",
+                self.run_owned.len()
+            )
+        }
+    }
+
+    /// Lists `K` in the scope: per namespace, or cluster-wide minus the excluded ones.
+    ///
+    /// # Errors
+    /// The API's error, naming what was listed where.
+    pub async fn list<K>(&self, kube: &KubeClient) -> Result<Vec<K>>
+    where
+        K: Resource<Scope = NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        if self.cluster_wide {
+            let items: Vec<K> = kube.list(None).await?;
+            return Ok(items
+                .into_iter()
+                .filter(|o| self.contains(o.meta().namespace.as_deref().unwrap_or_default()))
+                .collect());
+        }
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            out.extend(kube.list::<K>(Some(ns)).await?);
+        }
+        Ok(out)
+    }
+
+    fn contains(&self, ns: &str) -> bool {
+        self.namespaces.iter().any(|n| n == ns)
+    }
+
+    /// The latest event of each object in scope (`namespace/name`): `reason: message`. A
+    /// Warning wins over any Normal event (a pod's `Scheduled` may carry a finer timestamp than
+    /// the kubelet's `BackOff` that follows it).
+    async fn last_events(&self, kube: &KubeClient) -> Result<HashMap<String, String>> {
+        let mut events: Vec<Event> = self.list(kube).await?;
+        events.sort_by_key(|e| {
+            let at = e
+                .series
+                .as_ref()
+                .and_then(|s| s.last_observed_time.as_ref())
+                .or(e.event_time.as_ref())
+                .map(|t| t.0)
+                .or_else(|| e.last_timestamp.as_ref().map(|t| t.0));
+            (e.type_.as_deref() == Some("Warning"), at)
+        });
+        let mut out = HashMap::new();
+        for e in events {
+            let k = format!(
+                "{}/{}",
+                e.involved_object.namespace.as_deref().unwrap_or_default(),
+                e.involved_object.name.as_deref().unwrap_or_default()
+            );
+            out.insert(
+                k,
+                format!(
+                    "{}: {}",
+                    e.reason.unwrap_or_default(),
+                    e.message.unwrap_or_default().trim()
+                ),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `[platform] required_kinds` lists `kind`.
+fn required(cfg: &PlatformConfig, kind: &str) -> bool {
+    cfg.required_kinds
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(kind))
+}
+
+/// The evidence for a kind the scope holds none of: a pass saying so, or a failure when the
+/// target requires the kind.
+fn none_of(cfg: &PlatformConfig, scope: &Scope, kind: &str) -> Result<String> {
+    ensure!(
+        !required(cfg, kind),
+        "no {kind} in scope ({}), and `[platform] required_kinds` lists {kind}",
+        scope.describe()
+    );
+    Ok(format!(
+        "no {kind} in scope ({}); not required by `[platform] required_kinds`",
+        scope.describe()
+    ))
 }
 
 fn key<K: Resource>(o: &K) -> String {
@@ -37,40 +230,6 @@ fn key<K: Resource>(o: &K) -> String {
         o.meta().namespace.as_deref().unwrap_or_default(),
         o.meta().name.as_deref().unwrap_or_default()
     )
-}
-
-/// The latest event of each object (`namespace/name`): `reason: message`. A Warning wins over
-/// any Normal event (a pod's `Scheduled` may carry a finer timestamp than the kubelet's
-/// `BackOff` that follows it).
-async fn last_events(kube: &KubeClient) -> Result<HashMap<String, String>> {
-    let mut events: Vec<Event> = kube.list(None).await?;
-    events.sort_by_key(|e| {
-        let at = e
-            .series
-            .as_ref()
-            .and_then(|s| s.last_observed_time.as_ref())
-            .or(e.event_time.as_ref())
-            .map(|t| t.0)
-            .or_else(|| e.last_timestamp.as_ref().map(|t| t.0));
-        (e.type_.as_deref() == Some("Warning"), at)
-    });
-    let mut out = HashMap::new();
-    for e in events {
-        let k = format!(
-            "{}/{}",
-            e.involved_object.namespace.as_deref().unwrap_or_default(),
-            e.involved_object.name.as_deref().unwrap_or_default()
-        );
-        out.insert(
-            k,
-            format!(
-                "{}: {}",
-                e.reason.unwrap_or_default(),
-                e.message.unwrap_or_default().trim()
-            ),
-        );
-    }
-    Ok(out)
 }
 
 /// Every node is Ready; there is at least one.
@@ -82,7 +241,7 @@ pub async fn nodes_ready(kube: &KubeClient) -> Result<String> {
     let nodes = api
         .list(&ListParams::default())
         .await
-        .map_err(|e| anyhow::anyhow!("list nodes: {e}"))?
+        .context("list nodes")?
         .items;
     ensure!(!nodes.is_empty(), "the cluster has no nodes");
     let mut bad = Vec::new();
@@ -111,419 +270,13 @@ pub async fn nodes_ready(kube: &KubeClient) -> Result<String> {
         nodes.len(),
         bad.join("; ")
     );
-    Ok(format!("{} node(s) Ready", nodes.len()))
-}
-
-/// One pod's health: `None` when healthy (Running and not in a back-off, or Succeeded).
-pub fn pod_problem(pod: &Pod) -> Option<String> {
-    let status = pod.status.as_ref()?;
-    let phase = status.phase.as_deref().unwrap_or("Unknown");
-    let containers = status.container_statuses.iter().flatten();
-    for c in containers.clone() {
-        if let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) {
-            let reason = w.reason.as_deref().unwrap_or("Waiting");
-            if !STARTING.contains(&reason) {
-                return Some(format!(
-                    "{reason} (container {}: {})",
-                    c.name,
-                    w.message.as_deref().unwrap_or_default()
-                ));
-            }
-        }
-        let oom = c
-            .last_state
-            .as_ref()
-            .and_then(|s| s.terminated.as_ref())
-            .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
-        if oom && !c.ready {
-            return Some(format!("OOMKilled (container {})", c.name));
-        }
-    }
-    match phase {
-        "Running" | "Succeeded" => None,
-        "Pending" => {
-            let unscheduled = status
-                .conditions
-                .iter()
-                .flatten()
-                .find(|c| c.type_ == "PodScheduled" && c.status == "False");
-            Some(match unscheduled {
-                Some(c) => format!(
-                    "Pending: {}: {}",
-                    c.reason.as_deref().unwrap_or_default(),
-                    c.message.as_deref().unwrap_or_default()
-                ),
-                None => "Pending".to_string(),
-            })
-        }
-        other => Some(format!(
-            "{other}{}",
-            status
-                .reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        )),
-    }
-}
-
-fn restarts(pod: &Pod) -> i32 {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .map_or(0, |cs| cs.iter().map(|c| c.restart_count).sum())
-}
-
-/// The pods in scope and the offenders among them, each described in full.
-pub async fn pod_offenders(
-    kube: &KubeClient,
-    cfg: &PlatformConfig,
-) -> Result<(usize, usize, Vec<String>)> {
-    let pods = scoped(cfg, kube.list::<Pod>(None).await?);
-    let events = last_events(kube).await?;
-    let succeeded = pods
-        .iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"))
-        .count();
-    let mut offenders = Vec::new();
-    for p in &pods {
-        if let Some(problem) = pod_problem(p) {
-            let k = key(p);
-            offenders.push(format!(
-                "{k}: {problem}; restarts {}; last event: {}",
-                restarts(p),
-                events.get(&k).map_or("none", String::as_str)
-            ));
-        }
-    }
-    offenders.sort();
-    Ok((pods.len(), succeeded, offenders))
-}
-
-/// Pods neither Running nor Succeeded (or in a back-off) are fewer than the maximum.
-///
-/// # Errors
-/// Listing every offender.
-pub async fn unhealthy_pods_below_maximum(
-    kube: &KubeClient,
-    cfg: &PlatformConfig,
-) -> Result<String> {
-    let (total, _, offenders) = pod_offenders(kube, cfg).await?;
-    ensure!(
-        offenders.len() < cfg.max_unhealthy_pods,
-        "{} of {total} pods are unhealthy, the maximum is fewer than {}:\n  {}",
-        offenders.len(),
-        cfg.max_unhealthy_pods,
-        offenders.join("\n  ")
-    );
     Ok(format!(
-        "{} of {total} pods unhealthy (fewer than {} allowed)",
-        offenders.len(),
-        cfg.max_unhealthy_pods
-    ))
-}
-
-/// Healthy running pods over all non-completed pods meet the minimum share.
-///
-/// # Errors
-/// With the share and every offender.
-pub async fn running_share_meets_minimum(
-    kube: &KubeClient,
-    cfg: &PlatformConfig,
-) -> Result<String> {
-    let (total, succeeded, offenders) = pod_offenders(kube, cfg).await?;
-    let live = total - succeeded;
-    ensure!(
-        live > 0,
-        "no pods in scope (namespaces {:?})",
-        cfg.namespaces
-    );
-    #[allow(clippy::cast_precision_loss)]
-    let share = (live - offenders.len()) as f64 * 100.0 / live as f64;
-    ensure!(
-        share >= cfg.min_running_percent,
-        "{share:.1} % of {live} pods are running and healthy, below the minimum {} %; offenders:\n  {}",
-        cfg.min_running_percent,
-        offenders.join("\n  ")
-    );
-    Ok(format!("{share:.1} % of {live} pods running and healthy"))
-}
-
-fn available(
-    conds: Option<&Vec<carbon_kube::k8s_openapi::api::apps::v1::DeploymentCondition>>,
-) -> bool {
-    conds
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Available" && c.status == "True")
-}
-
-/// Each critical workload exists, is available, and has all replicas ready.
-///
-/// # Errors
-/// Naming each workload that is missing or short of ready replicas.
-pub async fn critical_workloads_available(
-    kube: &KubeClient,
-    cfg: &PlatformConfig,
-) -> Result<String> {
-    let mut bad = Vec::new();
-    let mut good = Vec::new();
-    for CriticalWorkload {
-        namespace,
-        selector,
-    } in &cfg.critical_workloads
-    {
-        let lp = ListParams::default().labels(selector);
-        let deps: Api<Deployment> = Api::namespaced(kube.client(), namespace);
-        let sets: Api<StatefulSet> = Api::namespaced(kube.client(), namespace);
-        let deps = deps
-            .list(&lp)
-            .await
-            .map_err(|e| anyhow::anyhow!("list deployments {selector} in {namespace}: {e}"))?;
-        let sets = sets
-            .list(&lp)
-            .await
-            .map_err(|e| anyhow::anyhow!("list statefulsets {selector} in {namespace}: {e}"))?;
-        if deps.items.is_empty() && sets.items.is_empty() {
-            bad.push(format!(
-                "{namespace} {selector}: no Deployment or StatefulSet has this label"
-            ));
-            continue;
-        }
-        for d in &deps.items {
-            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let st = d.status.clone().unwrap_or_default();
-            let ready = st.ready_replicas.unwrap_or(0);
-            if ready < want || !available(st.conditions.as_ref()) {
-                bad.push(format!(
-                    "Deployment {} ({selector}): {ready}/{want} ready, available {}",
-                    key(d),
-                    available(st.conditions.as_ref())
-                ));
-            } else {
-                good.push(key(d));
-            }
-        }
-        for s in &sets.items {
-            let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let ready = s
-                .status
-                .as_ref()
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0);
-            if ready < want {
-                bad.push(format!(
-                    "StatefulSet {} ({selector}): {ready}/{want} ready",
-                    key(s)
-                ));
-            } else {
-                good.push(key(s));
-            }
-        }
-    }
-    ensure!(
-        bad.is_empty(),
-        "critical workloads not available: {}",
-        bad.join("; ")
-    );
-    Ok(format!(
-        "available with all replicas ready: {}",
-        good.join(", ")
-    ))
-}
-
-/// Every DaemonSet in scope is scheduled on every node it should be and ready there.
-///
-/// # Errors
-/// Naming each DaemonSet with its scheduled/ready/desired counts.
-pub async fn daemonsets_fully_ready(kube: &KubeClient, cfg: &PlatformConfig) -> Result<String> {
-    let sets = scoped(cfg, kube.list::<DaemonSet>(None).await?);
-    let mut bad = Vec::new();
-    for d in &sets {
-        let s = d.status.clone().unwrap_or_default();
-        if s.current_number_scheduled < s.desired_number_scheduled
-            || s.number_ready < s.desired_number_scheduled
-            || s.desired_number_scheduled == 0
-        {
-            bad.push(format!(
-                "{}: {} scheduled, {} ready of {} desired",
-                key(d),
-                s.current_number_scheduled,
-                s.number_ready,
-                s.desired_number_scheduled
-            ));
-        }
-    }
-    ensure!(
-        bad.is_empty(),
-        "DaemonSets not fully ready: {}",
-        bad.join("; ")
-    );
-    Ok(format!(
-        "{} DaemonSet(s) fully ready: {}",
-        sets.len(),
-        sets.iter().map(key).collect::<Vec<_>>().join(", ")
-    ))
-}
-
-/// Every PersistentVolumeClaim in scope is Bound.
-///
-/// # Errors
-/// Naming each claim with its phase and last event.
-pub async fn volumes_bound(kube: &KubeClient, cfg: &PlatformConfig) -> Result<String> {
-    let claims = scoped(cfg, kube.list::<PersistentVolumeClaim>(None).await?);
-    let events = last_events(kube).await?;
-    let bad: Vec<String> = claims
-        .iter()
-        .filter_map(|c| {
-            let phase = c
-                .status
-                .as_ref()
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_default();
-            (phase != "Bound").then(|| {
-                format!(
-                    "{}: {phase}; last event: {}",
-                    key(c),
-                    events.get(&key(c)).map_or("none", String::as_str)
-                )
-            })
-        })
-        .collect();
-    ensure!(
-        bad.is_empty(),
-        "PersistentVolumeClaims not Bound: {}",
-        bad.join("; ")
-    );
-    Ok(format!("{} claim(s) Bound", claims.len()))
-}
-
-/// Failed Jobs are at most the maximum; suspended CronJobs are listed in the summary.
-///
-/// # Errors
-/// Naming each failed Job with its condition's reason and message.
-pub async fn failed_jobs_within_maximum(kube: &KubeClient, cfg: &PlatformConfig) -> Result<String> {
-    let jobs = scoped(cfg, kube.list::<Job>(None).await?);
-    let failed: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| {
-            let c = j
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .and_then(|cs| {
-                    cs.iter()
-                        .find(|c| c.type_ == "Failed" && c.status == "True")
-                })?;
-            Some(format!(
-                "{}: {}: {}",
-                key(j),
-                c.reason.as_deref().unwrap_or_default(),
-                c.message.as_deref().unwrap_or_default()
-            ))
-        })
-        .collect();
-    if failed.len() > cfg.max_failed_jobs {
-        bail!(
-            "{} failed Job(s), at most {} allowed: {}",
-            failed.len(),
-            cfg.max_failed_jobs,
-            failed.join("; ")
-        );
-    }
-    let suspended: Vec<String> = scoped(cfg, kube.list::<CronJob>(None).await?)
-        .iter()
-        .filter(|c| c.spec.as_ref().and_then(|s| s.suspend) == Some(true))
-        .map(key)
-        .collect();
-    Ok(format!(
-        "{} failed Job(s) of {} (at most {}); suspended CronJobs: {}",
-        failed.len(),
-        jobs.len(),
-        cfg.max_failed_jobs,
-        if suspended.is_empty() {
-            "none".into()
-        } else {
-            suspended.join(", ")
-        }
-    ))
-}
-
-fn str_at<'a>(v: &'a carbon_kube::kube::api::DynamicObject, path: &[&str]) -> &'a str {
-    let mut cur = &v.data;
-    for p in path {
-        cur = &cur[p];
-    }
-    cur.as_str().unwrap_or("")
-}
-
-/// ArgoCD Applications Synced and Healthy are at least the minimum.
-///
-/// # Errors
-/// With the count and each offender's sync and health status and message; a clear failure
-/// naming the CRD when ArgoCD's Application CRD is absent.
-pub async fn argocd_applications_healthy(
-    kube: &KubeClient,
-    cfg: &PlatformConfig,
-) -> Result<String> {
-    let apps = kube
-        .list_custom(ARGOCD_APPLICATION, Some(&cfg.argocd_namespace))
-        .await?;
-    let mut offenders = Vec::new();
-    for a in &apps {
-        let sync = str_at(a, &["status", "sync", "status"]);
-        let health = str_at(a, &["status", "health", "status"]);
-        if sync != "Synced" || health != "Healthy" {
-            offenders.push(format!(
-                "{}: sync {}, health {}{}",
-                a.name_any(),
-                if sync.is_empty() { "unknown" } else { sync },
-                if health.is_empty() { "unknown" } else { health },
-                match str_at(a, &["status", "health", "message"]) {
-                    "" => String::new(),
-                    m => format!(" ({m})"),
-                }
-            ));
-        }
-    }
-    let ok = apps.len() - offenders.len();
-    ensure!(
-        ok >= cfg.min_argocd_healthy,
-        "{ok} of {} Applications in {} are Synced and Healthy, fewer than {}; offenders: {}",
-        apps.len(),
-        cfg.argocd_namespace,
-        cfg.min_argocd_healthy,
-        offenders.join("; ")
-    );
-    Ok(format!(
-        "{ok} of {} Applications Synced and Healthy (at least {}){}",
-        apps.len(),
-        cfg.min_argocd_healthy,
-        if offenders.is_empty() {
-            String::new()
-        } else {
-            format!("; not: {}", offenders.join("; "))
-        }
-    ))
-}
-
-/// Kyverno PolicyExceptions are at least the minimum.
-///
-/// # Errors
-/// With the count; a clear failure naming the CRD when it is absent.
-pub async fn policy_exceptions_present(kube: &KubeClient, cfg: &PlatformConfig) -> Result<String> {
-    let ns = (!cfg.kyverno_namespace.is_empty()).then_some(cfg.kyverno_namespace.as_str());
-    let found = kube.list_custom(KYVERNO_POLICY_EXCEPTION, ns).await?;
-    ensure!(
-        found.len() >= cfg.min_policy_exceptions,
-        "{} PolicyException(s) in {}, fewer than {}",
-        found.len(),
-        ns.unwrap_or("all namespaces"),
-        cfg.min_policy_exceptions
-    );
-    Ok(format!(
-        "{} PolicyException(s) (at least {})",
-        found.len(),
-        cfg.min_policy_exceptions
+        "{} node(s) Ready: {}",
+        nodes.len(),
+        nodes
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
