@@ -179,6 +179,13 @@ impl KubeClient {
             .local_addr()
             .map_err(|e| KubeError::Config(format!("loopback address for {r}: {e}")))?;
         let pods: Api<Pod> = Api::namespaced(self.client(), &r.namespace);
+        // One forward now, so that a refused one fails here with the API server's answer (a
+        // 403 names the permission and the manifest) instead of every later connection
+        // merely being reset.
+        pods.portforward(&backend.pod, &[backend.port])
+            .await
+            .map_err(forward_err(r, &backend))?
+            .abort();
         let b = backend.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
@@ -187,8 +194,8 @@ impl KubeClient {
                     let mut pf = match pods.portforward(&b.pod, &[b.port]).await {
                         Ok(pf) => pf,
                         Err(e) => {
-                            // The client only sees its connection closed: say why here (a 403
-                            // means `create pods/portforward` is missing).
+                            // The client only sees its connection closed: say why here (the
+                            // forward worked when the listener opened, so this is rare).
                             eprintln!("port-forward to pod {}:{} failed: {e}", b.pod, b.port);
                             return;
                         }
@@ -201,6 +208,37 @@ impl KubeClient {
             }
         });
         Ok((addr, backend, task))
+    }
+}
+
+/// A failed port-forward as a [`KubeError::Api`]: a refused upgrade (403) leads with the
+/// permission to grant and the manifest that grants it.
+fn forward_err<'a>(
+    r: &'a ServiceRef,
+    b: &'a Backend,
+) -> impl FnOnce(kube::Error) -> KubeError + 'a {
+    move |source| {
+        let forbidden = matches!(
+            &source,
+            kube::Error::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(s))
+                if s.as_u16() == 403
+        ) || matches!(&source, kube::Error::Api(s) if s.code == 403);
+        let detail = if forbidden {
+            format!(
+                "403 Forbidden: the identity may not port-forward: grant `get` and `create` on pods/portforward in namespace {} (kind-config/rbac/readonly.yaml grants both); the API server said: {source}",
+                r.namespace
+            )
+        } else {
+            source.to_string()
+        };
+        KubeError::Api {
+            action: format!(
+                "port-forward to pod {}/{} port {} for {r}",
+                r.namespace, b.pod, b.port
+            ),
+            detail,
+            source,
+        }
     }
 }
 
