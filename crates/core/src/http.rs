@@ -196,16 +196,40 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
 
 /// One run's memory of services found unreachable, shared by every trial process of the run.
 ///
-/// The harness points it at a directory of the run ([`breaker::enable`]); from then on the first
-/// request that gets no connection, or a read (GET, HEAD) that gets no answer, writes
-/// `<service>@<host>_<port>`
-/// there, and every later request to that service at that address, in any trial process of the
-/// run, fails at once naming that first failure instead of waiting out its own timeout. Without [`breaker::enable`] (the
-/// reaper, the stack, benches) nothing is recorded.
+/// The harness points it at a directory of the run ([`breaker::enable`]); from then on a request
+/// that gets no connection records `<service>@<host>_<port>` there at once, and a request that
+/// gets no response at all (not even headers: a hang, whatever its method; or a read that breaks
+/// off) counts a strike, the second of which records it. One slow answer is not a dead service;
+/// two are. Every later request to a recorded service at that address, in any trial process of
+/// the run, fails at once naming the first failure instead of waiting out its own timeout,
+/// except inside [`breaker::attempting`]: a cleanup is always tried once, with a short deadline.
+/// Without [`breaker::enable`] (the reaper, the stack, benches) nothing is recorded.
 pub mod breaker {
+    use std::future::Future;
+    use std::time::Duration;
+
     use super::{OnceLock, Path, PathBuf};
 
     static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+    /// How long a cleanup's request may take when its service is recorded as unreachable.
+    pub const CLEANUP_ATTEMPT: Duration = Duration::from_secs(3);
+
+    tokio::task_local! {
+        static ATTEMPT: Duration;
+    }
+
+    /// Runs `f` so that its requests are sent even to a recorded service, each within
+    /// `deadline` there (a cleanup is always attempted: the service may be back, and what it
+    /// could not remove is then named for the reaper). Services not recorded keep their timeouts.
+    pub async fn attempting<F: Future>(deadline: Duration, f: F) -> F::Output {
+        ATTEMPT.scope(deadline, f).await
+    }
+
+    /// The deadline of [`attempting`], when the current task runs inside it.
+    pub(super) fn attempt_deadline() -> Option<Duration> {
+        ATTEMPT.try_with(|d| *d).ok()
+    }
 
     /// The record's name for `service` at `url`'s host and port.
     pub fn key(service: &str, url: &url::Url) -> String {
@@ -252,6 +276,47 @@ pub mod breaker {
             let _ = f.write_all(failure.as_bytes());
         }
     }
+
+    /// Counts a strike against `key`: the first is remembered (`<key>.strike`, created
+    /// atomically, so two processes cannot both be first), the second records the service with
+    /// both failures.
+    pub fn strike(key: &str, failure: &str) {
+        use std::io::Write as _;
+        let Some(dir) = DIR.get() else { return };
+        let first = dir.join(format!("{key}.strike"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&first)
+        {
+            Ok(mut f) => {
+                let _ = f.write_all(failure.as_bytes());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let earlier = std::fs::read_to_string(&first).unwrap_or_default();
+                trip(key, &format!("{failure} (and before it: {earlier})"));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Whether `e` (or an error it wraps) is one that waiting may mend: a request that timed out
+/// or a 5xx answer. A refused connection, a service the breaker recorded, a 4xx or a decoding
+/// error is not: waiting would only hide it.
+pub fn is_transient(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<HttpError>() {
+            return match h {
+                HttpError::Transport { timed_out, .. } => *timed_out,
+                HttpError::Status { status, .. } => status.is_server_error(),
+                _ => false,
+            };
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Why a server's certificate was rejected.
@@ -398,7 +463,7 @@ impl HttpClient {
         &self,
         request: RequestBuilder,
     ) -> Result<(RequestLine, Response), HttpError> {
-        let request = request.build().map_err(|e| HttpError::Setup {
+        let mut request = request.build().map_err(|e| HttpError::Setup {
             service: self.service,
             message: format!("invalid request: {}", chain(&e)),
         })?;
@@ -407,7 +472,17 @@ impl HttpClient {
             url: redact_url(request.url()),
         };
         let endpoint = breaker::key(self.service, request.url());
-        if let Some(first) = breaker::tripped(&endpoint) {
+        let attempt = breaker::attempt_deadline();
+        let tripped = breaker::tripped(&endpoint);
+        if let (Some(_), Some(deadline)) = (&tripped, attempt) {
+            // A cleanup is attempted once even so, briefly.
+            let limit = request
+                .timeout()
+                .copied()
+                .unwrap_or(self.timeout)
+                .min(deadline);
+            *request.timeout_mut() = Some(limit);
+        } else if let Some(first) = tripped {
             return Err(HttpError::Transport {
                 service: self.service,
                 request: line,
@@ -431,12 +506,16 @@ impl HttpClient {
                 },
                 None => {
                     let detail = transport_detail(&e);
-                    // No connection at all, or a read that got no answer: the service is down
-                    // or hung. A write that outlasted its timeout may only be slow (a server
-                    // waiting on its own backend), so it is reported but not recorded.
+                    // No connection at all: the service is down, recorded at once. No response
+                    // at all within the timeout (`execute` returns at the headers), whatever the
+                    // method, or a read that broke off: a strike; the second records it. A
+                    // cleanup's attempt records nothing.
                     let read = matches!(line.method, Method::GET | Method::HEAD);
-                    if e.is_connect() || read {
-                        breaker::trip(&endpoint, &format!("{line}: {detail}"));
+                    let failure = format!("{line}: {detail}");
+                    if attempt.is_none() && e.is_connect() {
+                        breaker::trip(&endpoint, &failure);
+                    } else if attempt.is_none() && (e.is_timeout() || read) {
+                        breaker::strike(&endpoint, &failure);
                     }
                     HttpError::Transport {
                         service: self.service,

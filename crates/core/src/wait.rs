@@ -111,6 +111,12 @@ where
             match tokio::time::timeout(remaining.max(Duration::from_millis(1)), probe()).await {
                 Ok(Ok(Check::Ready(value))) => return Ok(value),
                 Ok(Ok(Check::Pending(state))) => state,
+                // A timeout or a 5xx may pass before the deadline (a slow read, a server
+                // restarting): keep polling, and report it if the time runs out. Anything else
+                // (4xx, refused, unreadable) ends the wait at once.
+                Ok(Err(source)) if crate::http::is_transient(&source) => {
+                    format!("{source} (transient: polled again until the deadline)")
+                }
                 Ok(Err(source)) => {
                     return Err(WaitError::Probe {
                         what: what.to_string(),
@@ -223,5 +229,64 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().contains("instance 7 is RUNNING"), "{err}");
+    }
+
+    /// An HTTP answer with `code`, wrapped as a client crate wraps it.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client: {0}")]
+    struct Client(#[source] crate::http::HttpError);
+
+    fn status(code: u16) -> Client {
+        Client(crate::http::HttpError::Status {
+            service: "demo",
+            request: crate::http::RequestLine {
+                method: reqwest::Method::GET,
+                url: "http://127.0.0.1:1/health".into(),
+            },
+            status: reqwest::StatusCode::from_u16(code).expect("a status"),
+            body: "busy".into(),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_5xx_is_polled_again_until_ready() {
+        let mut n = 0;
+        let v = wait_until("a restarting server", Duration::from_secs(10), || {
+            n += 1;
+            let n = n;
+            async move {
+                if n < 3 {
+                    Err(status(503))
+                } else {
+                    Ok(Check::Ready(n))
+                }
+            }
+        })
+        .await
+        .expect("ready after two 503s");
+        assert_eq!(v, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_5xx_until_the_deadline_is_reported_as_the_last_state() {
+        let err = wait_until("a broken server", Duration::from_secs(2), || async {
+            Err::<Check<()>, _>(status(502))
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, WaitError::TimedOut { .. }), "{err}");
+        assert!(err.to_string().contains("502"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_4xx_ends_the_wait_at_once() {
+        let start = tokio::time::Instant::now();
+        let err = wait_until("a refusing server", Duration::from_secs(60), || async {
+            Err::<Check<()>, _>(status(403))
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, WaitError::Probe { .. }), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(1));
     }
 }

@@ -136,7 +136,13 @@ impl Ctx {
             }
             self.step(format_args!("cleanup: {what}"));
             let limit = left.min(step);
-            match tokio::time::timeout(limit, action).await {
+            // Attempted even when the run found the service unreachable (briefly, then): it may
+            // be back, and a cleanup never tried leaves an artifact no one names.
+            let attempt = carbon_core::http::breaker::attempting(
+                carbon_core::http::breaker::CLEANUP_ATTEMPT,
+                action,
+            );
+            match tokio::time::timeout(limit, attempt).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => errors.push(e.context(what)),
                 Err(_) => errors.push(
