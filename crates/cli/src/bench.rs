@@ -3,7 +3,7 @@
 //! 1. Cold `stack up` with everything installed (per service and in all).
 //! 2. Per-trial harness overhead: the harness's own trial through nextest, as nextest times it.
 //! 3. Fail-fast: the object store stopped, time until every `minio` trial has failed.
-//!    3b. (`--only unreachable`, `bench_safety.rs`) a dead and a hung store against the real one.
+//!    3b. (`--only unreachable`, `bench_safety.rs`) a dead and a hung service of every HTTP suite against the real one.
 //! 4. Full-suite wall time against the local stack.
 //! 5. Trino: client wall time against Trino's own elapsed time for the smoke queries, the
 //!    `trino` suite's wall time, and the local Trino's cold start (`--only trino` runs just

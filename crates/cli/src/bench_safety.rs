@@ -1,6 +1,6 @@
-//! `bench --only unreachable`: what a dead or hung object store costs a whole `minio` run, against
-//! the same run on the real store. Goals (issue 7): a hung service adds at most one request
-//! timeout + 2 s, a dead one at most 1 s, whatever the number of trials.
+//! `bench --only unreachable`: what a dead or hung service costs a whole run of its suite, for
+//! every HTTP suite, against the same run on the real service. Goals: a hung service adds at
+//! most one request timeout + 2 s, a dead one at most 1 s, whatever the number of trials.
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -22,55 +22,63 @@ fn hung_endpoint() -> anyhow::Result<String> {
     Ok(format!("http://{addr}"))
 }
 
+/// Each HTTP suite, the override that points it elsewhere, and the path its URL keeps.
+const SUITES: &[(&str, &str, &str)] = &[
+    ("minio", "E2E_MINIO_ENDPOINT", ""),
+    ("victoriametrics", "E2E_VICTORIAMETRICS_URL", ""),
+    ("trino", "E2E_TRINO_URL", ""),
+    ("loki", "E2E_LOKI_URL", ""),
+    ("alerts", "E2E_VMALERT_URL", ""),
+    (
+        "dolphinscheduler",
+        "E2E_DOLPHINSCHEDULER_URL",
+        "/dolphinscheduler",
+    ),
+];
+
 pub(crate) fn run(repeat_slow: usize, request_timeout: Duration) -> anyhow::Result<()> {
     let hung = hung_endpoint()?;
-    let filter = "package(suite-minio)";
-    let (mut healthy, mut dead, mut stalled) = (Vec::new(), Vec::new(), Vec::new());
-    let mut trials = 0;
-    for _ in 0..repeat_slow {
-        let (w, t) = nextest_run(filter, &[])?;
-        ensure!(
-            t.iter().all(|(_, ok)| *ok),
-            "the minio suite must pass on the real store"
-        );
-        trials = t.len();
-        healthy.push(w);
-        let (w, t) = nextest_run(filter, &[("E2E_MINIO_ENDPOINT", "http://127.0.0.1:9")])?;
-        ensure!(
-            t.iter().all(|(_, ok)| !ok),
-            "every trial must fail on a dead store"
-        );
-        dead.push(w);
-        let (w, t) = nextest_run(filter, &[("E2E_MINIO_ENDPOINT", hung.as_str())])?;
-        ensure!(
-            t.iter().all(|(_, ok)| !ok),
-            "every trial must fail on a hung store"
-        );
-        stalled.push(w);
-    }
-    let (h, d, s) = (median(healthy), median(dead), median(stalled));
-    let extra = |x: Duration| {
-        let delta = x.as_secs_f64() - h.as_secs_f64();
-        format!("{delta:+.3} s")
-    };
     println!(
-        "\n## A dead or hung object store ({repeat_slow} runs, {trials} minio trials each; request timeout {} s)\n",
+        "\n## A dead or hung service ({repeat_slow} runs each; request timeout {} s)\n",
         request_timeout.as_secs()
     );
     println!(
-        "| store | `cargo nextest run` wall (median) | vs the real store | goal |\n|---|---|---|---|"
+        "| suite | real: wall (median) | dead (connection refused) | hung (accepts, never answers) | trials failed dead / hung | goal |\n|---|---|---|---|---|---|"
     );
-    println!("| real (versitygw) | {} | — | — |", secs(h));
-    println!(
-        "| dead (connection refused) | {} | {} | ≤ +1 s |",
-        secs(d),
-        extra(d)
-    );
-    println!(
-        "| hung (accepts, never answers) | {} | {} | ≤ +{} s |",
-        secs(s),
-        extra(s),
-        request_timeout.as_secs() + 2
-    );
+    for (suite, var, path) in SUITES {
+        let filter = format!("package(suite-{suite})");
+        let (mut healthy, mut dead, mut stalled) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut trials, mut failed_dead, mut failed_hung) = (0, 0, 0);
+        for _ in 0..repeat_slow {
+            let (w, t) = nextest_run(&filter, &[])?;
+            ensure!(
+                t.iter().all(|(_, ok)| *ok),
+                "the {suite} suite must pass on the real service"
+            );
+            trials = t.len();
+            healthy.push(w);
+            let refused = format!("http://127.0.0.1:9{path}");
+            let (w, t) = nextest_run(&filter, &[(var, refused.as_str())])?;
+            failed_dead = t.iter().filter(|(_, ok)| !ok).count();
+            ensure!(failed_dead > 0, "no {suite} trial failed on a dead service");
+            dead.push(w);
+            let stuck = format!("{hung}{path}");
+            let (w, t) = nextest_run(&filter, &[(var, stuck.as_str())])?;
+            failed_hung = t.iter().filter(|(_, ok)| !ok).count();
+            ensure!(failed_hung > 0, "no {suite} trial failed on a hung service");
+            stalled.push(w);
+        }
+        let (h, d, s) = (median(healthy), median(dead), median(stalled));
+        let extra = |x: Duration| format!("{:+.3} s", x.as_secs_f64() - h.as_secs_f64());
+        println!(
+            "| {suite} ({trials} trials) | {} | {} ({}) | {} ({}) | {failed_dead} / {failed_hung} | dead ≤ +1 s, hung ≤ +{} s |",
+            secs(h),
+            secs(d),
+            extra(d),
+            secs(s),
+            extra(s),
+            request_timeout.as_secs() + 2
+        );
+    }
     Ok(())
 }
