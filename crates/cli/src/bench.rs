@@ -41,7 +41,7 @@ pub struct Args {
     repeat_slow: usize,
     /// Run only one section: `trino`, `dolphinscheduler`, `loki` (restarts only that service),
     /// `kubernetes` (restarts only the control plane), `unreachable` (a dead and a hung
-    /// object store; restarts nothing), `reach` (the per-trial cost of `k8s://` references;
+    /// service for every HTTP suite; restarts nothing), `reach` (the per-trial cost of `k8s://` references;
     /// restarts nothing), or `velero` (backup and restore latency; restarts nothing).
     #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable", "reach", "velero"])]
     only: Option<String>,
