@@ -1,7 +1,7 @@
 //! Self tests of what makes a run safe on a shared platform, with real processes against the
 //! local stack (no mocks): a trial stopped by SIGTERM cleans up; the reaper removes a killed
-//! run's artifacts and nothing foreign; a read-only target receives no write; two runs at once
-//! both pass.
+//! run's artifacts and nothing foreign; two runs at once both pass. (That a read-only target
+//! receives no write is `read_only.rs`.)
 //!
 //! They need the stack up (`carbon-e2e validate` brings it up first) and run one at a time
 //! (`.config/nextest.toml`, test group `selftest`).
@@ -246,92 +246,6 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
             "reap by age would take {foreign}:\n{by_age}"
         );
     }
-}
-
-#[test]
-fn a_read_only_target_receives_no_write() {
-    let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let recorded = Arc::new(Mutex::new(Vec::<String>::new()));
-    let port = rt.block_on(recording_forwarder(
-        "127.0.0.1:17070",
-        Arc::clone(&recorded),
-    ));
-    let out = common::nextest("package(suite-minio)", &common::run_id("ro"))
-        .env("E2E_STRICT", "1")
-        .env("E2E_TARGET_MODE", "read-only")
-        .env("E2E_MINIO_ENDPOINT", format!("http://127.0.0.1:{port}"))
-        .output()
-        .expect("cargo nextest runs");
-    let text = common::console(&out);
-    assert!(out.status.success(), "read-only run failed:\n{text}");
-    let requests = recorded.lock().expect("not poisoned").clone();
-    let writes: Vec<&String> = requests
-        .iter()
-        .filter(|r| !(r.starts_with("GET ") || r.starts_with("HEAD ")))
-        .collect();
-    println!(
-        "{} request(s) reached the store, {} write(s)",
-        requests.len(),
-        writes.len()
-    );
-    assert!(
-        requests.len() >= 2,
-        "the read-only trials must still reach the store: {requests:?}\n{text}"
-    );
-    assert!(writes.is_empty(), "writes reached the store: {writes:?}");
-    assert!(
-        text.contains("5 skipped"),
-        "the 5 writing trials are reported as not run:\n{text}"
-    );
-}
-
-/// A TCP forwarder to `upstream` on a free loopback port that records each HTTP request line.
-async fn recording_forwarder(upstream: &'static str, seen: Arc<Mutex<Vec<String>>>) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let seen = Arc::clone(&seen);
-                tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let (mut cr, mut cw) = client.into_split();
-                    let (mut sr, mut sw) = server.into_split();
-                    let up = async move {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        while let Ok(n) = cr.read(&mut buf).await {
-                            if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                            for line in String::from_utf8_lossy(&buf[..n]).lines() {
-                                let method = line.split(' ').next().unwrap_or_default();
-                                if line.ends_with(" HTTP/1.1")
-                                    && ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
-                                        .contains(&method)
-                                {
-                                    seen.lock().expect("not poisoned").push(line.to_string());
-                                }
-                            }
-                        }
-                    };
-                    let down = async move {
-                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                    };
-                    tokio::join!(up, down);
-                });
-            }
-        });
-    });
-    port
 }
 
 #[test]

@@ -38,6 +38,33 @@ pub(crate) fn exported_kubeconfig(stack: &Stack) -> PathBuf {
     stack.dir.join("kubeconfig")
 }
 
+/// The kubeconfig of the user bound only to `kind-config/rbac/readonly.yaml`
+/// (`carbon-e2e-readonly`): the read-only self test runs the suites as this user.
+pub fn readonly_kubeconfig(stack: &Stack) -> PathBuf {
+    Pki::of(stack).kubeconfig(&pki::READONLY)
+}
+
+/// The API server's audit log (JSON lines, level Metadata, the read-only user's requests only):
+/// the read-only self test counts the verbs that user sent.
+pub fn audit_log(stack: &Stack) -> PathBuf {
+    stack.log_file("kube-apiserver-audit")
+}
+
+/// The audit policy: every request of the read-only user at Metadata level (verb, resource,
+/// namespace, name, user agent, answer code; never a body), nothing of anyone else.
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    users: [carbon-e2e-readonly]
+  - level: None
+";
+
+fn audit_policy(stack: &Stack) -> PathBuf {
+    stack.data_dir("kube").join("audit-policy.yaml")
+}
+
 /// A probe: `kubectl get --raw <path>` against `server` with the admin's credentials.
 fn raw_probe(stack: &Stack, server: &str, path: &str) -> Readiness {
     let bins = Binaries::of(stack);
@@ -139,7 +166,9 @@ impl LocalServer for ApiServer {
         pki.ensure(stack, &server())?;
         let admin = std::fs::read_to_string(pki.kubeconfig(&ADMIN))
             .map_err(io_err("read", &pki.kubeconfig(&ADMIN)))?;
-        pki::write_private(&exported_kubeconfig(stack), &admin)
+        pki::write_private(&exported_kubeconfig(stack), &admin)?;
+        std::fs::write(audit_policy(stack), AUDIT_POLICY)
+            .map_err(io_err("write", &audit_policy(stack)))
     }
 
     fn command(&self, stack: &Stack) -> Result<Command, StackError> {
@@ -177,7 +206,15 @@ impl LocalServer for ApiServer {
             ))
             // Keeps the loopback address out of the `kubernetes` Service's endpoints.
             .arg("--endpoint-reconciler-type=none")
-            .arg("--profiling=false");
+            .arg("--profiling=false")
+            .arg(format!(
+                "--audit-policy-file={}",
+                audit_policy(stack).display()
+            ))
+            .arg(format!("--audit-log-path={}", audit_log(stack).display()))
+            .arg("--audit-log-format=json")
+            .arg("--audit-log-maxsize=20")
+            .arg("--audit-log-maxbackup=1");
         Ok(cmd)
     }
 
