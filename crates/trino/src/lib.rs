@@ -7,8 +7,11 @@
 //!
 //! - sends `X-Trino-Client-Capabilities: PARAMETRIC_DATETIME`, so that `timestamp(6)` arrives
 //!   with its six fractional digits and its real type;
-//! - retries a page on 429, 502, 503 and 504 (through `wait_until`, never a sleep);
+//! - retries a `nextUri` page on 429, 502, 503 and 504 (through `wait_until`, never a sleep),
+//!   but a statement's `POST` only on 429: after a 5xx it may already run, and is not sent twice;
 //! - sends a password (HTTP basic auth) only over `https://` and refuses to build otherwise;
+//! - sends nothing to a URL off the configured origin (scheme, host, port): a `nextUri` that
+//!   points elsewhere is refused with [`TrinoError::ForeignOrigin`];
 //! - turns a failed query into [`TrinoError::Query`], which shows Trino's error name, code,
 //!   type and message.
 
@@ -32,6 +35,8 @@ pub use query::Query;
 
 /// The client capabilities every request announces.
 pub const CLIENT_CAPABILITIES: &str = "PARAMETRIC_DATETIME";
+/// The source every request names (`X-Trino-Source`): how the server's query list shows them.
+pub const SOURCE: &str = "carbon-e2e";
 /// A client for one Trino coordinator.
 #[derive(Debug, Clone)]
 pub struct TrinoClient {
