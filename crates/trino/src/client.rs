@@ -10,7 +10,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{same_origin, tls_hint, unauthorized_reason};
-use crate::{CLIENT_CAPABILITIES, QueryInfo, SOURCE, ServerInfo, TrinoClient, TrinoError};
+use crate::{
+    CLIENT_CAPABILITIES, QueryInfo, QuerySummary, SOURCE, ServerInfo, TrinoClient, TrinoError,
+};
 
 /// Options for [`TrinoClient::new`].
 #[derive(Debug, Clone)]
@@ -55,7 +57,16 @@ impl TrinoClient {
             user: options.user,
             password: options.password,
             query_timeout: options.query_timeout,
+            run_tag: None,
         })
+    }
+
+    /// This client, tagging every query with run `run` ([`crate::run_tag`]), so that the
+    /// coordinator's query list ties the run's queries to it.
+    #[must_use]
+    pub fn with_run(mut self, run: &str) -> Self {
+        self.run_tag = Some(crate::run_tag(run));
+        self
     }
 
     /// The coordinator URL.
@@ -85,6 +96,10 @@ impl TrinoClient {
             .header("X-Trino-User", &self.user)
             .header("X-Trino-Client-Capabilities", CLIENT_CAPABILITIES)
             .header("X-Trino-Source", SOURCE);
+        let r = match &self.run_tag {
+            Some(tag) => r.header("X-Trino-Client-Tags", tag),
+            None => r,
+        };
         Ok(match &self.password {
             Some((_, pw)) => r.basic_auth(&self.user, Some(pw.expose())),
             None => r,
@@ -175,6 +190,22 @@ impl TrinoClient {
             }
             _ => Err(self.http.status_error(line, response).await.into()),
         }
+    }
+
+    /// `GET /v1/query`: the queries the coordinator knows that still run (queued, planning,
+    /// running, finishing), as far as the user may see them.
+    ///
+    /// # Errors
+    /// Transport and status errors, [`TrinoError::Http`] with a decode error for a bad body.
+    pub async fn list_running_queries(&self) -> Result<Vec<QuerySummary>, TrinoError> {
+        let url = self.join("/v1/query")?;
+        let (line, response) = self.send(self.request(Method::GET, url)?).await?;
+        if !response.status().is_success() {
+            return Err(self.http.status_error(line, response).await.into());
+        }
+        let body = self.http.body(&line, response).await?;
+        let all: Vec<QuerySummary> = self.http.decode(&line, &body)?;
+        Ok(all.into_iter().filter(QuerySummary::is_running).collect())
     }
 
     /// `DELETE /v1/query/{id}`: stops a query by id (whoever started it, when allowed).

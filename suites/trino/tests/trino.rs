@@ -47,11 +47,17 @@ fn main() -> std::process::ExitCode {
             cancel_long_query,
         )
         .writes(
-            "a heavy query (tpch sf1 cross join) on the coordinator, cancelled within seconds",
-            "DELETE of the query's nextUri; the trial checks the server shows it FAILED/USER_CANCELED",
+            "a heavy query (tpch sf1 cross join) on the coordinator, client tag carbon-e2e-run=<run id>, cancelled within seconds",
+            "DELETE of the query's nextUri, then DELETE /v1/query/<id>; the trial checks the server shows it FAILED/USER_CANCELED; `reap` cancels a killed run's tagged queries",
         )
         .opt_in("heavy-query")
         .run()
+}
+
+/// The Trino client, tagging every query with the run (`carbon-e2e-run=<run id>`): a query a
+/// killed trial leaves running is then tied to its run on the coordinator, and `reap` cancels it.
+fn trino(ctx: &Ctx) -> Result<TrinoClient> {
+    Ok(ctx.client::<TrinoClient>()?.with_run(ctx.run_id()))
 }
 
 /// A Trino identifier for something this trial creates: `e2e_<run id>_<what>`.
@@ -93,7 +99,7 @@ async fn run(ctx: &Ctx, trino: &TrinoClient, sql: &str) -> Result<QueryOutput> {
 }
 
 async fn server_up(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let info = trino.info().await?;
     ctx.step(format_args!(
         "{}: Trino {}, environment {}, coordinator {}, starting {}, uptime {}",
@@ -114,7 +120,7 @@ async fn server_up(ctx: Ctx) -> Result<()> {
 }
 
 async fn select_one(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let out = run(&ctx, &trino, "SELECT 1").await?;
     let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
     ensure!(v == &Value::from(1), "SELECT 1 returned {v}");
@@ -122,7 +128,7 @@ async fn select_one(ctx: Ctx) -> Result<()> {
 }
 
 async fn nation_count(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let out = run(&ctx, &trino, "SELECT count(*) FROM tpch.tiny.nation").await?;
     let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
     ensure!(
@@ -133,7 +139,7 @@ async fn nation_count(ctx: Ctx) -> Result<()> {
 }
 
 async fn required_catalogs(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let required = config(&ctx)?.required_catalogs.clone();
     ensure!(
         !required.is_empty(),
@@ -187,7 +193,7 @@ fn table_location(ddl: &str) -> Option<(String, String)> {
 }
 
 async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let cfg = config(&ctx)?.clone();
     let fixture: RoundTrip =
         serde_json::from_str(include_str!("../../../fixtures/trino/round_trip.json"))
@@ -436,7 +442,7 @@ struct FailingQuery {
 }
 
 async fn failing_queries(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let fixture: FailingQueries =
         serde_json::from_str(include_str!("../../../fixtures/trino/failing_queries.json"))
             .context("reading fixtures/trino/failing_queries.json")?;
@@ -479,7 +485,7 @@ async fn failing_queries(ctx: Ctx) -> Result<()> {
 }
 
 async fn cancel_long_query(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let cfg = config(&ctx)?.clone();
     let mut query = trino.submit(LONG_QUERY).await?;
     let id = query.id().to_string();
@@ -513,6 +519,29 @@ async fn cancel_long_query(ctx: Ctx) -> Result<()> {
         .await?
         .with_context(|| format!("the server does not know query {id}"))?;
     ctx.step(format_args!("query {id} is {} on the server", info.state));
+    // What `reap` relies on to cancel a killed run's query: the server lists it, still
+    // running, under the run's tag.
+    let listed = trino.list_running_queries().await?;
+    let entry = listed.iter().find(|q| q.query_id == id).with_context(|| {
+        format!(
+            "query {id} is not among the {} running queries GET /v1/query lists",
+            listed.len()
+        )
+    })?;
+    ensure!(
+        entry.run() == Some(ctx.run_id()),
+        "query {id} is listed with source {:?} and client tags {:?}: not tied to run {} (expected source {} and tag {})",
+        entry.session.source,
+        entry.session.client_tags,
+        ctx.run_id(),
+        carbon_trino::SOURCE,
+        carbon_trino::run_tag(ctx.run_id())
+    );
+    ctx.step(format_args!(
+        "GET /v1/query lists query {id} with source {} and client tag {}",
+        carbon_trino::SOURCE,
+        carbon_trino::run_tag(ctx.run_id())
+    ));
     ensure!(
         info.is_running(),
         "query {id} is {} before the cancel",
