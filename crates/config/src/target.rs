@@ -254,6 +254,20 @@ pub struct TrinoConfig {
     /// How long a cancelled query may still show as running on the server. Default 10 s.
     #[serde(default = "default_cancel_timeout")]
     pub cancel_timeout_secs: u64,
+    /// Whether the Iceberg catalog deletes a table's files on `DROP TABLE`. `true`: files still
+    /// in the warehouse `purge_timeout_secs` after the drop fail the round trip. `false` (the
+    /// default; many catalogs purge late or leave it to maintenance): they are reported as a
+    /// warning, and the trial's cleanup removes them.
+    #[serde(default)]
+    pub purge_on_drop: bool,
+    /// How long the round trip waits for a dropped table's files to leave the warehouse.
+    /// Default 30 s.
+    #[serde(default = "default_purge_timeout")]
+    pub purge_timeout_secs: u64,
+}
+
+fn default_purge_timeout() -> u64 {
+    30
 }
 
 fn default_trino_user() -> String {
