@@ -474,6 +474,15 @@ pub struct LokiConfig {
     /// The server's `max_entries_limit_per_query`. Default 5000 (Loki's default).
     #[serde(default = "default_max_entries")]
     pub max_entries_limit: u64,
+    /// Limit for one log query (`query`, `query_range`, `series`, `labels`), which over a long
+    /// window can take far longer than an ordinary request (`target.request_timeout_secs`).
+    /// Default 60 s.
+    #[serde(default = "default_loki_query_timeout")]
+    pub query_timeout_secs: u64,
+}
+
+fn default_loki_query_timeout() -> u64 {
+    60
 }
 
 fn default_namespace_label() -> String {
