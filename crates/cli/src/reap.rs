@@ -161,6 +161,11 @@ pub async fn reap(target: &Target, sel: &Selection) -> Outcome {
     {
         out.failed("trino", "listing", &e);
     }
+    if target.trino.is_some()
+        && let Err(e) = reap_trino_queries(target, sel, &mut out).await
+    {
+        out.failed("trino", "listing queries", &e);
+    }
     if target.dolphinscheduler.is_some()
         && let Err(e) = reap_dolphinscheduler(target, sel, &mut out).await
     {
@@ -549,6 +554,46 @@ async fn reap_trino(target: &Target, sel: &Selection, out: &mut Outcome) -> anyh
             }
             out.removed(sel, "trino", what);
         }
+    }
+    Ok(())
+}
+
+/// Queries a run left running on the coordinator (a killed trial's heavy query keeps running
+/// until Trino abandons it): only those whose source is carbon-e2e and whose client tags name a
+/// run (`carbon_trino::run_tag`), aged by their creation time on the coordinator's clock.
+/// Anyone else's query is not even counted.
+async fn reap_trino_queries(
+    target: &Target,
+    sel: &Selection,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    // Untagged: the reaper's own queries are no run's.
+    let trino = carbon_trino::TrinoClient::from_target(target)?;
+    let now = trino
+        .execute("SELECT CAST(to_unixtime(current_timestamp) AS bigint)")
+        .await?
+        .single()
+        .ok()
+        .and_then(serde_json::Value::as_i64)
+        .context("reading the coordinator's clock")?;
+    for q in trino.list_running_queries().await? {
+        let Some(run) = q.run() else {
+            continue;
+        };
+        let what = format!("query {} of run {run} ({})", q.query_id, q.state);
+        if let Err(why) = sel.decide(run, rfc3339_secs(q.created()), now) {
+            if sel.run.is_none() {
+                out.kept("trino", &what, &why);
+            }
+            continue;
+        }
+        if !sel.dry_run
+            && let Err(e) = trino.kill(&q.query_id).await
+        {
+            out.failed("trino", &what, &e.into());
+            continue;
+        }
+        out.removed(sel, "trino", format!("{what}: cancelled"));
     }
     Ok(())
 }

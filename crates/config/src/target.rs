@@ -255,6 +255,20 @@ pub struct TrinoConfig {
     /// How long a cancelled query may still show as running on the server. Default 10 s.
     #[serde(default = "default_cancel_timeout")]
     pub cancel_timeout_secs: u64,
+    /// Whether the Iceberg catalog deletes a table's files on `DROP TABLE`. `true`: files still
+    /// in the warehouse `purge_timeout_secs` after the drop fail the round trip. `false` (the
+    /// default; many catalogs purge late or leave it to maintenance): they are reported as a
+    /// warning, and the trial's cleanup removes them.
+    #[serde(default)]
+    pub purge_on_drop: bool,
+    /// How long the round trip waits for a dropped table's files to leave the warehouse.
+    /// Default 30 s.
+    #[serde(default = "default_purge_timeout")]
+    pub purge_timeout_secs: u64,
+}
+
+fn default_purge_timeout() -> u64 {
+    30
 }
 
 fn default_trino_user() -> String {
@@ -461,6 +475,15 @@ pub struct LokiConfig {
     /// The server's `max_entries_limit_per_query`. Default 5000 (Loki's default).
     #[serde(default = "default_max_entries")]
     pub max_entries_limit: u64,
+    /// Limit for one log query (`query`, `query_range`, `series`, `labels`), which over a long
+    /// window can take far longer than an ordinary request (`target.request_timeout_secs`).
+    /// Default 60 s.
+    #[serde(default = "default_loki_query_timeout")]
+    pub query_timeout_secs: u64,
+}
+
+fn default_loki_query_timeout() -> u64 {
+    60
 }
 
 fn default_namespace_label() -> String {

@@ -81,35 +81,18 @@ impl DsClient {
     /// # Errors
     /// When the server refuses.
     pub async fn access_tokens(&self) -> Result<Vec<AccessToken>, DsError> {
-        let mut out = Vec::new();
-        for page in 1.. {
-            let (_, data) = self
-                .call_query(
-                    "access-tokens",
-                    &[
-                        ("pageNo", page.to_string()),
-                        ("pageSize", "100".into()),
-                        ("searchVal", String::new()),
-                    ],
-                )
-                .await?;
-            let list = data
-                .get("totalList")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let n = list.len();
-            out.extend(list.iter().filter_map(|t| {
+        let list: Vec<Value> = self
+            .every_page("access-tokens", &[("searchVal", String::new())], 100)
+            .await?;
+        Ok(list
+            .iter()
+            .filter_map(|t| {
                 Some(AccessToken {
                     id: t.get("id")?.as_i64()?,
                     token: Secret::new(t.get("token")?.as_str()?),
                 })
-            }));
-            if n < 100 {
-                break;
-            }
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// Deletes an access token.

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::envelope::{Page, typed, unexpected};
+use crate::envelope::{typed, unexpected};
 use crate::model::{log_text, started_instance_id};
 use crate::{ApiGeneration, DsClient, DsError, TaskInstance, WorkflowInstance};
 
@@ -63,17 +63,12 @@ impl DsClient {
         workflow: i64,
     ) -> Result<Vec<WorkflowInstance>, DsError> {
         let g = self.generation().await?;
-        let (line, data) = self
-            .call_query(
-                &g.instances(project),
-                &[
-                    (g.instance_filter_param(), workflow.to_string()),
-                    ("pageNo", "1".into()),
-                    ("pageSize", "20".into()),
-                ],
-            )
-            .await?;
-        Ok(typed::<Page<WorkflowInstance>>(line, data)?.total_list)
+        self.every_page(
+            &g.instances(project),
+            &[(g.instance_filter_param(), workflow.to_string())],
+            100,
+        )
+        .await
     }
 
     /// One instance.

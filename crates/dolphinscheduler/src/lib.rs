@@ -8,8 +8,12 @@
 //! Two generations of the API exist ([`ApiGeneration`]): up to 3.2 workflows are "process
 //! definitions" (`process-definition`, `process-instances`, `start-process-instance`); from 3.3
 //! they are "workflow definitions" (`workflow-definition`, `workflow-instances`,
-//! `start-workflow-instance`). The target picks one, or `auto` asks the server once (by probing a
-//! path only the newer API has: 3.1.1 has no endpoint that reports the server's version).
+//! `start-workflow-instance`). The target picks one, or `auto` asks the server once (by listing a
+//! project's definitions at both paths: only the server's own generation lists them; 3.1.1 has
+//! no endpoint that reports the server's version).
+//!
+//! Lists (projects, definitions, instances, access tokens) are read page by page until the
+//! server's `total` says they end.
 
 pub mod fixture;
 

@@ -4,28 +4,25 @@ use carbon_core::http::RequestLine;
 use carbon_core::wait::{Check, WaitError, wait_until};
 use reqwest::Method;
 
-use crate::envelope::{Page, typed};
+use crate::envelope::typed;
 use crate::{DsClient, DsError, Project, WorkflowDefinition, WorkflowSpec, fixture};
 
 impl DsClient {
-    /// One page of projects (up to `page_size`), optionally filtered by a name fragment.
+    /// Every project the user can see, optionally filtered by a name fragment, read
+    /// `page_size` at a time.
     ///
     /// # Errors
-    /// When the server refuses.
+    /// When the server refuses, or does not page the list.
     pub async fn projects(
         &self,
         search: Option<&str>,
         page_size: u32,
     ) -> Result<Vec<Project>, DsError> {
-        let mut query = vec![
-            ("pageNo", "1".to_string()),
-            ("pageSize", page_size.to_string()),
-        ];
-        if let Some(s) = search {
-            query.push(("searchVal", s.to_string()));
-        }
-        let (line, data) = self.call_query("projects", &query).await?;
-        Ok(typed::<Page<Project>>(line, data)?.total_list)
+        let query: Vec<(&str, String)> = search
+            .map(|s| ("searchVal", s.to_string()))
+            .into_iter()
+            .collect();
+        self.every_page("projects", &query, page_size).await
     }
 
     /// Creates a project.
@@ -126,16 +123,13 @@ impl DsClient {
         self.create_workflow(project, &spec).await
     }
 
-    /// Workflow definitions of a project (first page of up to 100).
+    /// Every workflow definition of a project.
     ///
     /// # Errors
-    /// When the server refuses.
+    /// When the server refuses, or does not page the list.
     pub async fn workflows(&self, project: i64) -> Result<Vec<WorkflowDefinition>, DsError> {
         let path = self.generation().await?.definitions(project);
-        let (line, data) = self
-            .call_query(&path, &[("pageNo", "1".into()), ("pageSize", "100".into())])
-            .await?;
-        Ok(typed::<Page<WorkflowDefinition>>(line, data)?.total_list)
+        self.every_page(&path, &[], 100).await
     }
 
     /// Sets a workflow definition `ONLINE` (startable) or `OFFLINE` (editable, deletable).

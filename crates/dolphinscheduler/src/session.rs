@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 use carbon_config::{DsApi, Secret, Target};
 use carbon_core::http::{ClientOptions, HttpClient, RequestLine, excerpt};
 use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::api::detect_generation;
-use crate::envelope::{open_envelope, unexpected};
+use crate::api::{classify, probe_answer};
+use crate::envelope::{MAX_PAGES, Page, open_envelope, typed, unexpected};
 use crate::{ApiGeneration, DsClient, DsError, SERVICE};
 
 /// How the client authenticates.
@@ -264,27 +265,93 @@ impl DsClient {
         self.envelope(r).await
     }
 
-    /// The API generation in use: the target's setting, or for `auto` the answer of one probe.
-    /// Servers of 3.3 and after know `projects/<code>/workflow-instances` and answer it with an
-    /// envelope (for project 0: "project not found"); older ones answer 404.
+    /// Every item of a paged list at `path`: pages of `page_size` asked in turn until the server
+    /// says the list ends ([`Page::more_after`]), at most [`MAX_PAGES`].
     ///
     /// # Errors
-    /// When the probe gets neither answer.
+    /// The first refusal; [`DsError::Unexpected`] for a server that does not page the list or
+    /// whose list does not end within [`MAX_PAGES`].
+    pub(crate) async fn every_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        page_size: u32,
+    ) -> Result<Vec<T>, DsError> {
+        let mut out = Vec::new();
+        for page_no in 1..=MAX_PAGES {
+            let mut q = query.to_vec();
+            q.push(("pageNo", page_no.to_string()));
+            q.push(("pageSize", page_size.to_string()));
+            let (line, data) = self.call_query(path, &q).await?;
+            let page: Page<T> = typed(line.clone(), data)?;
+            let more = page.more_after(page_no, page_size, out.len() + page.total_list.len());
+            out.extend(page.total_list);
+            match more {
+                Ok(true) => {}
+                Ok(false) => return Ok(out),
+                Err(message) => {
+                    return Err(DsError::Unexpected {
+                        request: line,
+                        message,
+                        body: String::new(),
+                    });
+                }
+            }
+        }
+        Err(DsError::Unexpected {
+            request: RequestLine {
+                method: Method::GET,
+                url: format!("{}{path}", self.base),
+            },
+            message: format!(
+                "the list did not end within {MAX_PAGES} pages of {page_size}: the server keeps saying there is more"
+            ),
+            body: String::new(),
+        })
+    }
+
+    /// The API generation in use: the target's setting, or for `auto` the answer of a probe:
+    /// one project's definitions listed at 3.3's path (`workflow-definition`) and at the older
+    /// one (`process-definition`); only the server's own generation lists them
+    /// ([`crate::api::classify`]). The project is the first the user can see, or code 0 when
+    /// there is none (then the API's "project not found" on one path against a plain 404 on the
+    /// other decides).
+    ///
+    /// # Errors
+    /// When the answers do not tell, naming the setting to pin.
     pub async fn generation(&self) -> Result<ApiGeneration, DsError> {
         if let Some(g) = *self.generation.lock().unwrap_or_else(|p| p.into_inner()) {
             return Ok(g);
         }
-        let url = self.join("projects/0/workflow-instances?pageNo=1&pageSize=1")?;
-        let r = self.authed(Method::GET, url).await?;
-        let (line, response) = self.http.send_any(r).await?;
-        let status = response.status();
-        let body = self.http.body(&line, response).await?;
-        let generation = detect_generation(status, &body).ok_or_else(|| DsError::Unexpected {
-            request: line,
-            message: format!(
-                "cannot tell the API generation (HTTP {status}); set dolphinscheduler.api to \"pre-3.3\" or \"3.3+\""
-            ),
-            body: excerpt(&body),
+        let (line, data) = self
+            .call_query(
+                "projects",
+                &[("pageNo", "1".into()), ("pageSize", "1".into())],
+            )
+            .await?;
+        let project = typed::<Page<crate::Project>>(line, data)?
+            .total_list
+            .first()
+            .map_or(0, |p| p.code);
+        let mut answers = Vec::new();
+        for g in [ApiGeneration::From3_3, ApiGeneration::UpTo3_2] {
+            let url = self.join(&format!("{}?pageNo=1&pageSize=1", g.definitions(project)))?;
+            let r = self.authed(Method::GET, url).await?;
+            let (line, response) = self.http.send_any(r).await?;
+            let status = response.status();
+            let body = self.http.body(&line, response).await?;
+            answers.push((line, status, probe_answer(status, &body), excerpt(&body)));
+        }
+        let generation = classify(answers[0].2, answers[1].2).ok_or_else(|| {
+            let (new, old) = (&answers[0], &answers[1]);
+            DsError::Unexpected {
+                request: new.0.clone(),
+                message: format!(
+                    "cannot tell the API generation: 3.3's path answered HTTP {} ({:?}), the older {} answered HTTP {} ({:?}); set dolphinscheduler.api to \"pre-3.3\" or \"3.3+\"",
+                    new.1, new.2, old.0, old.1, old.2
+                ),
+                body: new.3.clone(),
+            }
         })?;
         *self.generation.lock().unwrap_or_else(|p| p.into_inner()) = Some(generation);
         Ok(generation)
@@ -316,10 +383,13 @@ impl carbon_config::FromTarget for DsClient {
 
     fn from_target(target: &Target) -> Result<Self, DsError> {
         let cfg = target.section("dolphinscheduler", &target.dolphinscheduler)?;
+        // A token variable the target names but the environment lacks is a configuration
+        // error: falling back to a password login would test another identity than intended.
         let token = cfg
             .token_env
             .as_deref()
-            .and_then(|var| target.credential(SERVICE, var).ok());
+            .map(|var| target.credential(SERVICE, var))
+            .transpose()?;
         let auth = match token {
             Some(token) => Auth::Token(token),
             None => Auth::Password {
@@ -343,6 +413,39 @@ impl carbon_config::FromTarget for DsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use carbon_config::FromTarget as _;
+
+    fn target(section: &str, env: &[(&str, &str)]) -> Target {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            format!("[target]\nkind = \"cluster\"\n\n[dolphinscheduler]\nurl = \"http://127.0.0.1:1/dolphinscheduler\"\n{section}\n"),
+        )
+        .unwrap();
+        let paths = carbon_config::Paths {
+            targets: dir.path().into(),
+            stack: dir.path().join("stack"),
+            cache: dir.path().join("cache"),
+        };
+        let env = carbon_config::Env::from_pairs(env.iter().copied());
+        carbon_config::load_from_file(&path, &env, &paths).unwrap()
+    }
+
+    #[test]
+    fn a_named_token_variable_that_is_missing_is_a_config_error_not_a_password_login() {
+        let section = "password_env = \"DS_PW\"\ntoken_env = \"DS_TOKEN\"";
+        let e = DsClient::from_target(&target(section, &[("DS_PW", "pw")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("DS_TOKEN"), "{e}");
+        let with =
+            DsClient::from_target(&target(section, &[("DS_PW", "pw"), ("DS_TOKEN", "t")])).unwrap();
+        assert!(matches!(with.auth, Auth::Token(_)));
+        let without =
+            DsClient::from_target(&target("password_env = \"DS_PW\"", &[("DS_PW", "pw")])).unwrap();
+        assert!(matches!(without.auth, Auth::Password { .. }));
+    }
 
     #[test]
     fn target_setting_pins_the_generation_without_a_probe() {

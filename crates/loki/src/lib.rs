@@ -2,9 +2,12 @@
 //!
 //! Everything here is LogQL 1.x and the `/loki/api/v1` paths, which Loki 1.6 and every 2.x and
 //! 3.x release answer alike. Features that need Loki 2.0 or later (`| json`, `| logfmt`, label
-//! filters) are for callers to gate on [`LokiClient::version`]: 1.6 has no build-info endpoint,
-//! so the version comes from `/loki/api/v1/status/buildinfo` (2.x and later) or else from the
-//! `loki_build_info` metric on `/metrics`.
+//! filters) are for callers to gate on [`LokiVersion::logql_v2`]: 1.6 has no build-info
+//! endpoint, so the version comes from `/loki/api/v1/status/buildinfo` (2.x and later) or else
+//! from the `loki_build_info` metric on `/metrics`. A version that is no release number
+//! (`k231-…`, `main-…`, `HEAD`) says nothing; [`LokiClient::probe_logql_v2`] then asks the
+//! server with a v2 query and reads a parse error as "no". Queries, labels and series get
+//! `loki.query_timeout_secs` rather than the request timeout: over a long window they take longer.
 
 use std::collections::BTreeMap;
 
@@ -134,22 +137,38 @@ pub struct LokiVersion {
 }
 
 impl LokiVersion {
-    /// Parses a version text (an optional leading `v` is ignored).
+    /// Parses a version text (an optional leading `v` is ignored). `major_minor` is set only
+    /// when the text starts with two numbers (`2.9.4`, `v3.1.0`, `2.2.1-rc.1`); a build name
+    /// such as `k231-abc123`, `main-4a5b6c` or `HEAD` has none.
     pub fn parse(text: &str) -> Self {
         let t = text.trim().trim_start_matches('v');
-        let mut parts = t.split(['.', '-']);
-        let major = parts.next().and_then(|p| p.parse().ok());
-        let minor = parts.next().and_then(|p| p.parse().ok());
+        let mut parts = t.split(['.', '-', '+']);
+        let number = |p: Option<&str>| {
+            p.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse::<u32>().ok())
+        };
+        let major = number(parts.next());
+        let minor = number(parts.next());
         Self {
             text: text.trim().to_string(),
             major_minor: major.zip(minor),
         }
     }
 
-    /// Whether LogQL v2 (`| json`, `| logfmt`, label filters) is available: Loki 2.0 or later.
-    pub fn has_logql_v2(&self) -> bool {
-        self.major_minor.is_some_and(|(major, _)| major >= 2)
+    /// What the version says about LogQL v2 (`| json`, `| logfmt`, label filters, which
+    /// arrived in Loki 2.0): `Some(true)` from 2.0, `Some(false)` before, `None` when the text
+    /// is no release number (a weekly `k231-…`, a `main-…` build, `HEAD`): then only the server
+    /// can tell ([`LokiClient::probe_logql_v2`]).
+    pub fn logql_v2(&self) -> Option<bool> {
+        self.major_minor.map(|(major, _)| major >= 2)
     }
+}
+
+/// Whether `e` is Loki rejecting a query's syntax (`parse error at line 1, col 12: ...`), the
+/// answer a server without LogQL v2 gives a v2 pipeline, as opposed to a limit, a timeout or a
+/// server that does not answer.
+pub fn is_parse_rejection(e: &LokiError) -> bool {
+    matches!(e, LokiError::Query { message, .. } if message.contains("parse error"))
 }
 
 impl std::fmt::Display for LokiVersion {
@@ -207,6 +226,8 @@ pub struct LokiClient {
     push_base: Url,
     token: Option<Secret>,
     org_id: Option<String>,
+    /// Limit for one log query (`loki.query_timeout_secs`).
+    query_timeout: std::time::Duration,
 }
 
 fn base(url: &Url) -> Url {
@@ -402,6 +423,29 @@ impl LokiClient {
         })
     }
 
+    /// Asks the server whether it parses LogQL v2, for a version that does not say
+    /// ([`LokiVersion::logql_v2`]): `{selector} | logfmt` over `[start_ns, end_ns]`, limit 1.
+    /// `true` when answered, `false` when rejected as a parse error ([`is_parse_rejection`]).
+    ///
+    /// # Errors
+    /// Any other failure of the query: it says nothing about LogQL v2.
+    pub async fn probe_logql_v2(
+        &self,
+        selector: &str,
+        start_ns: i128,
+        end_ns: i128,
+    ) -> Result<bool, LokiError> {
+        let query = format!("{selector} | logfmt");
+        match self
+            .query_range(&query, start_ns, end_ns, 1, Direction::Backward)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_parse_rejection(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Runs an instant query at `time_ns` (metric queries answer a vector).
     ///
     /// # Errors
@@ -426,9 +470,11 @@ impl LokiClient {
         parse_query(line, envelope)
     }
 
-    /// GET that turns Loki's 400 into [`LokiError::Query`].
+    /// GET of a query (log lines, labels, series over a window), with the query timeout rather
+    /// than the request timeout; Loki's 400 becomes [`LokiError::Query`].
     async fn get(&self, url: Url) -> Result<(RequestLine, String), LokiError> {
-        let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
+        let request = self.request(Method::GET, url).timeout(self.query_timeout);
+        let (line, response) = self.http.send_any(request).await?;
         let status = response.status();
         if status.is_success() {
             let body = self.http.body(&line, response).await?;
@@ -547,6 +593,7 @@ impl carbon_config::FromTarget for LokiClient {
             push_base: base(cfg.push_url.as_ref().unwrap_or(&cfg.url)),
             token,
             org_id: cfg.org_id.clone(),
+            query_timeout: std::time::Duration::from_secs(cfg.query_timeout_secs),
         })
     }
 }
@@ -641,12 +688,55 @@ mod tests {
         assert_eq!(v, "1.6.1");
         let v = LokiVersion::parse(&v);
         assert_eq!(v.major_minor, Some((1, 6)));
-        assert!(!v.has_logql_v2());
+        assert_eq!(v.logql_v2(), Some(false));
         let info: BuildInfo = serde_json::from_str(
             r#"{"version":"2.9.4","revision":"f599ebc","branch":"HEAD","buildUser":"","buildDate":"","goVersion":""}"#,
         )
         .expect("json");
-        assert!(LokiVersion::parse(&info.version).has_logql_v2());
+        assert_eq!(LokiVersion::parse(&info.version).logql_v2(), Some(true));
         assert_eq!(LokiVersion::parse("v3.1.0").major_minor, Some((3, 1)));
+    }
+
+    /// Only a release number decides; anything else is `None`, which makes the caller ask the
+    /// server with a v2 query rather than pass or fail on a guess.
+    #[rstest::rstest]
+    #[case::release("2.2.1", Some(true))]
+    #[case::v_prefix("v2.9.4", Some(true))]
+    #[case::three("3.1.0", Some(true))]
+    #[case::release_candidate("2.0.0-rc.1", Some(true))]
+    #[case::one_six("1.6.1", Some(false))]
+    #[case::zero("0.4.0", Some(false))]
+    #[case::weekly("k231-abc123", None)]
+    #[case::main_build("main-4a5b6c", None)]
+    #[case::head("HEAD", None)]
+    #[case::empty("", None)]
+    #[case::garbage("not a version", None)]
+    #[case::half_number("2x.9", None)]
+    #[case::major_only("3", None)]
+    fn version_text_decides_logql_v2_only_when_it_is_a_release(
+        #[case] text: &str,
+        #[case] v2: Option<bool>,
+    ) {
+        assert_eq!(LokiVersion::parse(text).logql_v2(), v2);
+    }
+
+    #[test]
+    fn only_a_parse_error_means_no_logql_v2() {
+        let query = |message: &str| LokiError::Query {
+            request: line(),
+            status: StatusCode::BAD_REQUEST,
+            message: message.to_string(),
+        };
+        // What Loki 1.6.1 answered the suite's malformed query (recorded).
+        assert!(is_parse_rejection(&query(&error_message(&recorded(
+            "error_parse.txt"
+        )))));
+        assert!(!is_parse_rejection(&query(&error_message(&recorded(
+            "error_limit.txt"
+        )))));
+        assert!(!is_parse_rejection(&LokiError::Unexpected {
+            request: line(),
+            message: "status error".into(),
+        }));
     }
 }

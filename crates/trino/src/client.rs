@@ -9,8 +9,10 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use crate::error::{tls_hint, unauthorized_reason};
-use crate::{CLIENT_CAPABILITIES, QueryInfo, ServerInfo, TrinoClient, TrinoError};
+use crate::error::{same_origin, tls_hint, unauthorized_reason};
+use crate::{
+    CLIENT_CAPABILITIES, QueryInfo, QuerySummary, SOURCE, ServerInfo, TrinoClient, TrinoError,
+};
 
 /// Options for [`TrinoClient::new`].
 #[derive(Debug, Clone)]
@@ -55,7 +57,16 @@ impl TrinoClient {
             user: options.user,
             password: options.password,
             query_timeout: options.query_timeout,
+            run_tag: None,
         })
+    }
+
+    /// This client, tagging every query with run `run` ([`crate::run_tag`]), so that the
+    /// coordinator's query list ties the run's queries to it.
+    #[must_use]
+    pub fn with_run(mut self, run: &str) -> Self {
+        self.run_tag = Some(crate::run_tag(run));
+        self
     }
 
     /// The coordinator URL.
@@ -74,17 +85,25 @@ impl TrinoClient {
             .map_err(|e| TrinoError::Url(format!("{}{path}: {e}", self.base)))
     }
 
-    pub(crate) fn request(&self, method: Method, url: Url) -> RequestBuilder {
+    /// A request with the client's headers and credentials, to a URL on the configured origin
+    /// only: a `nextUri` the coordinator names elsewhere (another host, port or scheme) is
+    /// refused before anything is sent.
+    pub(crate) fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, TrinoError> {
+        same_origin(&self.base, &url)?;
         let r = self
             .http
             .request(method, url)
             .header("X-Trino-User", &self.user)
             .header("X-Trino-Client-Capabilities", CLIENT_CAPABILITIES)
-            .header("X-Trino-Source", "carbon-e2e");
-        match &self.password {
+            .header("X-Trino-Source", SOURCE);
+        let r = match &self.run_tag {
+            Some(tag) => r.header("X-Trino-Client-Tags", tag),
+            None => r,
+        };
+        Ok(match &self.password {
             Some((_, pw)) => r.basic_auth(&self.user, Some(pw.expose())),
             None => r,
-        }
+        })
     }
 
     /// Sends a request; a 401 becomes [`TrinoError::Unauthorized`] saying which setting to check,
@@ -135,7 +154,7 @@ impl TrinoClient {
     /// [`TrinoError::Http`] naming the URL when the coordinator does not answer.
     pub async fn info(&self) -> Result<ServerInfo, TrinoError> {
         let url = self.join("/v1/info")?;
-        let (line, response) = self.send(self.request(Method::GET, url)).await?;
+        let (line, response) = self.send(self.request(Method::GET, url)?).await?;
         if !response.status().is_success() {
             return Err(self.http.status_error(line, response).await.into());
         }
@@ -162,7 +181,7 @@ impl TrinoClient {
     /// Transport and status errors, [`TrinoError::Http`] with a decode error for a bad body.
     pub async fn query_info(&self, query_id: &str) -> Result<Option<QueryInfo>, TrinoError> {
         let url = self.join(&format!("/v1/query/{query_id}"))?;
-        let (line, response) = self.send(self.request(Method::GET, url)).await?;
+        let (line, response) = self.send(self.request(Method::GET, url)?).await?;
         match response.status() {
             StatusCode::GONE | StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => {
@@ -173,13 +192,29 @@ impl TrinoClient {
         }
     }
 
+    /// `GET /v1/query`: the queries the coordinator knows that still run (queued, planning,
+    /// running, finishing), as far as the user may see them.
+    ///
+    /// # Errors
+    /// Transport and status errors, [`TrinoError::Http`] with a decode error for a bad body.
+    pub async fn list_running_queries(&self) -> Result<Vec<QuerySummary>, TrinoError> {
+        let url = self.join("/v1/query")?;
+        let (line, response) = self.send(self.request(Method::GET, url)?).await?;
+        if !response.status().is_success() {
+            return Err(self.http.status_error(line, response).await.into());
+        }
+        let body = self.http.body(&line, response).await?;
+        let all: Vec<QuerySummary> = self.http.decode(&line, &body)?;
+        Ok(all.into_iter().filter(QuerySummary::is_running).collect())
+    }
+
     /// `DELETE /v1/query/{id}`: stops a query by id (whoever started it, when allowed).
     ///
     /// # Errors
     /// Transport errors, or a status other than 2xx, 404 or 410.
     pub async fn kill(&self, query_id: &str) -> Result<(), TrinoError> {
         let url = self.join(&format!("/v1/query/{query_id}"))?;
-        let (line, response) = self.send(self.request(Method::DELETE, url)).await?;
+        let (line, response) = self.send(self.request(Method::DELETE, url)?).await?;
         let status = response.status();
         if status.is_success() || matches!(status, StatusCode::GONE | StatusCode::NOT_FOUND) {
             Ok(())

@@ -88,6 +88,27 @@ pub enum TrinoError {
         /// The wait's report (with the last state seen).
         detail: String,
     },
+    /// `POST /v1/statement` got a 5xx: the statement may have started, so it is not sent again.
+    #[error(
+        "{error}; not retried: the coordinator may have started the statement before the answer was lost, and sending it again could run it twice"
+    )]
+    SubmitNotRetried {
+        /// The request, status and body excerpt.
+        error: Box<HttpError>,
+    },
+    /// The coordinator named a URL (a `nextUri`) on another origin than `trino.url`: following it
+    /// would send the user and credentials elsewhere, possibly over plain HTTP.
+    #[error(
+        "trino: refusing to follow {url_origin}{path}: the coordinator named another origin than the configured {configured} (trino.url), and the credentials go only there; behind a proxy, Trino needs `http-server.process-forwarded=true` to name its public URL"
+    )]
+    ForeignOrigin {
+        /// Scheme, host and port of the URL the coordinator named.
+        url_origin: String,
+        /// Its path (no query string).
+        path: String,
+        /// Scheme, host and port of `trino.url`.
+        configured: String,
+    },
     /// A URL that cannot be formed.
     #[error("trino: invalid URL: {0}")]
     Url(String),
@@ -101,6 +122,22 @@ impl TrinoError {
             _ => None,
         }
     }
+}
+
+/// `Ok` when `url` has the scheme, host and port of `base` (ports compared after filling in the
+/// scheme's default), else [`TrinoError::ForeignOrigin`] naming both origins. Since a password is
+/// only accepted with an `https://` base, a URL that passes goes over `https://` whenever a
+/// password is sent.
+pub(crate) fn same_origin(base: &Url, url: &Url) -> Result<(), TrinoError> {
+    // An opaque origin (a scheme without host) equals nothing, not even itself.
+    if base.origin().is_tuple() && base.origin() == url.origin() {
+        return Ok(());
+    }
+    Err(TrinoError::ForeignOrigin {
+        url_origin: url.origin().ascii_serialization(),
+        path: url.path().to_string(),
+        configured: base.origin().ascii_serialization(),
+    })
 }
 
 /// Which setting a 401 points at.
@@ -162,6 +199,74 @@ pub(crate) fn tls_hint(e: HttpError, base: &Url) -> TrinoError {
 mod tests {
     use super::*;
     use reqwest::Method;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::same(
+        "https://trino.example.com",
+        "https://trino.example.com/v1/statement/queued/q/x/1",
+        true
+    )]
+    #[case::explicit_default_port(
+        "https://trino.example.com",
+        "https://trino.example.com:443/v1/statement/q",
+        true
+    )]
+    #[case::same_http_port(
+        "http://127.0.0.1:18080",
+        "http://127.0.0.1:18080/v1/statement/executing/q/y/2",
+        true
+    )]
+    #[case::downgraded_to_http(
+        "https://trino.example.com",
+        "http://trino.example.com/v1/statement/q",
+        false
+    )]
+    #[case::other_host(
+        "https://trino.example.com",
+        "https://trino-coordinator.internal/v1/statement/q",
+        false
+    )]
+    #[case::other_port(
+        "https://trino.example.com",
+        "https://trino.example.com:8443/v1/statement/q",
+        false
+    )]
+    #[case::internal_http_port(
+        "https://trino.example.com",
+        "http://trino.example.com:8080/v1/statement/q",
+        false
+    )]
+    #[case::upgraded_scheme(
+        "http://127.0.0.1:18080",
+        "https://127.0.0.1:18080/v1/statement/q",
+        false
+    )]
+    #[case::ip_for_name(
+        "http://localhost:18080",
+        "http://127.0.0.1:18080/v1/statement/q",
+        false
+    )]
+    fn credentials_follow_only_the_configured_origin(
+        #[case] base: &str,
+        #[case] url: &str,
+        #[case] allowed: bool,
+    ) {
+        let (base, url) = (Url::parse(base).unwrap(), Url::parse(url).unwrap());
+        match same_origin(&base, &url) {
+            Ok(()) => assert!(allowed, "{url} passed against {base}"),
+            Err(e) => {
+                assert!(!allowed, "{url} refused against {base}: {e}");
+                let text = e.to_string();
+                assert!(
+                    text.contains(&base.origin().ascii_serialization())
+                        && text.contains(&url.origin().ascii_serialization())
+                        && text.contains("trino.url"),
+                    "{text}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn unauthorized_says_which_setting_to_check() {

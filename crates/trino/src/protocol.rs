@@ -181,6 +181,81 @@ impl QueryInfo {
     }
 }
 
+/// One entry of `GET /v1/query`: a query the coordinator knows (running or recently ended),
+/// the fields the client uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuerySummary {
+    /// The query id.
+    pub query_id: String,
+    /// Its state, e.g. `QUEUED`, `RUNNING`, `FINISHED`, `FAILED`.
+    pub state: String,
+    /// Who sent it and how it was tagged.
+    pub session: QuerySession,
+    /// Its SQL text.
+    #[serde(default)]
+    pub query: String,
+    /// Its timings.
+    #[serde(default)]
+    pub query_stats: Option<QuerySummaryStats>,
+}
+
+/// The session part of [`QuerySummary`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuerySession {
+    /// The user it runs as.
+    #[serde(default)]
+    pub user: String,
+    /// `X-Trino-Source` of its submission.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// `X-Trino-Client-Tags` of its submission.
+    #[serde(default)]
+    pub client_tags: Vec<String>,
+}
+
+/// The timings part of [`QuerySummary`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuerySummaryStats {
+    /// When the coordinator received it, RFC 3339 on the coordinator's clock.
+    #[serde(default)]
+    pub create_time: Option<String>,
+}
+
+impl QuerySummary {
+    /// Parses the server's answer to `GET /v1/query`.
+    ///
+    /// # Errors
+    /// The parser's message.
+    pub fn parse_list(body: &str) -> Result<Vec<Self>, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    /// Whether the query still runs (any state before `FINISHED` or `FAILED`).
+    pub fn is_running(&self) -> bool {
+        !matches!(self.state.as_str(), "FINISHED" | "FAILED")
+    }
+
+    /// The run that submitted it: its source is [`crate::SOURCE`] and a client tag is
+    /// [`crate::run_tag`] of a run id. `None` for anyone else's query.
+    pub fn run(&self) -> Option<&str> {
+        if self.session.source.as_deref() != Some(crate::SOURCE) {
+            return None;
+        }
+        self.session
+            .client_tags
+            .iter()
+            .find_map(|t| crate::tag_run(t))
+    }
+
+    /// When the coordinator received it (RFC 3339), if it says.
+    pub fn created(&self) -> Option<&str> {
+        self.query_stats.as_ref()?.create_time.as_deref()
+    }
+}
+
 /// An error code in [`QueryInfo`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ErrorCode {
@@ -239,6 +314,28 @@ mod tests {
         let cols = page.columns.unwrap();
         assert_eq!(cols[1].type_name, "double");
         assert_eq!(page.stats.unwrap().elapsed_time_millis, 524);
+    }
+
+    /// Written after the shape of Trino 476's `BasicQueryInfo` (the fields of
+    /// `query_info_after_cancel.json` plus `session`), while no coordinator was at hand to record
+    /// one: our run's running query, its finished one, and look-alikes that are not ours.
+    #[test]
+    fn query_list_ties_only_our_sources_tagged_queries_to_a_run() {
+        let list = QuerySummary::parse_list(&data("query_list_written.json")).unwrap();
+        let ours: Vec<(&str, &str, bool)> = list
+            .iter()
+            .filter_map(|q| q.run().map(|r| (q.query_id.as_str(), r, q.is_running())))
+            .collect();
+        assert_eq!(
+            ours,
+            [
+                ("20261126_050000_00001_abcde", "1f2e3d4c", true),
+                ("20261126_050001_00002_abcde", "1f2e3d4c", false),
+                ("20261126_050002_00003_abcde", "9a8b7c6d", true),
+            ]
+        );
+        assert_eq!(list.len(), 7);
+        assert_eq!(list[0].created(), Some("2026-11-26T05:00:00.120Z"));
     }
 
     #[test]

@@ -10,6 +10,39 @@ use url::Url;
 
 use crate::{Column, Page, QueryOutput, TrinoClient, TrinoError};
 
+/// Which request of the protocol a page comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fetch {
+    /// `POST /v1/statement`: creates a query.
+    Submit,
+    /// `GET nextUri`: reads a page of a query that exists.
+    NextPage,
+}
+
+impl Fetch {
+    fn method(self) -> Method {
+        match self {
+            Fetch::Submit => Method::POST,
+            Fetch::NextPage => Method::GET,
+        }
+    }
+}
+
+/// Whether an answer with HTTP `status` is asked again.
+///
+/// A `nextUri` GET names a page by its token, so asking again returns the same page: every
+/// overload answer (429, 502, 503, 504) is retried. A `POST /v1/statement` that got a 5xx may
+/// have reached the coordinator and started the statement before the answer was lost (a proxy's
+/// 502/504, a coordinator's 503 while it fails over): sending it again could run an `INSERT`
+/// or `DROP` twice, so it is never retried. A 429 is retried: it says the request was turned
+/// away before anything ran.
+pub(crate) fn retryable(fetch: Fetch, status: u16) -> bool {
+    match fetch {
+        Fetch::Submit => status == 429,
+        Fetch::NextPage => matches!(status, 429 | 502 | 503 | 504),
+    }
+}
+
 impl TrinoClient {
     /// Submits `sql` and returns the running query with its first page read.
     ///
@@ -21,7 +54,7 @@ impl TrinoClient {
         let page = self
             .page_with_retries(
                 "the statement to be accepted",
-                Method::POST,
+                Fetch::Submit,
                 &url,
                 Some(sql),
                 None,
@@ -47,38 +80,42 @@ impl TrinoClient {
         self.submit(sql).await?.finish().await
     }
 
-    /// Fetches one page, retrying 429/502/503/504 until `deadline` passes.
+    /// Fetches one page, retrying what [`retryable`] allows until the query timeout passes.
     async fn page_with_retries(
         &self,
         what: &str,
-        method: Method,
+        fetch: Fetch,
         url: &Url,
         body: Option<&str>,
         query_id: Option<&str>,
     ) -> Result<Page, TrinoError> {
-        let probe = || {
-            let method = method.clone();
-            async move {
-                let mut request = self.request(method, url.clone());
-                if let Some(sql) = body {
-                    request = request.body(sql.to_string());
-                }
-                let (line, response) = self.send(request).await?;
-                let status = response.status();
-                if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
-                    return Ok(Check::Pending(format!("{line}: HTTP {status} (retrying)")));
-                }
-                if !status.is_success() {
-                    return Err(self.http.status_error(line, response).await.into());
-                }
-                let text = self.http.body(&line, response).await?;
-                Page::parse(&text)
-                    .map(Check::Ready)
-                    .map_err(|e| TrinoError::Protocol {
-                        request: line,
-                        message: format!("not a Trino statement page ({e}): {}", excerpt(&text)),
-                    })
+        let probe = || async move {
+            let mut request = self.request(fetch.method(), url.clone())?;
+            if let Some(sql) = body {
+                request = request.body(sql.to_string());
             }
+            let (line, response) = self.send(request).await?;
+            let status = response.status();
+            if retryable(fetch, status.as_u16()) {
+                return Ok(Check::Pending(format!("{line}: HTTP {status} (retrying)")));
+            }
+            if !status.is_success() {
+                let error = self.http.status_error(line, response).await;
+                return Err(if fetch == Fetch::Submit && status.is_server_error() {
+                    TrinoError::SubmitNotRetried {
+                        error: Box::new(error),
+                    }
+                } else {
+                    error.into()
+                });
+            }
+            let text = self.http.body(&line, response).await?;
+            Page::parse(&text)
+                .map(Check::Ready)
+                .map_err(|e| TrinoError::Protocol {
+                    request: line,
+                    message: format!("not a Trino statement page ({e}): {}", excerpt(&text)),
+                })
         };
         wait_until(what, self.query_timeout, probe)
             .await
@@ -158,7 +195,7 @@ impl Query<'_> {
         let id = self.id().to_string();
         let page = self
             .client
-            .page_with_retries("the next page", Method::GET, &next, None, Some(&id))
+            .page_with_retries("the next page", Fetch::NextPage, &next, None, Some(&id))
             .await?;
         self.absorb(page)?;
         Ok(!self.is_done())
@@ -196,7 +233,7 @@ impl Query<'_> {
         };
         let (line, response) = self
             .client
-            .send(self.client.request(Method::DELETE, next))
+            .send(self.client.request(Method::DELETE, next)?)
             .await?;
         let status = response.status();
         if status.is_success() || matches!(status, StatusCode::GONE | StatusCode::NOT_FOUND) {
@@ -204,5 +241,33 @@ impl Query<'_> {
         } else {
             Err(self.client.http.status_error(line, response).await.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::submit_rate_limited(Fetch::Submit, 429, true)]
+    #[case::submit_bad_gateway(Fetch::Submit, 502, false)]
+    #[case::submit_unavailable(Fetch::Submit, 503, false)]
+    #[case::submit_gateway_timeout(Fetch::Submit, 504, false)]
+    #[case::submit_internal_error(Fetch::Submit, 500, false)]
+    #[case::submit_ok(Fetch::Submit, 200, false)]
+    #[case::page_rate_limited(Fetch::NextPage, 429, true)]
+    #[case::page_bad_gateway(Fetch::NextPage, 502, true)]
+    #[case::page_unavailable(Fetch::NextPage, 503, true)]
+    #[case::page_gateway_timeout(Fetch::NextPage, 504, true)]
+    #[case::page_internal_error(Fetch::NextPage, 500, false)]
+    #[case::page_not_found(Fetch::NextPage, 404, false)]
+    fn only_next_page_gets_are_retried_on_5xx(
+        #[case] fetch: Fetch,
+        #[case] status: u16,
+        #[case] retried: bool,
+    ) {
+        assert_eq!(retryable(fetch, status), retried);
     }
 }

@@ -307,7 +307,7 @@ async fn project_list(ctx: Ctx) -> Result<()> {
     let ds = ctx.client::<DsClient>()?;
     let projects = ds.projects(None, 10).await?;
     ctx.step(format_args!(
-        "{} project(s) on the first page",
+        "{} project(s), read 10 a page",
         projects.len()
     ));
     Ok(())

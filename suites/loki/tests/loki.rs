@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use carbon_config::LokiConfig;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Backoff, Check, Ctx, Service, Suite};
-use carbon_loki::{Direction, LokiClient, LokiError, PushStream, QueryResult};
+use carbon_loki::{Direction, LokiClient, LokiError, PushStream, QueryResult, is_parse_rejection};
 
 const LOKI: &[Service] = &[Service::Loki];
 const SHIPPER: &[Service] = &[Service::LokiShipper];
@@ -117,7 +117,11 @@ async fn ready(ctx: Ctx) -> Result<()> {
     ctx.step(format_args!(
         "{} is ready, Loki {version} (LogQL v2: {})",
         loki.url(),
-        if version.has_logql_v2() { "yes" } else { "no" }
+        match version.logql_v2() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "not a release number: decided by asking the server when needed",
+        }
     ));
     Ok(())
 }
@@ -186,11 +190,17 @@ async fn namespace_has_logs(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
-/// `sum by (<label>) (count_over_time({ns}[window]))` at now: label value -> lines.
-async fn lines_by(ctx: &Ctx, cfg: &LokiConfig, label: &str) -> Result<BTreeMap<String, f64>> {
+/// `sum by (<label>) (count_over_time({ns}<pipeline>[window]))` at now: label value -> lines.
+/// Lines without the label (one series with no such key) are reported, not counted.
+async fn lines_by(
+    ctx: &Ctx,
+    cfg: &LokiConfig,
+    label: &str,
+    pipeline: &str,
+) -> Result<BTreeMap<String, f64>> {
     let loki = ctx.client::<LokiClient>()?;
     let query = format!(
-        "sum by ({label}) (count_over_time({}[{}m]))",
+        "sum by ({label}) (count_over_time({}{pipeline}[{}m]))",
         namespace_selector(cfg),
         cfg.window_minutes
     );
@@ -199,6 +209,14 @@ async fn lines_by(ctx: &Ctx, cfg: &LokiConfig, label: &str) -> Result<BTreeMap<S
         bail!("{query} returned a {} result, expected a vector", r.kind());
     };
     ctx.step(format_args!("{query}: {} series", v.len()));
+    let unlabelled: f64 = v
+        .iter()
+        .filter(|s| !s.metric.contains_key(label))
+        .filter_map(|s| s.number())
+        .sum();
+    if unlabelled > 0.0 {
+        ctx.step(format_args!("{unlabelled} line(s) carry no `{label}`"));
+    }
     Ok(v.iter()
         .filter_map(|s| Some((s.metric.get(label)?.clone(), s.number()?)))
         .collect())
@@ -206,7 +224,41 @@ async fn lines_by(ctx: &Ctx, cfg: &LokiConfig, label: &str) -> Result<BTreeMap<S
 
 async fn pods_minimum(ctx: Ctx) -> Result<()> {
     let cfg = config(&ctx)?;
-    let pods = lines_by(&ctx, &cfg, &cfg.pod_label).await?;
+    let loki = ctx.client::<LokiClient>()?;
+    let pod = &cfg.pod_label;
+    let end = now_ns()?;
+    let index = loki.labels(end - window_ns(&cfg), end).await?;
+    let pods = if index.contains(pod) {
+        lines_by(&ctx, &cfg, pod, "").await?
+    } else {
+        // Loki 3 can keep `pod` as structured metadata rather than an index label: a v2 label
+        // filter reads it there (and from parsed labels).
+        ctx.step(format_args!(
+            "`{pod}` is not an index label in the last {} min (labels: {}): counting it from structured metadata",
+            cfg.window_minutes,
+            index.join(", ")
+        ));
+        let missing = || {
+            format!(
+                "label `{pod}` (loki.pod_label) is not an index label in the last {} min (labels: {})",
+                cfg.window_minutes,
+                index.join(", ")
+            )
+        };
+        match lines_by(&ctx, &cfg, pod, &format!(" | {pod} != \"\"")).await {
+            Ok(p) if !p.is_empty() => p,
+            Ok(_) => bail!(
+                "{}, nor structured metadata on the lines of {}: set loki.pod_label to the label that names pods",
+                missing(),
+                namespace_selector(&cfg)
+            ),
+            Err(e) if e.downcast_ref().is_some_and(is_parse_rejection) => bail!(
+                "{}, and this Loki has no LogQL v2 to read it elsewhere: set loki.pod_label to the index label that names pods ({e:#})",
+                missing()
+            ),
+            Err(e) => return Err(e),
+        }
+    };
     let listed = pods
         .iter()
         .map(|(p, n)| format!("{p} ({n})"))
@@ -236,7 +288,7 @@ async fn critical_apps(ctx: Ctx) -> Result<()> {
         !cfg.critical_apps.is_empty(),
         "loki.critical_apps is empty: name the apps whose logs must arrive"
     );
-    let apps = lines_by(&ctx, &cfg, &cfg.app_label).await?;
+    let apps = lines_by(&ctx, &cfg, &cfg.app_label, "").await?;
     let missing: Vec<&String> = cfg
         .critical_apps
         .iter()
@@ -503,7 +555,24 @@ async fn logql_v2_gated(ctx: Ctx) -> Result<()> {
     .await?;
     let query = format!("{selector} | logfmt | level=\"error\"");
     let range = (ts - 1_000_000_000, ts + 1_000_000_000);
-    if version.has_logql_v2() {
+    let v2 = match version.logql_v2() {
+        Some(v2) => v2,
+        None => {
+            // No release number (`k231-…`, `main-…`): the server itself says, by answering a
+            // v2 pipeline or rejecting it as a parse error; anything else fails the trial.
+            let v2 = loki.probe_logql_v2(&selector, range.0, range.1).await?;
+            ctx.step(format_args!(
+                "Loki {version} is no release number; the server {} `{selector} | logfmt`",
+                if v2 {
+                    "answered"
+                } else {
+                    "rejected as a parse error"
+                }
+            ));
+            v2
+        }
+    };
+    if v2 {
         ctx.step(format_args!("Loki {version} has LogQL v2: {query}"));
         let lines = ctx
             .wait_until_with(
@@ -540,12 +609,12 @@ async fn logql_v2_gated(ctx: Ctx) -> Result<()> {
             .query_range(&query, range.0, range.1, 10, Direction::Forward)
             .await
         {
-            Err(LokiError::Query { message, .. }) => {
-                ctx.step(format_args!("rejected as expected: {message}"))
+            Err(e) if is_parse_rejection(&e) => {
+                ctx.step(format_args!("rejected as a parse error, as expected: {e}"))
             }
             Err(other) => return Err(other.into()),
             Ok(r) => bail!(
-                "Loki {version} reports a version before 2.0 but answered a LogQL v2 query ({} streams): the version gate is wrong",
+                "Loki {version} was judged to predate LogQL v2 but answered a LogQL v2 query ({} streams): the version gate is wrong",
                 r.streams().len()
             ),
         }

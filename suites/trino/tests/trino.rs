@@ -34,7 +34,7 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "Iceberg schema <iceberg_catalog>.e2e_<run id>_<what>_<server unix seconds> with one table (comment: carbon-e2e ownership marker), its data and metadata files in the warehouse",
-            "DROP TABLE then DROP SCHEMA; the trial checks the files are gone from the bucket",
+            "DROP TABLE then DROP SCHEMA; the trial waits trino.purge_timeout_secs for the files to leave the bucket (leftovers fail only with trino.purge_on_drop, else a WARNING step) and its cleanup removes any left",
         )
         .full(
             "failing_queries_report_trino_error_name_code_and_message",
@@ -47,11 +47,17 @@ fn main() -> std::process::ExitCode {
             cancel_long_query,
         )
         .writes(
-            "a heavy query (tpch sf1 cross join) on the coordinator, cancelled within seconds",
-            "DELETE of the query's nextUri; the trial checks the server shows it FAILED/USER_CANCELED",
+            "a heavy query (tpch sf1 cross join) on the coordinator, client tag carbon-e2e-run=<run id>, cancelled within seconds",
+            "DELETE of the query's nextUri, then DELETE /v1/query/<id>; the trial checks the server shows it FAILED/USER_CANCELED; `reap` cancels a killed run's tagged queries",
         )
         .opt_in("heavy-query")
         .run()
+}
+
+/// The Trino client, tagging every query with the run (`carbon-e2e-run=<run id>`): a query a
+/// killed trial leaves running is then tied to its run on the coordinator, and `reap` cancels it.
+fn trino(ctx: &Ctx) -> Result<TrinoClient> {
+    Ok(ctx.client::<TrinoClient>()?.with_run(ctx.run_id()))
 }
 
 /// A Trino identifier for something this trial creates: `e2e_<run id>_<what>`.
@@ -93,7 +99,7 @@ async fn run(ctx: &Ctx, trino: &TrinoClient, sql: &str) -> Result<QueryOutput> {
 }
 
 async fn server_up(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let info = trino.info().await?;
     ctx.step(format_args!(
         "{}: Trino {}, environment {}, coordinator {}, starting {}, uptime {}",
@@ -114,7 +120,7 @@ async fn server_up(ctx: Ctx) -> Result<()> {
 }
 
 async fn select_one(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let out = run(&ctx, &trino, "SELECT 1").await?;
     let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
     ensure!(v == &Value::from(1), "SELECT 1 returned {v}");
@@ -122,7 +128,7 @@ async fn select_one(ctx: Ctx) -> Result<()> {
 }
 
 async fn nation_count(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let out = run(&ctx, &trino, "SELECT count(*) FROM tpch.tiny.nation").await?;
     let v = out.single().map_err(carbon_harness::anyhow::Error::msg)?;
     ensure!(
@@ -133,7 +139,7 @@ async fn nation_count(ctx: Ctx) -> Result<()> {
 }
 
 async fn required_catalogs(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let required = config(&ctx)?.required_catalogs.clone();
     ensure!(
         !required.is_empty(),
@@ -187,7 +193,7 @@ fn table_location(ddl: &str) -> Option<(String, String)> {
 }
 
 async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let cfg = config(&ctx)?.clone();
     let fixture: RoundTrip =
         serde_json::from_str(include_str!("../../../fixtures/trino/round_trip.json"))
@@ -387,21 +393,7 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
 
     run(&ctx, &trino, &format!("DROP TABLE {table}")).await?;
     if cfg.warehouse_bucket.is_some() {
-        let s3 = ctx.client::<S3Client>()?;
-        let (b, p) = (bucket.clone(), prefix.clone());
-        ctx.wait_until(
-            &format!("the table's files under s3://{bucket}/{prefix} to be removed"),
-            Duration::from_secs(30),
-            || async {
-                let left = s3.list(&b, &p).await?;
-                Ok::<_, carbon_s3::S3Error>(if left.is_empty() {
-                    Check::Ready(())
-                } else {
-                    Check::Pending(format!("{} object(s) remain", left.len()))
-                })
-            },
-        )
-        .await?;
+        dropped_files_check(&ctx, &cfg, &bucket, &prefix).await?;
     }
     run(&ctx, &trino, &format!("DROP SCHEMA {schema}")).await?;
     let left = run(
@@ -420,6 +412,73 @@ async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// After `DROP TABLE`: polls the table's location until it is empty, within
+/// `trino.purge_timeout_secs`. Files still there then fail the trial only when the target says
+/// the catalog purges on drop (`trino.purge_on_drop`); otherwise (a catalog that purges late,
+/// or leaves it to maintenance) they are a visible warning naming them, and the cleanup removes
+/// them.
+async fn dropped_files_check(
+    ctx: &Ctx,
+    cfg: &carbon_config::TrinoConfig,
+    bucket: &str,
+    prefix: &str,
+) -> Result<()> {
+    let s3 = ctx.client::<S3Client>()?;
+    let limit = Duration::from_secs(cfg.purge_timeout_secs);
+    let what = format!("the table's files under s3://{bucket}/{prefix} to be removed");
+    let waited = ctx
+        .wait_until(&what, limit, || async {
+            let left = s3.list(bucket, prefix).await?;
+            Ok::<_, carbon_s3::S3Error>(if left.is_empty() {
+                Check::Ready(())
+            } else {
+                Check::Pending(format!("{} object(s) remain", left.len()))
+            })
+        })
+        .await;
+    if waited.is_ok() {
+        return Ok(());
+    }
+    // The wait's error may be the store failing rather than a timeout: list once more, so that
+    // an error reaches the trial and only real leftovers become the finding.
+    let left: Vec<String> = s3
+        .list(bucket, prefix)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let finding = purge_finding(bucket, &left, limit);
+    if cfg.purge_on_drop {
+        bail!("{finding}; the target says the catalog purges on drop (trino.purge_on_drop = true)");
+    }
+    ctx.step(format_args!(
+        "WARNING: {finding}; the catalog may purge late (trino.purge_on_drop is false), the trial's cleanup removes them"
+    ));
+    Ok(())
+}
+
+/// `files still present after N s` with the files named (the first 10, then a count).
+fn purge_finding(bucket: &str, keys: &[String], after: Duration) -> String {
+    const SHOWN: usize = 10;
+    let mut names: Vec<String> = keys
+        .iter()
+        .take(SHOWN)
+        .map(|k| format!("s3://{bucket}/{k}"))
+        .collect();
+    if keys.len() > SHOWN {
+        names.push(format!("and {} more", keys.len() - SHOWN));
+    }
+    format!(
+        "{} file(s) still present {} s after DROP TABLE: {}",
+        keys.len(),
+        after.as_secs(),
+        names.join(", ")
+    )
+}
+
 #[derive(Debug, Deserialize)]
 struct FailingQueries {
     queries: Vec<FailingQuery>,
@@ -436,7 +495,7 @@ struct FailingQuery {
 }
 
 async fn failing_queries(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let fixture: FailingQueries =
         serde_json::from_str(include_str!("../../../fixtures/trino/failing_queries.json"))
             .context("reading fixtures/trino/failing_queries.json")?;
@@ -479,7 +538,7 @@ async fn failing_queries(ctx: Ctx) -> Result<()> {
 }
 
 async fn cancel_long_query(ctx: Ctx) -> Result<()> {
-    let trino = ctx.client::<TrinoClient>()?;
+    let trino = trino(&ctx)?;
     let cfg = config(&ctx)?.clone();
     let mut query = trino.submit(LONG_QUERY).await?;
     let id = query.id().to_string();
@@ -513,6 +572,29 @@ async fn cancel_long_query(ctx: Ctx) -> Result<()> {
         .await?
         .with_context(|| format!("the server does not know query {id}"))?;
     ctx.step(format_args!("query {id} is {} on the server", info.state));
+    // What `reap` relies on to cancel a killed run's query: the server lists it, still
+    // running, under the run's tag.
+    let listed = trino.list_running_queries().await?;
+    let entry = listed.iter().find(|q| q.query_id == id).with_context(|| {
+        format!(
+            "query {id} is not among the {} running queries GET /v1/query lists",
+            listed.len()
+        )
+    })?;
+    ensure!(
+        entry.run() == Some(ctx.run_id()),
+        "query {id} is listed with source {:?} and client tags {:?}: not tied to run {} (expected source {} and tag {})",
+        entry.session.source,
+        entry.session.client_tags,
+        ctx.run_id(),
+        carbon_trino::SOURCE,
+        carbon_trino::run_tag(ctx.run_id())
+    );
+    ctx.step(format_args!(
+        "GET /v1/query lists query {id} with source {} and client tag {}",
+        carbon_trino::SOURCE,
+        carbon_trino::run_tag(ctx.run_id())
+    ));
     ensure!(
         info.is_running(),
         "query {id} is {} before the cancel",
