@@ -235,6 +235,20 @@ async fn panels(ctx: Ctx) -> Result<()> {
     Ok(())
 }
 
+/// One alert rule as read from Grafana or vmalert.
+struct FoundRule {
+    name: String,
+    source: &'static str,
+    state: String,
+    health: String,
+    last_error: String,
+    in_error: bool,
+    severity: String,
+}
+
+/// The plan's alert rules, read where the platform keeps them: Grafana-managed rules, and
+/// vmalert's when the target has `[vmalert]` (the platform evaluates its Prometheus-style rules
+/// there; Grafana only shows them). A rule passes when found in either and not in error there.
 async fn alert_rules(ctx: Ctx) -> Result<()> {
     let grafana = ctx.client::<GrafanaClient>()?;
     let cfg = config(&ctx)?;
@@ -242,29 +256,65 @@ async fn alert_rules(ctx: Ctx) -> Result<()> {
         !cfg.alert_rules.is_empty(),
         "grafana.alert_rules is empty: name the rules that must exist"
     );
-    let rules = grafana.alert_rules().await?;
+    let mut rules: Vec<FoundRule> = grafana
+        .alert_rules()
+        .await?
+        .into_iter()
+        .map(|r| FoundRule {
+            in_error: r.in_error(),
+            severity: r.labels.get("severity").cloned().unwrap_or_default(),
+            name: r.name,
+            source: "Grafana",
+            state: r.state,
+            health: r.health,
+            last_error: r.last_error,
+        })
+        .collect();
+    let with_vmalert = ctx.target().vmalert.is_some();
+    if with_vmalert {
+        let vmalert = ctx.client::<carbon_vmalert::VmAlertClient>()?;
+        for g in vmalert.groups().await? {
+            rules.extend(g.all_rules().map(|r| FoundRule {
+                in_error: r.in_error(),
+                severity: r.labels.get("severity").cloned().unwrap_or_default(),
+                name: r.name.clone(),
+                source: "vmalert",
+                state: r.state.clone(),
+                health: r.health.clone(),
+                last_error: r.last_error.clone(),
+            }));
+        }
+    }
     let mut problems = Vec::new();
     for name in &cfg.alert_rules {
-        match rules.iter().find(|r| &r.name == name) {
-            None => problems.push(format!("{name}: not found")),
-            Some(r) if r.in_error() => {
-                problems.push(format!("{name}: health {} ({})", r.health, r.last_error))
-            }
-            Some(r) => ctx.step(format_args!(
-                "{name}: {} health {}, severity {}",
+        let found: Vec<&FoundRule> = rules.iter().filter(|r| &r.name == name).collect();
+        match (found.iter().find(|r| !r.in_error), found.first()) {
+            (Some(r), _) => ctx.step(format_args!(
+                "{name} ({}): {} health {}, severity {}",
+                r.source,
                 r.state,
                 r.health,
-                r.labels.get("severity").map_or("-", String::as_str)
+                if r.severity.is_empty() { "-" } else { &r.severity }
             )),
+            (None, Some(r)) => problems.push(format!(
+                "{name} ({}): health {} ({})",
+                r.source, r.health, r.last_error
+            )),
+            (None, None) => problems.push(format!("{name}: not found")),
         }
     }
     ensure!(
         problems.is_empty(),
-        "alert rule problem(s): {}; Grafana has: {}",
+        "alert rule problem(s): {}; rules read from {}: {}",
         problems.join("; "),
+        if with_vmalert {
+            "Grafana and vmalert"
+        } else {
+            "Grafana"
+        },
         rules
             .iter()
-            .map(|r| r.name.as_str())
+            .map(|r| format!("{} ({})", r.name, r.source))
             .collect::<Vec<_>>()
             .join(", ")
     );
