@@ -137,6 +137,16 @@ fn machine() -> String {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Env::from_process();
+    // Every section writes (trials, pushed samples) and most restart the stack's servers: a
+    // read-only target gets nothing.
+    let target = carbon_config::load()?;
+    if target.settings.mode() == carbon_config::Mode::ReadOnly {
+        println!(
+            "bench: refused: it writes to the services it measures and restarts the local stack's servers, and target `{}` is read-only ([target] mode): nothing was sent",
+            target.name
+        );
+        return Ok(ExitCode::from(2));
+    }
     nextest::ensure_installed()?;
     println!("bench: machine {}", machine());
     println!("bench: building the test binaries first (not timed)");

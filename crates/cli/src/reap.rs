@@ -44,6 +44,9 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         dry_run: args.dry_run,
     };
     let outcome = reap(&target, &selection).await;
+    if outcome.refused.is_some() {
+        return Ok(std::process::ExitCode::from(2));
+    }
     outcome.print_summary(&selection);
     Ok(if outcome.failed == 0 {
         std::process::ExitCode::SUCCESS
@@ -105,6 +108,19 @@ pub struct Outcome {
     pub kept: usize,
     /// Removals or listings that failed.
     pub failed: usize,
+    /// Why nothing was done: the target's policy forbids the deletions a reap makes.
+    pub refused: Option<String>,
+}
+
+/// Why `target`'s policy forbids this reap, if it does: a reap deletes, so a read-only target
+/// only allows `--dry-run`.
+pub fn refusal(target: &Target, sel: &Selection) -> Option<String> {
+    (!sel.dry_run && target.settings.mode() == carbon_config::Mode::ReadOnly).then(|| {
+        format!(
+            "reap deletes what runs left, and target `{}` is read-only ([target] mode): nothing was sent; `--dry-run` lists what would go",
+            target.name
+        )
+    })
 }
 
 impl Outcome {
@@ -146,6 +162,11 @@ impl Outcome {
 /// Reaps every configured service of `target`; never stops at the first failure.
 pub async fn reap(target: &Target, sel: &Selection) -> Outcome {
     let mut out = Outcome::default();
+    if let Some(why) = refusal(target, sel) {
+        println!("reap: refused: {why}");
+        out.refused = Some(why);
+        return out;
+    }
     if target.minio.is_some()
         && let Err(e) = reap_objects(target, sel, &mut out).await
     {
@@ -444,8 +465,18 @@ async fn reap_series(target: &Target, sel: &Selection, out: &mut Outcome) -> any
         let e = runs.entry(run.clone()).or_insert(newest);
         *e = (*e).max(newest);
     }
+    // Deleting series is a kind of write a target opts in to (as the trials that do it).
+    let may_delete = target.settings.allows("delete-series");
     for (run, newest) in runs {
         let what = format!("carbon_e2e_* series of run {run}");
+        if !may_delete {
+            out.kept(
+                "victoriametrics",
+                &what,
+                "deleting series needs opt_in \"delete-series\" in [target]",
+            );
+            continue;
+        }
         if let Err(why) = sel.decide(&run, Some(newest), now) {
             if sel.run.is_none() {
                 out.kept("victoriametrics", &what, &why);

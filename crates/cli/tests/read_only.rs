@@ -9,7 +9,8 @@
 //! (Trino's protocol has no other way to run a query), cancelling the run's own statement, and
 //! DolphinScheduler's session login (the one write a read-only run makes with a password; a
 //! token avoids it); in the cluster, SelfSubjectReview/SelfSubjectAccessReview `create`s (asked,
-//! never stored) and opening port-forwards.
+//! never stored) and opening port-forwards. `reap` and `bench` on the same read-only target are
+//! refused (exit 2, naming the mode) before they send anything.
 
 mod common;
 
@@ -265,13 +266,34 @@ fn a_read_only_run_of_every_suite_sends_no_write() {
             "E2E_KUBERNETES_KUBECONFIG",
             carbon_stack::readonly_kubeconfig(&stack),
         );
+    let mut pointed = Vec::new();
     for (service, var, upstream, path) in services {
         let port = recording_forwarder(service, upstream.to_string(), Arc::clone(&seen));
-        cmd.env(var, format!("http://127.0.0.1:{port}{path}"));
+        pointed.push((var, format!("http://127.0.0.1:{port}{path}")));
     }
+    cmd.envs(pointed.iter().map(|(k, v)| (*k, v.as_str())));
     let out = cmd.output().expect("cargo nextest runs");
     let text = common::console(&out);
     assert!(out.status.success(), "read-only run failed:\n{text}");
+    // The reaper and the benches delete or write: refused, naming the mode, sending nothing.
+    for verb in [&["reap"][..], &["bench", "--only", "unreachable"][..]] {
+        let mut refused = common::carbon_e2e(verb);
+        refused.env("E2E_TARGET_MODE", "read-only");
+        for (var, value) in &pointed {
+            refused.env(var, value);
+        }
+        let out = refused.output().expect("carbon-e2e runs");
+        let said = common::console(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{verb:?} on a read-only target:\n{said}"
+        );
+        assert!(
+            said.contains("refused") && said.contains("read-only"),
+            "{verb:?} must say why it refused:\n{said}"
+        );
+    }
 
     let requests = seen.lock().expect("not poisoned").clone();
     let mut by_service: BTreeMap<&str, usize> = BTreeMap::new();

@@ -294,7 +294,11 @@ async fn alert_rules(ctx: Ctx) -> Result<()> {
                 r.source,
                 r.state,
                 r.health,
-                if r.severity.is_empty() { "-" } else { &r.severity }
+                if r.severity.is_empty() {
+                    "-"
+                } else {
+                    &r.severity
+                }
             )),
             (None, Some(r)) => problems.push(format!(
                 "{name} ({}): health {} ({})",
