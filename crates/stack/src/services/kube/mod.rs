@@ -44,6 +44,12 @@ pub fn readonly_kubeconfig(stack: &Stack) -> PathBuf {
     Pki::of(stack).kubeconfig(&pki::READONLY)
 }
 
+/// The kubeconfig of the user bound only to `kind-config/rbac/readonly.yaml` and
+/// `readwrite.yaml` (`carbon-e2e-readwrite`): the RBAC self test runs the full tiers as this user.
+pub fn readwrite_kubeconfig(stack: &Stack) -> PathBuf {
+    Pki::of(stack).kubeconfig(&pki::READWRITE)
+}
+
 /// The API server's audit log (JSON lines, level Metadata, the read-only user's requests only):
 /// the read-only self test counts the verbs that user sent.
 pub fn audit_log(stack: &Stack) -> PathBuf {

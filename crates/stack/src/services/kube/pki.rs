@@ -59,6 +59,12 @@ pub(crate) const READONLY: Identity = Identity {
     user: "carbon-e2e-readonly",
     group: None,
 };
+/// The user both repository ClusterRoles (read-only and read-write) are bound to locally.
+pub(crate) const READWRITE: Identity = Identity {
+    stem: "readwrite",
+    user: "carbon-e2e-readwrite",
+    group: None,
+};
 const FRONT_PROXY: Identity = Identity {
     stem: "front-proxy-client",
     user: "front-proxy-client",
@@ -132,6 +138,7 @@ impl Pki {
             &SCHEDULER,
             &KWOK,
             &READONLY,
+            &READWRITE,
             &FRONT_PROXY,
         ] {
             let subject = match id.group {
