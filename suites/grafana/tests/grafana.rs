@@ -173,10 +173,15 @@ async fn ds_queries(ctx: Ctx) -> Result<()> {
 async fn panels(ctx: Ctx) -> Result<()> {
     let grafana = ctx.client::<GrafanaClient>()?;
     let cfg = config(&ctx)?;
+    ensure!(
+        !cfg.dashboards.is_empty(),
+        "grafana.dashboards is empty: name the dashboards whose panels must have data"
+    );
     let all_ds = grafana.datasources().await?;
     let mut findings = Vec::new();
     let mut checked = 0;
     for title in &cfg.dashboards {
+        let before = checked;
         let hits = grafana.search_dashboards(title).await?;
         let Some(hit) = hits.iter().find(|h| &h.title == title) else {
             findings.push(format!("{title}: dashboard not found"));
@@ -222,6 +227,13 @@ async fn panels(ctx: Ctx) -> Result<()> {
             } else {
                 ctx.step(format_args!("{title} / {}: {rows} row(s)", panel.title));
             }
+        }
+        if checked == before {
+            // A dashboard whose panels query nothing shows no data: not a pass.
+            findings.push(format!(
+                "{title}: none of its {} panel(s) queries a datasource",
+                d.panels.len()
+            ));
         }
     }
     ctx.step(format_args!("{checked} panel(s) queried"));
