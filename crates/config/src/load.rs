@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::target::{SECTIONS, TargetFile};
-use crate::{ConfigError, Env, Paths, Target, TargetKind};
+use crate::{ConfigError, Env, Paths, Target};
 
 /// Variables with the `E2E_` prefix that are not overrides.
 const RESERVED: [&str; 5] = [
@@ -72,7 +72,8 @@ fn available(dir: &Path) -> String {
 /// # Errors
 /// [`ConfigError::Read`], [`ConfigError::Parse`] (with line and key) for the file itself,
 /// [`ConfigError::Override`] naming the variable for a bad `E2E_*` override, and
-/// [`ConfigError::Invalid`] for values that parse but cannot work.
+/// [`ConfigError::Located`] (file and line, or variable, and key) for values that parse but
+/// cannot work.
 pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
@@ -82,12 +83,15 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    // Parsed once into the typed schema so that errors point at the file's line and key ...
-    let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
-    // ... and once as a table that the overrides are laid on.
+    // Parsed once as a table that the overrides are laid on ...
     let mut table: toml::Table = toml::from_str(&text).map_err(parse_err)?;
 
-    let env = if from_file.target.kind == TargetKind::Local {
+    let local = table
+        .get("target")
+        .and_then(|t| t.get("kind"))
+        .and_then(toml::Value::as_str)
+        == Some("local");
+    let env = if local {
         match std::fs::read_to_string(paths.stack_env_file()) {
             Ok(stack) => env.layered_over(&Env::parse_env_file(&stack)),
             Err(_) => env.clone(),
@@ -97,13 +101,21 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
     };
 
     let applied = apply_overrides(&mut table, &env)?;
+    let origins = Origins::new(path, &text, &applied);
+    check_thresholds(&table, &origins)?;
+    // ... and once into the typed schema, so that errors point at the file's line and key.
+    let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
     let file: TargetFile = if applied.is_empty() {
         from_file
     } else {
         toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Override {
-                var: applied.join(", "),
+                var: applied
+                    .iter()
+                    .map(|(var, _)| var.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 message: e.message().to_string(),
             })?
     };
@@ -114,12 +126,16 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
         .unwrap_or("target")
         .to_string();
     let target = Target::from_file(name, path.to_path_buf(), file, env);
-    validate(&target)?;
+    validate(&target, &origins)?;
     Ok(target)
 }
 
-/// Lays every `E2E_<SECTION>_<KEY>=value` over the table; returns the variables applied.
-fn apply_overrides(table: &mut toml::Table, env: &Env) -> Result<Vec<String>, ConfigError> {
+/// Lays every `E2E_<SECTION>_<KEY>=value` over the table; returns each variable applied with
+/// the dotted key it set (`minio.endpoint`).
+fn apply_overrides(
+    table: &mut toml::Table,
+    env: &Env,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut applied = Vec::new();
     for (var, raw) in env.with_prefix("E2E_") {
         if RESERVED.contains(&var) {
@@ -143,8 +159,9 @@ fn apply_overrides(table: &mut toml::Table, env: &Env) -> Result<Vec<String>, Co
                 message: format!("`{section}` is not a table"),
             });
         };
-        section_table.insert(key, parse_scalar(raw));
-        applied.push(var.to_string());
+        applied.push((var.to_string(), format!("{section}.{key}")));
+        let value = parse_scalar(raw);
+        section_table.insert(key, value);
     }
     Ok(applied)
 }
@@ -157,18 +174,118 @@ fn parse_scalar(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
-fn validate(target: &Target) -> Result<(), ConfigError> {
-    let invalid = |key: &str, message: &str| ConfigError::Invalid {
-        target: target.name.clone(),
-        key: key.to_string(),
-        message: message.to_string(),
-    };
+/// Where each setting of a loaded target came from: a line of the file, or the `E2E_*`
+/// variable that overrode it. Every value check reports through [`Origins::error`], so every
+/// such error names the file, the line (or variable) and the key, and never the value.
+struct Origins<'a> {
+    path: &'a Path,
+    /// The file with the span of every key (`None` only if it did not parse this way, which
+    /// cannot happen once the typed parse has succeeded).
+    spans: Option<toml::de::DeTable<'a>>,
+    text: &'a str,
+    /// `section.key` → the variable that set it.
+    overrides: Vec<(String, String)>,
+}
+
+impl<'a> Origins<'a> {
+    fn new(path: &'a Path, text: &'a str, applied: &[(String, String)]) -> Self {
+        Self {
+            path,
+            spans: toml::de::DeTable::parse(text)
+                .ok()
+                .map(toml::Spanned::into_inner),
+            text,
+            overrides: applied.to_vec(),
+        }
+    }
+
+    /// The 1-based line of `section.key` in the file, or, when the key is absent, of its
+    /// section (`false`: the key itself was not found).
+    fn line_of(&self, dotted: &str) -> Option<(usize, bool)> {
+        let spans = self.spans.as_ref()?;
+        let (section, key) = dotted.split_once('.').unwrap_or((dotted, ""));
+        let (section_key, section_value) = spans.iter().find(|(k, _)| k.get_ref() == section)?;
+        let line = |offset: usize| {
+            self.text[..offset.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1
+        };
+        if let toml::de::DeValue::Table(t) = section_value.get_ref()
+            && let Some((k, _)) = t.iter().find(|(k, _)| k.get_ref() == key)
+        {
+            return Some((line(k.span().start), true));
+        }
+        Some((line(section_key.span().start), key.is_empty()))
+    }
+
+    /// The error for `section.key`: `message` says what is wrong and what to write instead.
+    fn error(&self, dotted: &str, message: impl Into<String>) -> ConfigError {
+        // The last variable applied to the key is the one in force.
+        let place = if let Some((var, _)) = self.overrides.iter().rev().find(|(_, k)| k == dotted) {
+            format!(" (set by {var})")
+        } else {
+            match self.line_of(dotted) {
+                Some((line, true)) => format!(", line {line}"),
+                Some((line, false)) => {
+                    format!(", line {line} (the section; the key is not set: its default applies)")
+                }
+                None => " (not set: its default applies)".to_string(),
+            }
+        };
+        ConfigError::Located {
+            path: self.path.to_path_buf(),
+            place,
+            key: crate::target::display_key(dotted),
+            message: message.into(),
+        }
+    }
+}
+
+/// A `min_*` threshold of 0 checks nothing, and nor does an empty list of critical workloads:
+/// each is refused, naming where it was set, rather than passing over nothing. Every section's
+/// `min_*` key is covered, including those added later.
+fn check_thresholds(table: &toml::Table, origins: &Origins<'_>) -> Result<(), ConfigError> {
+    for (section, value) in table {
+        let toml::Value::Table(keys) = value else {
+            continue;
+        };
+        for (key, value) in keys {
+            let dotted = format!("{section}.{key}");
+            let zero = match value {
+                toml::Value::Integer(n) => *n <= 0,
+                toml::Value::Float(f) => *f <= 0.0,
+                _ => false,
+            };
+            if key.starts_with("min_") && zero {
+                return Err(origins.error(
+                    &dotted,
+                    "must be above 0: a threshold of 0 passes over nothing; set the least the \
+                     platform must have, or remove the key for its default",
+                ));
+            }
+            if section == "platform"
+                && key == "critical_workloads"
+                && value.as_array().is_some_and(Vec::is_empty)
+            {
+                return Err(origins.error(
+                    &dotted,
+                    "is empty: an empty list checks no workload; name the workloads that must \
+                     be available, or remove the key for the default list",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigError> {
     if target.settings.request_timeout_secs == 0 {
-        return Err(invalid("target.request_timeout_secs", "must be at least 1"));
+        return Err(o.error("target.request_timeout_secs", "must be at least 1"));
     }
     let s = &target.settings;
     if s.cleanup_budget_secs == 0 || s.cleanup_step_timeout_secs == 0 {
-        return Err(invalid(
+        return Err(o.error(
             "target.cleanup_budget_secs",
             "the cleanup budget and step timeout must be at least 1",
         ));
@@ -176,9 +293,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     if let Some(list) = &s.opt_in
         && let Some(unknown) = list.iter().find(|k| !crate::OPT_INS.contains(&k.as_str()))
     {
-        return Err(invalid(
+        return Err(o.error(
             "target.opt_in",
-            &format!(
+            format!(
                 "unknown kind `{unknown}` (known: {})",
                 crate::OPT_INS.join(", ")
             ),
@@ -189,9 +306,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     {
         let needed = s.trial_timeout_secs + s.cleanup_budget_secs;
         if needed >= nextest.terminate_after_secs {
-            return Err(invalid(
+            return Err(o.error(
                 "target.trial_timeout_secs",
-                &format!(
+                format!(
                     "trial_timeout_secs ({}) + cleanup_budget_secs ({}) = {needed} s reaches \
                      nextest's terminate-after of {} s (.config/nextest.toml slow-timeout): a hung \
                      trial would be killed before its cleanup ran; lower them or raise slow-timeout",
@@ -200,9 +317,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             ));
         }
         if s.cleanup_budget_secs >= nextest.grace_period_secs {
-            return Err(invalid(
+            return Err(o.error(
                 "target.cleanup_budget_secs",
-                &format!(
+                format!(
                     "cleanup_budget_secs ({}) reaches nextest's grace-period of {} s \
                      (.config/nextest.toml slow-timeout): after SIGTERM the cleanups would be \
                      killed before they finish",
@@ -237,13 +354,11 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
         ),
     ];
     for (key, file) in ca_files {
-        if let Some(path) = target.ca_file(file)
+        if let Some(file) = file
+            && let Some(path) = target.ca_file(Some(file))
             && let Err(e) = std::fs::File::open(&path)
         {
-            return Err(invalid(
-                key,
-                &format!("cannot read {}: {e}", path.display()),
-            ));
+            return Err(o.error(key, format!("cannot read {}: {e}", path.display())));
         }
     }
     for (key, url) in target.service_urls() {
@@ -251,28 +366,28 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             "http" | "https" => {}
             "k8s" => {
                 if let Some(why) = crate::target::k8s_service_ref_error(url) {
-                    return Err(invalid(key, &why));
+                    return Err(o.error(key, why));
                 }
             }
             _ => {
-                return Err(invalid(
+                return Err(o.error(
                     key,
                     "must be an http:// or https:// URL, or a k8s://<namespace>/<service>:<port>[/path] Service reference",
                 ));
             }
         }
     }
-    for var in target.credential_vars() {
+    for (key, var) in target.credential_settings() {
         if let Some(why) = crate::target::k8s_secret_ref_error(var) {
-            return Err(invalid("a credential setting (*_env)", &why));
+            return Err(o.error(key, why));
         }
     }
     if let Some(m) = &target.minio {
         if m.test_bucket.is_empty() {
-            return Err(invalid("minio.test_bucket", "must not be empty"));
+            return Err(o.error("minio.test_bucket", "must not be empty"));
         }
         if m.multipart_object_mib < 6 {
-            return Err(invalid(
+            return Err(o.error(
                 "minio.multipart_object_mib",
                 "must be at least 6 (two parts of 5 MiB minimum)",
             ));
@@ -280,19 +395,19 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     }
     if let Some(t) = &target.trino {
         if t.user.is_empty() {
-            return Err(invalid("trino.user", "must not be empty"));
+            return Err(o.error("trino.user", "must not be empty"));
         }
         if t.iceberg_catalog.is_empty() {
-            return Err(invalid("trino.iceberg_catalog", "must not be empty"));
+            return Err(o.error("trino.iceberg_catalog", "must not be empty"));
         }
-        if t.query_timeout_secs == 0 || t.cancel_timeout_secs == 0 {
-            return Err(invalid(
-                "trino.query_timeout_secs",
-                "query and cancel timeouts must be at least 1",
-            ));
+        if t.query_timeout_secs == 0 {
+            return Err(o.error("trino.query_timeout_secs", "must be at least 1"));
+        }
+        if t.cancel_timeout_secs == 0 {
+            return Err(o.error("trino.cancel_timeout_secs", "must be at least 1"));
         }
         if t.warehouse_bucket.is_some() && target.minio.is_none() {
-            return Err(invalid(
+            return Err(o.error(
                 "trino.warehouse_bucket",
                 "names a bucket of [minio], but the target has no [minio] section",
             ));
@@ -300,25 +415,25 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     }
     if let Some(d) = &target.dolphinscheduler {
         if d.workflow_timeout_secs == 0 {
-            return Err(invalid(
+            return Err(o.error(
                 "dolphinscheduler.workflow_timeout_secs",
                 "must be at least 1",
             ));
         }
         if d.tenant.is_empty() {
-            return Err(invalid("dolphinscheduler.tenant", "must not be empty"));
+            return Err(o.error("dolphinscheduler.tenant", "must not be empty"));
         }
     }
     if let Some(l) = &target.loki
         && l.window_minutes == 0
     {
-        return Err(invalid("loki.window_minutes", "must be at least 1"));
+        return Err(o.error("loki.window_minutes", "must be at least 1"));
     }
     if let Some(g) = &target.grafana
         && g.token_env.is_none()
         && (g.user.is_none() || g.password_env.is_none())
     {
-        return Err(invalid(
+        return Err(o.error(
             "grafana.token_env",
             "set token_env (a service-account token) or both user and password_env (basic auth)",
         ));
@@ -540,8 +655,95 @@ warehouse_bucket = "iceberg"
             .to_string();
         assert_eq!(
             err,
-            "missing credential for minio: set the environment variable TEST_SECRET"
+            "missing credential for minio: the variable named in `[minio] secret_key_env`, \
+             TEST_SECRET, is not set"
         );
+    }
+
+    /// The line of `needle` in `text`, 1-based.
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    const SECTIONS_WITH_THRESHOLDS: &str = "
+[loki]
+url = \"http://127.0.0.1:13100\"
+namespace = \"carbon-e2e\"
+min_streams = 3
+
+[kubernetes]
+
+[platform]
+min_argocd_healthy = 5
+
+[velero]
+min_schedules = 4
+";
+
+    #[rstest::rstest]
+    #[case::victoriametrics_min_up_targets(
+        "min_up_targets = 2",
+        "min_up_targets = 0",
+        "[victoriametrics] min_up_targets"
+    )]
+    #[case::loki_min_streams("min_streams = 3", "min_streams = 0", "[loki] min_streams")]
+    #[case::platform_min_argocd_healthy(
+        "min_argocd_healthy = 5",
+        "min_argocd_healthy = 0",
+        "[platform] min_argocd_healthy"
+    )]
+    #[case::platform_min_policy_exceptions(
+        "min_argocd_healthy = 5",
+        "min_policy_exceptions = 0",
+        "[platform] min_policy_exceptions"
+    )]
+    #[case::platform_min_running_percent(
+        "min_argocd_healthy = 5",
+        "min_running_percent = 0.0",
+        "[platform] min_running_percent"
+    )]
+    #[case::velero_min_schedules(
+        "min_schedules = 4",
+        "min_schedules = 0",
+        "[velero] min_schedules"
+    )]
+    #[case::empty_critical_workloads(
+        "min_argocd_healthy = 5",
+        "critical_workloads = []",
+        "[platform] critical_workloads"
+    )]
+    fn a_threshold_that_checks_nothing_is_refused_naming_file_line_and_key(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] key: &str,
+    ) {
+        let good = format!("{LOCAL}{SECTIONS_WITH_THRESHOLDS}");
+        let (_d, paths) = setup(&good);
+        load_with(&Env::default(), &paths).expect("the thresholds as written are fine");
+        let bad = good.replace(from, to);
+        let (_d, paths) = setup(&bad);
+        let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        let line = format!("line {}", line_of(&bad, to));
+        assert!(
+            e.contains("local.toml") && e.contains(&line) && e.contains(key),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_zero_threshold_from_the_environment_names_the_variable() {
+        let (_d, paths) = setup(&format!("{LOCAL}{SECTIONS_WITH_THRESHOLDS}"));
+        let env = Env::from_pairs([("E2E_PLATFORM_MIN_ARGOCD_HEALTHY", "0")]);
+        let e = load_with(&env, &paths).unwrap_err().to_string();
+        assert!(
+            e.contains("E2E_PLATFORM_MIN_ARGOCD_HEALTHY")
+                && e.contains("[platform] min_argocd_healthy"),
+            "{e}"
+        );
+        // The default list of critical workloads is not an empty one.
+        let (_d, paths) = setup(&format!("{LOCAL}\n[kubernetes]\n[platform]\n"));
+        let t = load_with(&Env::default(), &paths).unwrap();
+        assert!(!t.platform.unwrap().critical_workloads.is_empty());
     }
 
     #[test]
@@ -565,7 +767,10 @@ warehouse_bucket = "iceberg"
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("minio.endpoint"), "{err}");
+        assert!(
+            err.contains("[minio] endpoint") && err.contains("E2E_MINIO_ENDPOINT"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -602,12 +807,12 @@ warehouse_bucket = "iceberg"
             (
                 "E2E_MINIO_ENDPOINT",
                 "k8s://data-platform/minio",
-                "minio.endpoint",
+                "[minio] endpoint",
             ),
             (
                 "E2E_TRINO_URL",
                 "k8s://data-platform/trino:http",
-                "trino.url",
+                "[trino] url",
             ),
             (
                 "E2E_MINIO_SECRET_KEY_ENV",
@@ -780,6 +985,9 @@ warehouse_bucket = "iceberg"
             "{LOCAL}\n[grafana]\nurl = \"https://g\"\nmetrics_datasource = \"VM\"\nlogs_datasource = \"Loki\"\nlogs_query = \"{{a=\\\"b\\\"}}\"\n"
         ));
         let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
-        assert!(e.contains("grafana.token_env"), "{e}");
+        assert!(
+            e.contains("[grafana] token_env") && e.contains("line 21"),
+            "{e}"
+        );
     }
 }
