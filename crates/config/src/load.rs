@@ -102,6 +102,8 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
 
     let applied = apply_overrides(&mut table, &env)?;
     let origins = Origins::new(path, &text, &applied);
+    // Before any typed parse: serde's messages quote the value they reject.
+    check_variable_settings(&table, &origins)?;
     check_thresholds(&table, &origins)?;
     // ... and once into the typed schema, so that errors point at the file's line and key.
     let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
@@ -160,7 +162,13 @@ fn apply_overrides(
             });
         };
         applied.push((var.to_string(), format!("{section}.{key}")));
-        let value = parse_scalar(raw);
+        // A setting that names a variable is a string whatever it looks like, so that a value
+        // that is no name is refused by the name check, which never shows it.
+        let value = if key.ends_with("_env") {
+            toml::Value::String(raw.to_string())
+        } else {
+            parse_scalar(raw)
+        };
         section_table.insert(key, value);
     }
     Ok(applied)
@@ -240,6 +248,42 @@ impl<'a> Origins<'a> {
             message: message.into(),
         }
     }
+}
+
+/// Every `*_env` setting names an environment variable (`[A-Za-z_][A-Za-z0-9_]*`) or a
+/// `k8s:` Secret reference. Anything else is most likely a secret written inline: it is
+/// refused naming the key and where it was set, never the value.
+fn check_variable_settings(table: &toml::Table, origins: &Origins<'_>) -> Result<(), ConfigError> {
+    for (section, value) in table {
+        let toml::Value::Table(keys) = value else {
+            continue;
+        };
+        for (key, value) in keys.iter().filter(|(k, _)| k.ends_with("_env")) {
+            let dotted = format!("{section}.{key}");
+            match value.as_str() {
+                Some(v) if v.starts_with("k8s:") || crate::is_variable_name(v) => {}
+                Some(_) => {
+                    return Err(origins.error(
+                        &dotted,
+                        "must name an environment variable (letters, digits and `_`, not \
+                         starting with a digit) or a Secret as k8s:<namespace>/<name>#<key>; \
+                         the value written here is neither (not shown): this looks like a \
+                         secret written inline: put it in the environment and name the variable \
+                         here",
+                    ));
+                }
+                None => {
+                    return Err(origins.error(
+                        &dotted,
+                        "must be a string naming an environment variable or a \
+                         k8s:<namespace>/<name>#<key> Secret (the value written here is not \
+                         shown: if it is a secret, put it in the environment)",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A `min_*` threshold of 0 checks nothing, and nor does an empty list of critical workloads:
@@ -744,6 +788,85 @@ min_schedules = 4
         let (_d, paths) = setup(&format!("{LOCAL}\n[kubernetes]\n[platform]\n"));
         let t = load_with(&Env::default(), &paths).unwrap();
         assert!(!t.platform.unwrap().critical_workloads.is_empty());
+    }
+
+    const INLINE: &str = "hunter2-Zq9/x+Kd";
+
+    #[rstest::rstest]
+    #[case::trino_password("[trino]", "[trino]\npassword_env = \"{v}\"", "[trino] password_env")]
+    #[case::minio_secret_key(
+        "secret_key_env = \"TEST_SECRET\"",
+        "secret_key_env = \"{v}\"",
+        "[minio] secret_key_env"
+    )]
+    #[case::victoriametrics_token(
+        "min_up_targets = 2",
+        "min_up_targets = 2\nbearer_token_env = \"{v}\"",
+        "[victoriametrics] bearer_token_env"
+    )]
+    #[case::a_number(
+        "[trino]",
+        "[trino]\npassword_env = 4242424242",
+        "[trino] password_env"
+    )]
+    #[case::starts_with_a_digit(
+        "[trino]",
+        "[trino]\npassword_env = \"9LIVES\"",
+        "[trino] password_env"
+    )]
+    fn a_secret_written_inline_is_refused_and_never_shown(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] key: &str,
+    ) {
+        let to = to.replace("{v}", INLINE);
+        let text = LOCAL.replace(from, &to);
+        let (_d, paths) = setup(&text);
+        let e = load_with(&Env::default(), &paths).unwrap_err();
+        let (shown, debug) = (e.to_string(), format!("{e:?}"));
+        let line = format!("line {}", line_of(&text, key.split(' ').nth(1).unwrap()));
+        assert!(shown.contains(key) && shown.contains(&line), "{shown}");
+        for text in [&shown, &debug] {
+            for secret in [INLINE, "4242424242", "9LIVES"] {
+                assert!(!text.contains(secret), "the value is shown: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_secret_given_inline_in_an_override_is_refused_and_never_shown() {
+        let (_d, paths) = setup(LOCAL);
+        for value in [INLINE, "123456"] {
+            let env = Env::from_pairs([("E2E_TRINO_PASSWORD_ENV", value)]);
+            let e = load_with(&env, &paths).unwrap_err();
+            let (shown, debug) = (e.to_string(), format!("{e:?}"));
+            assert!(
+                shown.contains("E2E_TRINO_PASSWORD_ENV") && shown.contains("inline"),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains(value) && !debug.contains(value),
+                "{shown} {debug}"
+            );
+        }
+        // A real variable's name, or a Secret reference, is fine.
+        for name in ["_TRINO_PW1", "k8s:data-platform/trino#password"] {
+            let env = Env::from_pairs([("E2E_TRINO_PASSWORD_ENV", name)]);
+            load_with(&env, &paths).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unresolved_credential_names_its_setting_and_never_a_value() {
+        let (_d, paths) = setup(LOCAL);
+        let mut t = load_with(&Env::default(), &paths).unwrap();
+        // Not through a file: a caller that put a value where a name belongs.
+        t.trino.as_mut().unwrap().password_env = Some(INLINE.into());
+        let e = t.credential("trino", INLINE).unwrap_err().to_string();
+        assert!(
+            e.contains("[trino] password_env") && !e.contains(INLINE),
+            "{e}"
+        );
     }
 
     #[test]
