@@ -396,6 +396,18 @@ fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigError> {
                 .as_ref()
                 .and_then(|s| s.ca_file.as_deref()),
         ),
+        (
+            "loki.ca_file",
+            target.loki.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
+        (
+            "vmalert.ca_file",
+            target.vmalert.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
+        (
+            "grafana.ca_file",
+            target.grafana.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
     ];
     for (key, file) in ca_files {
         if let Some(file) = file
@@ -865,6 +877,109 @@ min_schedules = 4
         let e = t.credential("trino", INLINE).unwrap_err().to_string();
         assert!(
             e.contains("[trino] password_env") && !e.contains(INLINE),
+            "{e}"
+        );
+    }
+
+    const MORE_SECTIONS: &str = "
+[loki]
+url = \"http://127.0.0.1:13100\"
+namespace = \"carbon-e2e\"
+min_streams = 3
+
+[vmalert]
+url = \"http://127.0.0.1:18880\"
+required_rules = [\"ServiceDown\"]
+
+[grafana]
+url = \"https://grafana.example.com\"
+token_env = \"GRAFANA_TOKEN\"
+metrics_datasource = \"VM\"
+logs_datasource = \"Loki\"
+logs_query = \"{a=\\\"b\\\"}\"
+";
+
+    #[rstest::rstest]
+    #[case::wrong_url_scheme(
+        "url = \"http://127.0.0.1:18080\"",
+        "url = \"ftp://127.0.0.1:18080\"",
+        "[trino] url"
+    )]
+    #[case::malformed_service_reference(
+        "url = \"http://127.0.0.1:18428\"",
+        "url = \"k8s://monitoring/vm:http\"",
+        "[victoriametrics] url"
+    )]
+    #[case::malformed_secret_reference(
+        "secret_key_env = \"TEST_SECRET\"",
+        "secret_key_env = \"k8s:data-platform/minio\"",
+        "[minio] secret_key_env"
+    )]
+    #[case::unknown_opt_in(
+        "kind = \"local\"",
+        "kind = \"local\"\nopt_in = [\"everything\"]",
+        "[target] opt_in"
+    )]
+    #[case::target_ca_file(
+        "kind = \"local\"",
+        "kind = \"local\"\nca_file = \"missing.pem\"",
+        "[target] ca_file"
+    )]
+    #[case::minio_ca_file(
+        "test_bucket = \"carbon-e2e\"",
+        "test_bucket = \"carbon-e2e\"\nca_file = \"missing.pem\"",
+        "[minio] ca_file"
+    )]
+    #[case::trino_ca_file(
+        "warehouse_bucket = \"iceberg\"",
+        "warehouse_bucket = \"iceberg\"\nca_file = \"missing.pem\"",
+        "[trino] ca_file"
+    )]
+    #[case::loki_ca_file(
+        "min_streams = 3",
+        "min_streams = 3\nca_file = \"missing.pem\"",
+        "[loki] ca_file"
+    )]
+    #[case::vmalert_ca_file(
+        "required_rules = [\"ServiceDown\"]",
+        "required_rules = [\"ServiceDown\"]\nca_file = \"missing.pem\"",
+        "[vmalert] ca_file"
+    )]
+    #[case::grafana_ca_file(
+        "logs_datasource = \"Loki\"",
+        "logs_datasource = \"Loki\"\nca_file = \"missing.pem\"",
+        "[grafana] ca_file"
+    )]
+    #[case::empty_test_bucket(
+        "test_bucket = \"carbon-e2e\"",
+        "test_bucket = \"\"",
+        "[minio] test_bucket"
+    )]
+    #[case::zero_cancel_timeout(
+        "warehouse_bucket = \"iceberg\"",
+        "warehouse_bucket = \"iceberg\"\ncancel_timeout_secs = 0",
+        "[trino] cancel_timeout_secs"
+    )]
+    fn every_value_check_names_file_line_and_key(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] key: &str,
+    ) {
+        let good = format!("{LOCAL}{MORE_SECTIONS}");
+        let (_d, paths) = setup(&good);
+        load_with(&Env::default(), &paths).expect("the file as written is fine");
+        let bad = good.replacen(from, to, 1);
+        assert_ne!(bad, good);
+        let (_d, paths) = setup(&bad);
+        let e = load_with(&Env::default(), &paths).unwrap_err();
+        assert!(matches!(e, ConfigError::Located { .. }), "{e:?}");
+        let e = e.to_string();
+        let last = to.lines().last().unwrap();
+        let line = format!("line {}", line_of(&bad, last));
+        assert!(
+            e.contains(&paths.targets.join("local.toml").display().to_string())
+                && e.contains(&format!("{line}:"))
+                && e.contains(key),
             "{e}"
         );
     }

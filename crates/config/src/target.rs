@@ -515,6 +515,10 @@ pub struct VmAlertConfig {
     /// written sample to become visible to queries. Default 60 s.
     #[serde(default = "default_visibility_timeout")]
     pub visibility_timeout_secs: u64,
+    /// A PEM file of extra CA certificates this service's client trusts (TLS verification stays
+    /// on; the system store and the bundled roots are trusted too). Default: `target.ca_file`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_probe_metric() -> String {
