@@ -42,8 +42,14 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let env = Env::from_process();
-    let target = carbon_config::load().context("loading the target")?;
+    // A relative E2E_TARGET path is this directory's; the trials, which run in their package's
+    // directory, are given it as an absolute path.
+    let env = match std::env::current_dir() {
+        Ok(cwd) => carbon_config::pin_target(&Env::from_process(), &cwd),
+        Err(_) => Env::from_process(),
+    };
+    let paths = carbon_config::Paths::from_env(&env);
+    let target = carbon_config::load_with(&env, &paths).context("loading the target")?;
     println!(
         "validate: target `{}` ({:?}, {}) from {}",
         target.name,
@@ -59,7 +65,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|_| carbon_config::run_id(&env))
         .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
     let strict_env = if strict { "1" } else { "" };
-    let child_env = [("E2E_RUN_ID", run_id.as_str()), ("E2E_STRICT", strict_env)];
+    let target_file = target.source.to_string_lossy().into_owned();
+    let child_env = [
+        ("E2E_RUN_ID", run_id.as_str()),
+        ("E2E_STRICT", strict_env),
+        ("E2E_TARGET", target_file.as_str()),
+    ];
 
     nextest::ensure_installed()?;
     if args.plan {
@@ -76,7 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         crate::print_started(&started);
     }
     // Reload: the stack may have just written the credentials the target reads.
-    let target = carbon_config::load().context("loading the target")?;
+    let target = carbon_config::load_with(&env, &paths).context("loading the target")?;
     if target.settings.kind == TargetKind::Local || args.reap {
         let outcome = reap::reap(&target, &reap::Selection::before_run()).await;
         if outcome.failed > 0 {
@@ -123,7 +134,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !status.success() && summary.failed() == 0 {
         summary.extra_failures = 1; // nextest failed outside any trial: never report green
     }
-    let _ = std::fs::remove_dir_all(carbon_config::Paths::from_env(&env).run_state(&run_id));
+    let _ = std::fs::remove_dir_all(paths.run_state(&run_id));
     if args.message_format == "json" {
         println!(
             "{}",

@@ -22,7 +22,7 @@ mod target;
 
 pub use env::Env;
 pub use error::ConfigError;
-pub use load::{load, load_from_file, load_with};
+pub use load::{load, load_from_file, load_with, pin_target, target_file};
 pub use paths::{Paths, workspace_root};
 pub use secret::Secret;
 pub use target::{

@@ -14,30 +14,70 @@ const RESERVED: [&str; 5] = [
     "E2E_RUN_ID",
 ];
 
-/// Loads the target named by `E2E_TARGET` (default `local`) from the process environment.
+/// Loads the target named by `E2E_TARGET` (default `local`) from the process environment; a
+/// relative path is taken from the current directory when the file is there (see
+/// [`pin_target`]), else from the workspace root.
 ///
 /// # Errors
 /// See [`load_with`].
 pub fn load() -> Result<Target, ConfigError> {
     let env = Env::from_process();
+    let env = match std::env::current_dir() {
+        Ok(cwd) => pin_target(&env, &cwd),
+        Err(_) => env,
+    };
     let paths = Paths::from_env(&env);
     load_with(&env, &paths)
 }
 
-/// Loads the target that `env` selects. `E2E_TARGET` is a name under `paths.targets` or a path
-/// to a `.toml` file.
-///
-/// # Errors
-/// [`ConfigError::UnknownTarget`] when no such target exists, and every error of
-/// [`load_from_file`].
-pub fn load_with(env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
+/// `env` with a relative `E2E_TARGET` path made absolute against `cwd`, when the file is there.
+/// For a command a person starts in some directory: the processes it starts (nextest's trials
+/// run in their package's directory) then find the same file.
+pub fn pin_target(env: &Env, cwd: &Path) -> Env {
+    let mut env = env.clone();
+    if let Some(name) = env.get("E2E_TARGET")
+        && is_path(&name)
+        && Path::new(&name).is_relative()
+        && cwd.join(&name).is_file()
+    {
+        let path = cwd.join(&name);
+        let path = path.canonicalize().unwrap_or(path);
+        env.set("E2E_TARGET", &path.to_string_lossy());
+    }
+    env
+}
+
+/// Whether `E2E_TARGET` is a path rather than a name under `.config/targets/`.
+fn is_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".toml")
+}
+
+/// The file `E2E_TARGET` (default `local`) names: a name under `paths.targets`, or a path to a
+/// `.toml` file. A relative path is taken from the workspace root: trials run in their
+/// package's directory, so the directory they were started from is not known to them.
+pub fn target_file(env: &Env, paths: &Paths) -> PathBuf {
     let name = env.get("E2E_TARGET").unwrap_or_else(|| "local".to_string());
-    let path = if name.contains('/') || name.ends_with(".toml") {
-        PathBuf::from(&name)
+    if is_path(&name) {
+        let path = PathBuf::from(&name);
+        if path.is_relative() {
+            crate::workspace_root().join(path)
+        } else {
+            path
+        }
     } else {
         paths.targets.join(format!("{name}.toml"))
-    };
-    if !path.exists() {
+    }
+}
+
+/// Loads the target that `env` selects (see [`target_file`]).
+///
+/// # Errors
+/// [`ConfigError::UnknownTarget`] when no such target exists (with the absolute path tried),
+/// and every error of [`load_from_file`].
+pub fn load_with(env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
+    let name = env.get("E2E_TARGET").unwrap_or_else(|| "local".to_string());
+    let path = target_file(env, paths);
+    if !path.is_file() {
         return Err(ConfigError::UnknownTarget {
             name,
             path,
@@ -982,6 +1022,37 @@ logs_query = \"{a=\\\"b\\\"}\"
                 && e.contains(key),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_relative_target_path_is_taken_from_the_workspace_root_or_the_starting_directory() {
+        let (_d, paths) = setup(LOCAL);
+        // Trials run in their package's directory: a relative path is the workspace root's.
+        let env = Env::from_pairs([("E2E_TARGET", ".config/targets/staging.toml")]);
+        let t = load_with(&env, &paths).unwrap();
+        assert_eq!(
+            t.source,
+            crate::workspace_root().join(".config/targets/staging.toml")
+        );
+        // Not there: the error shows the absolute path it tried.
+        let env = Env::from_pairs([("E2E_TARGET", ".config/targets/mine.toml")]);
+        let e = load_with(&env, &paths).unwrap_err().to_string();
+        let tried = crate::workspace_root().join(".config/targets/mine.toml");
+        assert!(e.contains(&tried.display().to_string()), "{e}");
+        // A command started elsewhere pins the path it was given to an absolute one.
+        let dir = paths.targets.parent().unwrap();
+        let env = pin_target(
+            &Env::from_pairs([("E2E_TARGET", "targets/local.toml")]),
+            dir,
+        );
+        let pinned = env.get("E2E_TARGET").unwrap();
+        assert!(Path::new(&pinned).is_absolute(), "{pinned}");
+        assert_eq!(load_with(&env, &paths).unwrap().name, "local");
+        // Names and paths that are not there are left as they are.
+        for given in ["local", "nowhere/x.toml"] {
+            let env = pin_target(&Env::from_pairs([("E2E_TARGET", given)]), dir);
+            assert_eq!(env.get("E2E_TARGET").unwrap(), given);
+        }
     }
 
     #[test]
