@@ -60,10 +60,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let strict = args.strict || carbon_config::strict(&env);
     // One run id for every trial process, known here so the plan, the report and the run's own
     // state share it.
-    let run_id = env
-        .get("E2E_RUN_ID")
-        .map(|_| carbon_config::run_id(&env))
-        .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
+    let run_id = match env.get("E2E_RUN_ID") {
+        Some(_) => carbon_config::run_id(&env)?,
+        None => format!("{:08x}", rand::random::<u32>()),
+    };
     let strict_env = if strict { "1" } else { "" };
     let target_file = target.source.to_string_lossy().into_owned();
     let child_env = [

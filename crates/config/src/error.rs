@@ -65,6 +65,16 @@ pub enum ConfigError {
         /// What is wrong, and what to write instead.
         message: String,
     },
+    /// `E2E_RUN_ID` does not have a run id's shape ([`carbon_core::naming::is_run_id`]): the
+    /// reaper would not recognise what the run creates.
+    #[error(
+        "E2E_RUN_ID `{value}` is not a run id: it must be {} (the shape the reaper recognises)",
+        carbon_core::naming::RUN_ID_SHAPE
+    )]
+    RunId {
+        /// The value given.
+        value: String,
+    },
     /// A credential the target needs is not set.
     #[error("missing credential for {service}: the variable named in `{key}`, {var}, is not set")]
     MissingCredential {
