@@ -163,7 +163,7 @@ impl Summary {
     }
 
     /// The summary as one JSON object.
-    pub fn to_json(&self, target: &str, run_id: &str, junit: Option<&Path>) -> String {
+    pub fn to_json(&self, target: &str, run_id: &str, junit: Option<&Path>) -> serde_json::Value {
         serde_json::json!({
             "target": target,
             "run_id": run_id,
@@ -181,7 +181,6 @@ impl Summary {
                 "trial": l.name, "status": l.status, "line": l.line,
             })).collect::<Vec<_>>(),
         })
-        .to_string()
     }
 }
 

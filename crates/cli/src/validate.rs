@@ -33,6 +33,12 @@ pub struct Args {
     /// creates and how it is cleaned up) and exit: no request is sent, nothing is started.
     #[arg(long)]
     plan: bool,
+    /// Write to a target whose file makes it read-only: this run is read-write (sets
+    /// `E2E_ALLOW_WRITES=1` and, unless given, `E2E_TARGET_MODE=read-write` for every trial).
+    /// The environment alone may only make a target more restrictive; this flag is printed in
+    /// the summary and names the JUnit report.
+    #[arg(long)]
+    allow_writes: bool,
     /// `human` (default) or `json`: the summary as one JSON object on the last line.
     #[arg(long, default_value = "human", value_parser = ["human", "json"])]
     message_format: String,
@@ -48,6 +54,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(cwd) => carbon_config::pin_target(&Env::from_process(), &cwd),
         Err(_) => Env::from_process(),
     };
+    let mut widen: Vec<(&str, &str)> = Vec::new();
+    if args.allow_writes {
+        widen.push(("E2E_ALLOW_WRITES", "1"));
+        if env.get("E2E_TARGET_MODE").is_none() {
+            widen.push(("E2E_TARGET_MODE", "read-write"));
+        }
+    }
+    let env = Env::from_pairs(widen.iter().copied()).layered_over(&env);
     let paths = carbon_config::Paths::from_env(&env);
     let target = carbon_config::load_with(&env, &paths).context("loading the target")?;
     println!(
@@ -57,6 +71,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         target.settings.mode().as_str(),
         target.source.display()
     );
+    let allow_writes_note = target.allow_writes.then(|| {
+        format!(
+            "validate: --allow-writes: target `{}` is read-only in its file; this run may write to it",
+            target.name
+        )
+    });
+    if let Some(note) = &allow_writes_note {
+        println!("{note}");
+    }
     let strict = args.strict || carbon_config::strict(&env);
     // One run id for every trial process, known here so the plan, the report and the run's own
     // state share it.
@@ -66,11 +89,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let strict_env = if strict { "1" } else { "" };
     let target_file = target.source.to_string_lossy().into_owned();
-    let child_env = [
+    let mut child_env = vec![
         ("E2E_RUN_ID", run_id.as_str()),
         ("E2E_STRICT", strict_env),
         ("E2E_TARGET", target_file.as_str()),
     ];
+    child_env.extend(widen.iter().copied());
 
     nextest::ensure_installed()?;
     if args.plan {
@@ -113,7 +137,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut report_path = None;
     match report::read(&junit) {
         Ok(mut r) => {
-            report::complete(&mut r, &target.name, &plans, strict);
+            let name = if target.allow_writes {
+                format!("{} (read-write by --allow-writes)", target.name)
+            } else {
+                target.name.clone()
+            };
+            report::complete(&mut r, &name, &plans, strict);
             let path = junit
                 .parent()
                 .map(|p| p.join(&target.name).join("junit.xml"))
@@ -136,11 +165,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let _ = std::fs::remove_dir_all(paths.run_state(&run_id));
     if args.message_format == "json" {
-        println!(
-            "{}",
-            summary.to_json(&target.name, &run_id, report_path.as_deref())
-        );
+        let mut json = summary.to_json(&target.name, &run_id, report_path.as_deref());
+        json["allow_writes"] = target.allow_writes.into();
+        println!("{json}");
     } else {
+        if let Some(note) = &allow_writes_note {
+            println!("{note}");
+        }
         println!(
             "validate: not run: {} skipped (service not configured), {} refused by policy, {} live-only",
             summary.count("skip"),

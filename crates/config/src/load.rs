@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::target::{SECTIONS, TargetFile};
-use crate::{ConfigError, Env, Paths, Target};
+use crate::{ConfigError, Env, Mode, Paths, Target};
 
 /// Variables with the `E2E_` prefix that are not overrides.
-const RESERVED: [&str; 5] = [
+const RESERVED: [&str; 6] = [
     "E2E_TARGET",
+    "E2E_ALLOW_WRITES",
     "E2E_STRICT",
     "E2E_STACK_DIR",
     "E2E_CACHE_DIR",
@@ -147,6 +148,7 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
     check_thresholds(&table, &origins)?;
     // ... and once into the typed schema, so that errors point at the file's line and key.
     let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
+    let written = from_file.target.clone();
     let file: TargetFile = if applied.is_empty() {
         from_file
     } else {
@@ -167,7 +169,8 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
         .and_then(|s| s.to_str())
         .unwrap_or("target")
         .to_string();
-    let target = Target::from_file(name, path.to_path_buf(), file, env);
+    let mut target = Target::from_file(name, path.to_path_buf(), file, env);
+    target.allow_writes = check_policy(&written, &target, &origins)?;
     validate(&target, &origins)?;
     Ok(target)
 }
@@ -288,6 +291,57 @@ impl<'a> Origins<'a> {
             message: message.into(),
         }
     }
+}
+
+/// The environment may make a target more restrictive, never less: what a run may do is the
+/// file's to say. A read-only file made read-write (by `E2E_TARGET_MODE` or `E2E_TARGET_KIND`)
+/// is refused unless `E2E_ALLOW_WRITES=1` (`validate --allow-writes`, which the report names);
+/// a trial kind the file does not opt in to is refused whatever the flags. Returns whether the
+/// flag widened the mode.
+fn check_policy(
+    written: &crate::Settings,
+    target: &Target,
+    o: &Origins<'_>,
+) -> Result<bool, ConfigError> {
+    let settings = &target.settings;
+    // The key whose override changed the policy: the mode's own, else the kind's.
+    let key = |own: &str| {
+        if o.overrides.iter().any(|(_, k)| k == own) {
+            own.to_string()
+        } else {
+            "target.kind".to_string()
+        }
+    };
+    let mut widened = false;
+    if written.mode() == Mode::ReadOnly && settings.mode() == Mode::ReadWrite {
+        let allowed = matches!(
+            target.env.get("E2E_ALLOW_WRITES").as_deref(),
+            Some("1" | "true" | "yes")
+        );
+        if !allowed {
+            return Err(o.error(
+                &key("target.mode"),
+                "would make a read-only target read-write: the environment may only make a \
+                 target more restrictive; write mode = \"read-write\" in the file, or pass \
+                 `carbon-e2e validate --allow-writes` (E2E_ALLOW_WRITES=1), which the report \
+                 names",
+            ));
+        }
+        widened = true;
+    }
+    if let Some(kind) = crate::OPT_INS
+        .iter()
+        .find(|k| settings.allows(k) && !written.allows(k))
+    {
+        return Err(o.error(
+            &key("target.opt_in"),
+            format!(
+                "would opt in to `{kind}`, which the file does not: the environment may only make \
+                 a target more restrictive; add \"{kind}\" to opt_in in the file"
+            ),
+        ));
+    }
+    Ok(widened)
 }
 
 /// Every `*_env` setting names an environment variable (`[A-Za-z_][A-Za-z0-9_]*`) or a
@@ -1053,6 +1107,47 @@ logs_query = \"{a=\\\"b\\\"}\"
             let env = pin_target(&Env::from_pairs([("E2E_TARGET", given)]), dir);
             assert_eq!(env.get("E2E_TARGET").unwrap(), given);
         }
+    }
+
+    #[rstest::rstest]
+    #[case::read_write_made_read_only("kind = \"local\"", &[("E2E_TARGET_MODE", "read-only")], crate::Mode::ReadOnly)]
+    #[case::local_made_a_cluster("kind = \"local\"", &[("E2E_TARGET_KIND", "cluster")], crate::Mode::ReadOnly)]
+    #[case::opt_ins_narrowed("kind = \"cluster\"\nopt_in = [\"heavy-query\"]", &[("E2E_TARGET_OPT_IN", "[]")], crate::Mode::ReadOnly)]
+    #[case::widened_by_the_flag("kind = \"cluster\"", &[("E2E_TARGET_MODE", "read-write"), ("E2E_ALLOW_WRITES", "1")], crate::Mode::ReadWrite)]
+    fn the_environment_may_restrict_a_target(
+        #[case] settings: &str,
+        #[case] env: &[(&str, &str)],
+        #[case] mode: crate::Mode,
+    ) {
+        let (_d, paths) = setup(&LOCAL.replace("kind = \"local\"", settings));
+        let t = load_with(&Env::from_pairs(env.iter().copied()), &paths).unwrap();
+        assert_eq!(t.settings.mode(), mode);
+        assert_eq!(t.allow_writes, mode == crate::Mode::ReadWrite);
+        if env[0].0 == "E2E_TARGET_OPT_IN" {
+            assert!(!t.settings.allows("heavy-query"));
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::read_only_made_read_write("kind = \"cluster\"", &[("E2E_TARGET_MODE", "read-write")], "E2E_TARGET_MODE", "--allow-writes")]
+    #[case::a_cluster_made_local("kind = \"cluster\"", &[("E2E_TARGET_KIND", "local")], "E2E_TARGET_KIND", "--allow-writes")]
+    #[case::stated_read_only_made_read_write("kind = \"local\"\nmode = \"read-only\"", &[("E2E_TARGET_MODE", "read-write")], "E2E_TARGET_MODE", "--allow-writes")]
+    #[case::opt_in_widened("kind = \"cluster\"\nmode = \"read-write\"", &[("E2E_TARGET_OPT_IN", "[\"heavy-query\"]")], "E2E_TARGET_OPT_IN", "heavy-query")]
+    #[case::opt_in_widened_even_with_the_flag("kind = \"cluster\"", &[("E2E_TARGET_KIND", "local"), ("E2E_ALLOW_WRITES", "1")], "E2E_TARGET_KIND", "opt_in")]
+    fn the_environment_may_not_widen_a_target(
+        #[case] settings: &str,
+        #[case] env: &[(&str, &str)],
+        #[case] var: &str,
+        #[case] says: &str,
+    ) {
+        let (_d, paths) = setup(&LOCAL.replace("kind = \"local\"", settings));
+        let e = load_with(&Env::from_pairs(env.iter().copied()), &paths)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(var) && e.contains(says) && e.contains("more restrictive"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -852,6 +852,9 @@ pub struct Target {
     pub platform: Option<PlatformConfig>,
     /// `[velero]`, when the target has a Velero to validate.
     pub velero: Option<VeleroConfig>,
+    /// Whether this run writes to a target its file makes read-only, because `validate
+    /// --allow-writes` (`E2E_ALLOW_WRITES=1`) said so: every report of the run says it.
+    pub allow_writes: bool,
     /// The environment credentials are read from (process over stack env file).
     pub(crate) env: Env,
 }
@@ -872,6 +875,7 @@ impl Target {
             kubernetes: file.kubernetes,
             platform: file.platform,
             velero: file.velero,
+            allow_writes: false,
             env,
         }
     }
