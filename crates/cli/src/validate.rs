@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use carbon_config::{Env, TargetKind};
 
+use quick_junit::Report;
+
 use crate::nextest::{self, PlannedTrial};
 use crate::{reap, report};
 
@@ -98,7 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     nextest::ensure_installed()?;
     if args.plan {
-        let binaries = nextest::suite_binaries()?;
+        let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
         let plans = nextest::plans(&binaries, &child_env)?;
         print_plan(&plans);
         return Ok(ExitCode::SUCCESS);
@@ -124,42 +126,48 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let binaries = nextest::suite_binaries()?;
+    let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
     let plans = nextest::plans(&binaries, &child_env)?;
     let filter = (!args.workspace).then_some("package(/^suite-/)");
     let mut cmd = nextest::run_command(&args.profile, filter, &args.nextest_args);
     cmd.envs(child_env.iter().copied());
     println!("validate: run id {run_id}");
+    // The previous run's report must not pass for this one's.
+    let junit = nextest::junit_path(&env, &args.profile);
+    match std::fs::remove_file(&junit) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing the previous {}", junit.display()));
+        }
+        _ => {}
+    }
+    let started = std::time::SystemTime::now();
     let status = cmd.status().context("running cargo nextest")?;
 
-    let junit = nextest::junit_path(&env, &args.profile);
-    let mut summary = report::Summary::default();
-    let mut report_path = None;
-    match report::read(&junit) {
-        Ok(mut r) => {
-            let name = if target.allow_writes {
-                format!("{} (read-write by --allow-writes)", target.name)
-            } else {
-                target.name.clone()
-            };
-            report::complete(&mut r, &name, &plans, strict);
-            let path = junit
-                .parent()
-                .map(|p| p.join(&target.name).join("junit.xml"))
-                .unwrap_or_else(|| junit.clone());
-            report::write(&r, &path)?;
-            summary = report::summarise(&r);
-            if args.message_format == "human" {
-                report::print(&summary);
-                println!("\nJUnit report: {}", path.display());
-            }
-            report_path = Some(path);
-        }
-        Err(e) => println!(
+    let mut r = report::read_fresh(&junit, started).unwrap_or_else(|e| {
+        // No report from this run: every trial planned to run is then a failure, named.
+        println!(
             "validate: no JUnit report for profile `{}`: {e:#}",
             args.profile
-        ),
+        );
+        Report::new("nextest-run")
+    });
+    let name = if target.allow_writes {
+        format!("{} (read-write by --allow-writes)", target.name)
+    } else {
+        target.name.clone()
+    };
+    report::complete(&mut r, &name, &plans, strict, !args.nextest_args.is_empty());
+    let path = junit
+        .parent()
+        .map(|p| p.join(&target.name).join("junit.xml"))
+        .unwrap_or_else(|| junit.clone());
+    report::write(&r, &path)?;
+    let mut summary = report::summarise(&r);
+    if args.message_format == "human" {
+        report::print(&summary);
+        println!("\nJUnit report: {}", path.display());
     }
+    let report_path = Some(path);
     if !status.success() && summary.failed() == 0 {
         summary.extra_failures = 1; // nextest failed outside any trial: never report green
     }
@@ -173,10 +181,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{note}");
         }
         println!(
-            "validate: not run: {} skipped (service not configured), {} refused by policy, {} live-only",
+            "validate: not run: {} skipped (service not configured), {} refused by policy, {} live-only, {} not selected",
             summary.count("skip"),
             summary.count("refused"),
-            summary.count("live-only")
+            summary.count("live-only"),
+            summary.count("not-selected")
         );
         println!(
             "validate: {} passed, {} failed, {} skipped",
