@@ -1,12 +1,12 @@
-//! `validate`: the main job. Local stack up (for a `local` target), reap leftovers (local
-//! only, unless `--reap`), run the suites through nextest, write the JUnit report for the target
+//! `validate`: the main job. Local stack up (for a target on the local stack: `kind = "local"`
+//! or `local_stack = true`), reap leftovers (local stack only, unless `--reap`), run the suites through nextest, write the JUnit report for the target
 //! (every trial that did not run included, with its reason), summarise, end with one plain
 //! count line.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use carbon_config::{Env, TargetKind};
+use carbon_config::Env;
 
 use quick_junit::Report;
 
@@ -106,7 +106,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    if target.settings.kind == TargetKind::Local && !args.no_stack {
+    if target.settings.uses_local_stack() && !args.no_stack {
         let started = carbon_stack::up(&env)
             .await
             .context("bringing up the local stack")?;
@@ -114,7 +114,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // Reload: the stack may have just written the credentials the target reads.
     let target = carbon_config::load_with(&env, &paths).context("loading the target")?;
-    if target.settings.kind == TargetKind::Local || args.reap {
+    if target.settings.uses_local_stack() || args.reap {
         let outcome = reap::reap(&target, &reap::Selection::before_run()).await;
         if outcome.failed > 0 {
             println!("validate: reaping leftovers failed in part (continuing)");

@@ -127,12 +127,19 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
     // Parsed once as a table that the overrides are laid on ...
     let mut table: toml::Table = toml::from_str(&text).map_err(parse_err)?;
 
-    let local = table
-        .get("target")
-        .and_then(|t| t.get("kind"))
-        .and_then(toml::Value::as_str)
-        == Some("local");
-    let env = if local {
+    // Whether to read the stack's env file is the file's to say (`local_stack`, else `kind`):
+    // the env file's own variables cannot decide it.
+    let settings = table.get("target");
+    let local_stack = match settings.and_then(|t| t.get("local_stack")) {
+        Some(v) => v.as_bool() == Some(true),
+        None => {
+            settings
+                .and_then(|t| t.get("kind"))
+                .and_then(toml::Value::as_str)
+                == Some("local")
+        }
+    };
+    let env = if local_stack {
         match std::fs::read_to_string(paths.stack_env_file()) {
             Ok(stack) => env.layered_over(&Env::parse_env_file(&stack)),
             Err(_) => env.clone(),
@@ -1151,6 +1158,31 @@ logs_query = \"{a=\\\"b\\\"}\"
     }
 
     #[test]
+    fn a_cluster_target_that_says_local_stack_reads_the_stacks_env_file() {
+        let text = LOCAL.replace(
+            "kind = \"local\"",
+            "kind = \"cluster\"\nmode = \"read-write\"\nlocal_stack = true",
+        );
+        let (_d, paths) = setup(&text);
+        std::fs::create_dir_all(&paths.stack).unwrap();
+        std::fs::write(paths.stack_env_file(), "TEST_SECRET=stack-secret\n").unwrap();
+        let t = load_with(&Env::default(), &paths).unwrap();
+        assert!(t.settings.uses_local_stack());
+        assert_eq!(t.settings.mode(), crate::Mode::ReadWrite);
+        assert_eq!(
+            t.credential("minio", "TEST_SECRET").unwrap().expose(),
+            "stack-secret"
+        );
+        // Without it, a cluster does not read the stack's file.
+        let (_d2, paths2) = setup(&text.replace("local_stack = true", ""));
+        std::fs::create_dir_all(&paths2.stack).unwrap();
+        std::fs::write(paths2.stack_env_file(), "TEST_SECRET=stack-secret\n").unwrap();
+        let t = load_with(&Env::default(), &paths2).unwrap();
+        assert!(!t.settings.uses_local_stack());
+        assert!(t.credential("minio", "TEST_SECRET").is_err());
+    }
+
+    #[test]
     fn unknown_target_lists_the_available_ones() {
         let (_d, paths) = setup(LOCAL);
         let err = load_with(&Env::from_pairs([("E2E_TARGET", "prod")]), &paths)
@@ -1346,7 +1378,7 @@ logs_query = \"{a=\\\"b\\\"}\"
     fn shipped_targets_parse() {
         let env = Env::default();
         let paths = Paths::from_env(&env);
-        for name in ["local", "staging"] {
+        for name in ["local", "local-k8s", "staging"] {
             let path = paths.targets.join(format!("{name}.toml"));
             load_from_file(&path, &env, &paths).unwrap_or_else(|e| panic!("{name}: {e}"));
         }

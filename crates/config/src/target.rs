@@ -57,6 +57,15 @@ pub struct Settings {
     /// Time one cleanup action may take (within the budget). Default 20 s.
     #[serde(default = "default_cleanup_step")]
     pub cleanup_step_timeout_secs: u64,
+    /// Whether the target's services are the local stack's (`carbon-e2e stack up`), however
+    /// they are reached: then the stack's env file (`<stack dir>/stack.env`, which names its
+    /// kubeconfig, credentials and the log shipper's directory) is read under the process
+    /// environment, `validate` brings the stack up and reaps leftovers before a run, and
+    /// live-only trials are reported as such. Default: `true` for `kind = "local"`, else
+    /// `false`. `local-k8s.toml` is a `cluster` that says `true`; a copy for a real cluster
+    /// leaves it out.
+    #[serde(default)]
+    pub local_stack: Option<bool>,
     /// A PEM file of extra CA certificates every service's client trusts, unless its section
     /// names its own `ca_file`. The system's certificate store and the bundled webpki roots are
     /// always trusted; a relative path is read from the target file's directory.
@@ -136,6 +145,12 @@ impl Settings {
             TargetKind::Local | TargetKind::Kind => Mode::ReadWrite,
             TargetKind::Cluster => Mode::ReadOnly,
         })
+    }
+
+    /// Whether the target's services are the local stack's: [`Self::local_stack`], else
+    /// whether it is a `local` target.
+    pub fn uses_local_stack(&self) -> bool {
+        self.local_stack.unwrap_or(self.kind == TargetKind::Local)
     }
 
     /// Whether the target allows the heavy or disruptive trials of kind `key`.
