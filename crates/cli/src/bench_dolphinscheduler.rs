@@ -84,7 +84,7 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
 
     // 2. Start to SUCCESS.
     let ds = DsClient::from_target(&target)?;
-    let run_id = carbon_config::run_id(env);
+    let run_id = carbon_config::run_id(env)?;
     let project = ds
         .create_project(
             &format!("e2e-{run_id}-bench"),

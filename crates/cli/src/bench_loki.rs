@@ -65,7 +65,7 @@ pub async fn run(env: &Env, repeat: usize, repeat_slow: usize) -> anyhow::Result
     }
 
     // 2. Push to queryable.
-    let run_id = carbon_config::run_id(env);
+    let run_id = carbon_config::run_id(env)?;
     let mut push = Vec::new();
     for i in 0..repeat {
         let labels = [

@@ -42,8 +42,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("  {}", target.settings.description);
     }
     println!(
-        "  mode {}, opt-in {}",
+        "  mode {}{}, opt-in {}",
         target.settings.mode().as_str(),
+        if target.allow_writes {
+            " (read-only in the file; E2E_ALLOW_WRITES=1)"
+        } else {
+            ""
+        },
         opt_ins(&target)
     );
     println!(
@@ -259,6 +264,7 @@ async fn json(target: &Target, reach: &[(String, String)]) -> anyhow::Result<Exi
             "source": target.source,
             "kind": format!("{:?}", target.settings.kind).to_lowercase(),
             "mode": target.settings.mode().as_str(),
+            "allow_writes": target.allow_writes,
             "opt_in": allowed,
             "healthy": healthy,
             "reach": reach,

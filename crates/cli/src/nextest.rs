@@ -75,26 +75,32 @@ pub struct SuiteBinary {
     pub id: String,
     /// The built executable.
     pub path: PathBuf,
+    /// The trials nextest would run under the profile (its default filter applied, ignored
+    /// trials left out), when its listing says so.
+    pub selected: Option<std::collections::BTreeSet<String>>,
 }
 
 /// The suites' harness binaries (`suite-<name>::<name>`) that `cargo nextest list` builds and
-/// finds.
+/// finds, listed under `profile` with `env` (the trials' own environment).
 ///
 /// # Errors
 /// When `cargo nextest list` fails or prints something else than its JSON.
-pub fn suite_binaries() -> anyhow::Result<Vec<SuiteBinary>> {
+pub fn suite_binaries(profile: &str, env: &[(&str, &str)]) -> anyhow::Result<Vec<SuiteBinary>> {
     let out = Command::new("cargo")
         .current_dir(carbon_config::workspace_root())
         .args([
             "nextest",
             "list",
             "--workspace",
+            "--profile",
+            profile,
             "-E",
             "package(/^suite-/)",
             "--message-format",
             "json",
         ])
         .env("E2E_PLAN_LISTING", "1")
+        .envs(env.iter().copied())
         .stderr(Stdio::inherit())
         .output()
         .context("running cargo nextest list")?;
@@ -121,9 +127,30 @@ pub fn suite_binaries() -> anyhow::Result<Vec<SuiteBinary>> {
             Some(SuiteBinary {
                 id: id.clone(),
                 path: PathBuf::from(s.get("binary-path")?.as_str()?),
+                selected: selected(s),
             })
         })
         .collect())
+}
+
+/// The test cases of one binary in `cargo nextest list`'s JSON whose `filter-match` is
+/// `matches`; `None` when the listing does not say (an older nextest).
+fn selected(suite: &serde_json::Value) -> Option<std::collections::BTreeSet<String>> {
+    let cases = suite.get("testcases")?.as_object()?;
+    cases
+        .iter()
+        .map(|(name, case)| {
+            let status = case.get("filter-match")?.get("status")?.as_str()?;
+            Some((name, status == "matches"))
+        })
+        .collect::<Option<Vec<_>>>()
+        .map(|cases| {
+            cases
+                .into_iter()
+                .filter(|(_, m)| *m)
+                .map(|(n, _)| n.clone())
+                .collect()
+        })
 }
 
 /// One trial's plan as its suite binary prints it with `E2E_PLAN=1`.
@@ -148,6 +175,9 @@ pub struct PlannedTrial {
     /// The opt-in kind it needs.
     #[serde(default)]
     pub opt_in: Option<String>,
+    /// Whether nextest selects it under the profile (its default filter), when known.
+    #[serde(skip)]
+    pub selected: Option<bool>,
 }
 
 /// Every suite trial's plan on the current target: each suite binary run with `E2E_PLAN=1`,
@@ -171,6 +201,7 @@ pub fn plans(binaries: &[SuiteBinary], env: &[(&str, &str)]) -> anyhow::Result<V
             let mut t: PlannedTrial = serde_json::from_str(line)
                 .with_context(|| format!("reading {}'s plan line {line:?}", b.id))?;
             t.binary = b.id.clone();
+            t.selected = b.selected.as_ref().map(|s| s.contains(&t.trial));
             out.push(t);
         }
     }

@@ -26,6 +26,27 @@ pub fn read(path: &Path) -> anyhow::Result<Report> {
         .with_context(|| format!("parsing the JUnit report {}", path.display()))
 }
 
+/// The cause given to a trial the plan said would run and nextest's JUnit does not hold.
+pub const ABSENT: &str = "planned to run but absent from nextest's JUnit: nextest stopped before \
+                          it, or its binary failed to list";
+
+/// Reads a JUnit file written by this run: one older than `since` (the run's start) is another
+/// run's and is refused rather than summarised.
+///
+/// # Errors
+/// When the file is missing, older than `since`, or not JUnit.
+pub fn read_fresh(path: &Path, since: std::time::SystemTime) -> anyhow::Result<Report> {
+    let written = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("reading the JUnit report {}", path.display()))?;
+    anyhow::ensure!(
+        written >= since,
+        "the JUnit report {} was written before this run started: nextest wrote none for it",
+        path.display()
+    );
+    read(path)
+}
+
 /// Writes a JUnit file (creating its directory).
 ///
 /// # Errors
@@ -39,8 +60,17 @@ pub fn write(report: &Report, path: &Path) -> anyhow::Result<()> {
 }
 
 /// Makes the report say everything: named after the target, failures with their one-line
-/// cause, and every planned trial nextest did not run as `<skipped>` with its reason.
-pub fn complete(report: &mut Report, target: &str, plans: &[PlannedTrial], strict: bool) {
+/// cause, every planned trial nextest did not run as `<skipped>` with its reason, and every
+/// trial the plan said would run that the JUnit lacks as a failure ([`ABSENT`]). `filtered`:
+/// the run was given extra nextest arguments that may deselect trials; such a trial is then
+/// listed as `not-selected` instead.
+pub fn complete(
+    report: &mut Report,
+    target: &str,
+    plans: &[PlannedTrial],
+    strict: bool,
+    filtered: bool,
+) {
     report.name = Some(format!("carbon-e2e {target}").into());
     for suite in &mut report.test_suites {
         for case in &mut suite.test_cases {
@@ -53,12 +83,13 @@ pub fn complete(report: &mut Report, target: &str, plans: &[PlannedTrial], stric
         }
     }
     for plan in plans {
-        let not_run = match plan.status.as_str() {
-            "refused" | "live-only" => true,
-            "skip" => !strict, // strict mode ran it: it is in the report as a failure
-            _ => false,
+        let runs = match plan.status.as_str() {
+            "refused" | "live-only" => false,
+            "skip" => strict, // strict mode runs it: it fails, naming what is not configured
+            _ => true,        // `run`, `broken-target`
         };
-        if !not_run {
+        // nextest's profile (its default filter) leaves it out: not this run's to hold.
+        if runs && plan.selected == Some(false) {
             continue;
         }
         let suite = match report
@@ -81,10 +112,23 @@ pub fn complete(report: &mut Report, target: &str, plans: &[PlannedTrial], stric
         {
             continue;
         }
-        let mut status = TestCaseStatus::skipped();
-        status
-            .set_type(plan.status.clone())
-            .set_message(format!("{}: {}", plan.status, plan.reason));
+        let status = if !runs {
+            let mut status = TestCaseStatus::skipped();
+            status
+                .set_type(plan.status.clone())
+                .set_message(format!("{}: {}", plan.status, plan.reason));
+            status
+        } else if filtered {
+            let mut status = TestCaseStatus::skipped();
+            status
+                .set_type("not-selected")
+                .set_message("not-selected: not in this run's selection (extra nextest arguments)");
+            status
+        } else {
+            let mut status = TestCaseStatus::non_success(quick_junit::NonSuccessKind::Failure);
+            status.set_type("absent").set_message(ABSENT);
+            status
+        };
         let mut case = TestCase::new(plan.trial.clone(), status);
         case.set_classname(plan.binary.clone());
         suite.add_test_case(case);
@@ -97,8 +141,22 @@ pub fn complete(report: &mut Report, target: &str, plans: &[PlannedTrial], stric
             .iter()
             .filter(|c| matches!(c.status, TestCaseStatus::Skipped { .. }))
             .count();
+        suite.failures = suite
+            .test_cases
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.status,
+                    TestCaseStatus::NonSuccess {
+                        kind: quick_junit::NonSuccessKind::Failure,
+                        ..
+                    }
+                )
+            })
+            .count();
     }
     report.tests = report.test_suites.iter().map(|s| s.tests).sum();
+    report.failures = report.test_suites.iter().map(|s| s.failures).sum();
 }
 
 /// One row of the summary.
@@ -163,7 +221,7 @@ impl Summary {
     }
 
     /// The summary as one JSON object.
-    pub fn to_json(&self, target: &str, run_id: &str, junit: Option<&Path>) -> String {
+    pub fn to_json(&self, target: &str, run_id: &str, junit: Option<&Path>) -> serde_json::Value {
         serde_json::json!({
             "target": target,
             "run_id": run_id,
@@ -181,7 +239,6 @@ impl Summary {
                 "trial": l.name, "status": l.status, "line": l.line,
             })).collect::<Vec<_>>(),
         })
-        .to_string()
     }
 }
 
@@ -280,6 +337,10 @@ pub fn print(summary: &Summary) {
         ),
         ("refused", "refused by policy (nothing was sent)"),
         ("skip", "skipped (service not configured)"),
+        (
+            "not-selected",
+            "not selected (deselected by the extra nextest arguments)",
+        ),
     ] {
         let listed: Vec<&Listed> = summary
             .listed
@@ -323,6 +384,7 @@ error: required buckets missing at http://127.0.0.1:17070/: velero-backups
             creates: None,
             cleanup: None,
             opt_in: None,
+            selected: None,
         }
     }
 
@@ -338,7 +400,7 @@ error: required buckets missing at http://127.0.0.1:17070/: velero-backups
             ),
             planned("grafana::smoke::health", "live-only", "Grafana is AGPL"),
         ];
-        complete(&mut report, "prod", &plans, true);
+        complete(&mut report, "prod", &plans, true, false);
         let xml = report.to_string().unwrap();
         let report = Report::deserialize_from_str(&xml).unwrap();
         assert_eq!(report.name.as_ref().unwrap().as_str(), "carbon-e2e prod");
@@ -355,5 +417,74 @@ error: required buckets missing at http://127.0.0.1:17070/: velero-backups
         ));
         assert!(xml.contains("refused: target `prod` is read-only"), "{xml}");
         assert!(xml.contains("live-only: Grafana is AGPL"), "{xml}");
+    }
+
+    #[test]
+    fn a_trial_planned_to_run_but_absent_from_the_junit_is_a_named_failure() {
+        let plans = [
+            planned("minio::smoke::health", "run", ""),
+            planned("minio::smoke::required_buckets_exist", "run", ""),
+            planned("minio::full::multipart_round_trip", "run", ""),
+            planned(
+                "minio::full::listed_elsewhere",
+                "broken-target",
+                "cannot load",
+            ),
+        ];
+        let mut report = Report::deserialize_from_str(XML).unwrap();
+        complete(&mut report, "local", &plans, false, false);
+        let report = Report::deserialize_from_str(&report.to_string().unwrap()).unwrap();
+        let s = summarise(&report);
+        assert_eq!((s.passed(), s.failed()), (1, 3));
+        for trial in [
+            "minio::full::multipart_round_trip",
+            "minio::full::listed_elsewhere",
+        ] {
+            let l = s.listed.iter().find(|l| l.name.ends_with(trial)).unwrap();
+            assert_eq!((l.status.as_str(), l.line.as_str()), ("failed", ABSENT));
+        }
+        assert_eq!(report.failures, 3);
+
+        // A binary that never reached the JUnit: all of its planned trials fail.
+        let mut other = planned("trino::smoke::health", "run", "");
+        other.binary = "suite-trino::trino".into();
+        let mut report = Report::deserialize_from_str(XML).unwrap();
+        complete(&mut report, "local", &[other.clone()], false, false);
+        let s = summarise(&report);
+        assert!(
+            s.listed
+                .iter()
+                .any(|l| l.name == "suite-trino::trino::trino::smoke::health"
+                    && l.status == "failed"),
+            "{:?}",
+            s.listed
+        );
+
+        // Left out by the profile's filter: expected to be absent.
+        other.selected = Some(false);
+        let mut report = Report::deserialize_from_str(XML).unwrap();
+        complete(&mut report, "local", &[other.clone()], false, false);
+        assert_eq!(summarise(&report).failed(), 1);
+
+        // Extra nextest arguments may deselect it: listed as such, not counted as run.
+        other.selected = None;
+        let mut report = Report::deserialize_from_str(XML).unwrap();
+        complete(&mut report, "local", &[other], false, true);
+        let s = summarise(&report);
+        assert_eq!((s.failed(), s.count("not-selected")), (1, 1));
+    }
+
+    #[test]
+    fn a_junit_older_than_the_run_is_refused() {
+        let path =
+            std::env::temp_dir().join(format!("carbon-e2e-junit-{:x}.xml", rand::random::<u64>()));
+        std::fs::write(&path, XML).unwrap();
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(read_fresh(&path, written).is_ok());
+        let later = written + Duration::from_secs(1);
+        let e = read_fresh(&path, later).unwrap_err().to_string();
+        assert!(e.contains("before this run started"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+        assert!(read_fresh(&path, written).is_err());
     }
 }

@@ -1,12 +1,14 @@
-//! `validate`: the main job. Local stack up (for a `local` target), reap leftovers (local
-//! only, unless `--reap`), run the suites through nextest, write the JUnit report for the target
+//! `validate`: the main job. Local stack up (for a target on the local stack: `kind = "local"`
+//! or `local_stack = true`), reap leftovers (local stack only, unless `--reap`), run the suites through nextest, write the JUnit report for the target
 //! (every trial that did not run included, with its reason), summarise, end with one plain
 //! count line.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use carbon_config::{Env, TargetKind};
+use carbon_config::Env;
+
+use quick_junit::Report;
 
 use crate::nextest::{self, PlannedTrial};
 use crate::{reap, report};
@@ -33,6 +35,12 @@ pub struct Args {
     /// creates and how it is cleaned up) and exit: no request is sent, nothing is started.
     #[arg(long)]
     plan: bool,
+    /// Write to a target whose file makes it read-only: this run is read-write (sets
+    /// `E2E_ALLOW_WRITES=1` and, unless given, `E2E_TARGET_MODE=read-write` for every trial).
+    /// The environment alone may only make a target more restrictive; this flag is printed in
+    /// the summary and names the JUnit report.
+    #[arg(long)]
+    allow_writes: bool,
     /// `human` (default) or `json`: the summary as one JSON object on the last line.
     #[arg(long, default_value = "human", value_parser = ["human", "json"])]
     message_format: String,
@@ -42,8 +50,22 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let env = Env::from_process();
-    let target = carbon_config::load().context("loading the target")?;
+    // A relative E2E_TARGET path is this directory's; the trials, which run in their package's
+    // directory, are given it as an absolute path.
+    let env = match std::env::current_dir() {
+        Ok(cwd) => carbon_config::pin_target(&Env::from_process(), &cwd),
+        Err(_) => Env::from_process(),
+    };
+    let mut widen: Vec<(&str, &str)> = Vec::new();
+    if args.allow_writes {
+        widen.push(("E2E_ALLOW_WRITES", "1"));
+        if env.get("E2E_TARGET_MODE").is_none() {
+            widen.push(("E2E_TARGET_MODE", "read-write"));
+        }
+    }
+    let env = Env::from_pairs(widen.iter().copied()).layered_over(&env);
+    let paths = carbon_config::Paths::from_env(&env);
+    let target = carbon_config::load_with(&env, &paths).context("loading the target")?;
     println!(
         "validate: target `{}` ({:?}, {}) from {}",
         target.name,
@@ -51,33 +73,48 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         target.settings.mode().as_str(),
         target.source.display()
     );
+    let allow_writes_note = target.allow_writes.then(|| {
+        format!(
+            "validate: --allow-writes: target `{}` is read-only in its file; this run may write to it",
+            target.name
+        )
+    });
+    if let Some(note) = &allow_writes_note {
+        println!("{note}");
+    }
     let strict = args.strict || carbon_config::strict(&env);
     // One run id for every trial process, known here so the plan, the report and the run's own
     // state share it.
-    let run_id = env
-        .get("E2E_RUN_ID")
-        .map(|_| carbon_config::run_id(&env))
-        .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>()));
+    let run_id = match env.get("E2E_RUN_ID") {
+        Some(_) => carbon_config::run_id(&env)?,
+        None => format!("{:08x}", rand::random::<u32>()),
+    };
     let strict_env = if strict { "1" } else { "" };
-    let child_env = [("E2E_RUN_ID", run_id.as_str()), ("E2E_STRICT", strict_env)];
+    let target_file = target.source.to_string_lossy().into_owned();
+    let mut child_env = vec![
+        ("E2E_RUN_ID", run_id.as_str()),
+        ("E2E_STRICT", strict_env),
+        ("E2E_TARGET", target_file.as_str()),
+    ];
+    child_env.extend(widen.iter().copied());
 
     nextest::ensure_installed()?;
     if args.plan {
-        let binaries = nextest::suite_binaries()?;
+        let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
         let plans = nextest::plans(&binaries, &child_env)?;
         print_plan(&plans);
         return Ok(ExitCode::SUCCESS);
     }
 
-    if target.settings.kind == TargetKind::Local && !args.no_stack {
+    if target.settings.uses_local_stack() && !args.no_stack {
         let started = carbon_stack::up(&env)
             .await
             .context("bringing up the local stack")?;
         crate::print_started(&started);
     }
     // Reload: the stack may have just written the credentials the target reads.
-    let target = carbon_config::load().context("loading the target")?;
-    if target.settings.kind == TargetKind::Local || args.reap {
+    let target = carbon_config::load_with(&env, &paths).context("loading the target")?;
+    if target.settings.uses_local_stack() || args.reap {
         let outcome = reap::reap(&target, &reap::Selection::before_run()).await;
         if outcome.failed > 0 {
             println!("validate: reaping leftovers failed in part (continuing)");
@@ -89,52 +126,66 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let binaries = nextest::suite_binaries()?;
+    let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
     let plans = nextest::plans(&binaries, &child_env)?;
     let filter = (!args.workspace).then_some("package(/^suite-/)");
     let mut cmd = nextest::run_command(&args.profile, filter, &args.nextest_args);
     cmd.envs(child_env.iter().copied());
     println!("validate: run id {run_id}");
+    // The previous run's report must not pass for this one's.
+    let junit = nextest::junit_path(&env, &args.profile);
+    match std::fs::remove_file(&junit) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing the previous {}", junit.display()));
+        }
+        _ => {}
+    }
+    let started = std::time::SystemTime::now();
     let status = cmd.status().context("running cargo nextest")?;
 
-    let junit = nextest::junit_path(&env, &args.profile);
-    let mut summary = report::Summary::default();
-    let mut report_path = None;
-    match report::read(&junit) {
-        Ok(mut r) => {
-            report::complete(&mut r, &target.name, &plans, strict);
-            let path = junit
-                .parent()
-                .map(|p| p.join(&target.name).join("junit.xml"))
-                .unwrap_or_else(|| junit.clone());
-            report::write(&r, &path)?;
-            summary = report::summarise(&r);
-            if args.message_format == "human" {
-                report::print(&summary);
-                println!("\nJUnit report: {}", path.display());
-            }
-            report_path = Some(path);
-        }
-        Err(e) => println!(
+    let mut r = report::read_fresh(&junit, started).unwrap_or_else(|e| {
+        // No report from this run: every trial planned to run is then a failure, named.
+        println!(
             "validate: no JUnit report for profile `{}`: {e:#}",
             args.profile
-        ),
+        );
+        Report::new("nextest-run")
+    });
+    let name = if target.allow_writes {
+        format!("{} (read-write by --allow-writes)", target.name)
+    } else {
+        target.name.clone()
+    };
+    report::complete(&mut r, &name, &plans, strict, !args.nextest_args.is_empty());
+    let path = junit
+        .parent()
+        .map(|p| p.join(&target.name).join("junit.xml"))
+        .unwrap_or_else(|| junit.clone());
+    report::write(&r, &path)?;
+    let mut summary = report::summarise(&r);
+    if args.message_format == "human" {
+        report::print(&summary);
+        println!("\nJUnit report: {}", path.display());
     }
+    let report_path = Some(path);
     if !status.success() && summary.failed() == 0 {
         summary.extra_failures = 1; // nextest failed outside any trial: never report green
     }
-    let _ = std::fs::remove_dir_all(carbon_config::Paths::from_env(&env).run_state(&run_id));
+    let _ = std::fs::remove_dir_all(paths.run_state(&run_id));
     if args.message_format == "json" {
-        println!(
-            "{}",
-            summary.to_json(&target.name, &run_id, report_path.as_deref())
-        );
+        let mut json = summary.to_json(&target.name, &run_id, report_path.as_deref());
+        json["allow_writes"] = target.allow_writes.into();
+        println!("{json}");
     } else {
+        if let Some(note) = &allow_writes_note {
+            println!("{note}");
+        }
         println!(
-            "validate: not run: {} skipped (service not configured), {} refused by policy, {} live-only",
+            "validate: not run: {} skipped (service not configured), {} refused by policy, {} live-only, {} not selected",
             summary.count("skip"),
             summary.count("refused"),
-            summary.count("live-only")
+            summary.count("live-only"),
+            summary.count("not-selected")
         );
         println!(
             "validate: {} passed, {} failed, {} skipped",

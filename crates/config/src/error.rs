@@ -51,11 +51,37 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A value parses but cannot work, located: the file and line that set it, or the
+    /// `E2E_*` variable that overrode it, and the key. The value itself is never shown (it may
+    /// be a secret written where a variable's name belongs).
+    #[error("invalid target file {}{place}: `{key}`: {message}", path.display())]
+    Located {
+        /// The target file.
+        path: PathBuf,
+        /// `, line 12`, ` (set by E2E_MINIO_ENDPOINT)` or `` when a default was used.
+        place: String,
+        /// `[section] key`.
+        key: String,
+        /// What is wrong, and what to write instead.
+        message: String,
+    },
+    /// `E2E_RUN_ID` does not have a run id's shape ([`carbon_core::naming::is_run_id`]): the
+    /// reaper would not recognise what the run creates.
+    #[error(
+        "E2E_RUN_ID `{value}` is not a run id: it must be {} (the shape the reaper recognises)",
+        carbon_core::naming::RUN_ID_SHAPE
+    )]
+    RunId {
+        /// The value given.
+        value: String,
+    },
     /// A credential the target needs is not set.
-    #[error("missing credential for {service}: set the environment variable {var}")]
+    #[error("missing credential for {service}: the variable named in `{key}`, {var}, is not set")]
     MissingCredential {
         /// The service that needs it.
         service: &'static str,
+        /// The setting that names the variable, `[trino] password_env`.
+        key: String,
         /// The variable to set.
         var: String,
     },

@@ -22,13 +22,13 @@ mod target;
 
 pub use env::Env;
 pub use error::ConfigError;
-pub use load::{load, load_from_file, load_with};
+pub use load::{load, load_from_file, load_with, pin_target, target_file};
 pub use paths::{Paths, workspace_root};
 pub use secret::Secret;
 pub use target::{
     ArgoCounts, CriticalWorkload, DolphinSchedulerConfig, DsApi, GrafanaConfig, KubernetesConfig,
     LokiConfig, MinioConfig, Mode, OPT_INS, PlatformConfig, Service, Settings, Target, TargetKind,
-    TrinoConfig, VeleroConfig, VictoriaMetricsConfig, VmAlertConfig, is_service_ref,
+    TrinoConfig, VeleroConfig, VictoriaMetricsConfig, VmAlertConfig, is_service_ref, is_variable_name,
     k8s_secret_ref_error, k8s_service_ref_error,
 };
 
@@ -57,26 +57,71 @@ pub fn strict(env: &Env) -> bool {
 /// nextest's `NEXTEST_RUN_ID` (shared by all test processes of one run), else one made from
 /// the clock and the process id. Lowercase letters and digits only, so it fits bucket keys,
 /// SQL identifiers and project names alike.
-pub fn run_id(env: &Env) -> String {
-    let clean = |s: &str| {
-        s.chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .take(12)
-            .collect::<String>()
-    };
+///
+/// # Errors
+/// [`ConfigError::RunId`] when `E2E_RUN_ID` is not exactly a run id's shape
+/// ([`carbon_core::naming::is_run_id`], the reaper's test): nothing is cut or lowercased to fit,
+/// so the id a person gives is the one that names what the run creates.
+pub fn run_id(env: &Env) -> Result<String, ConfigError> {
     if let Some(id) = env.get("E2E_RUN_ID") {
-        return clean(&id);
+        return if carbon_core::naming::is_run_id(&id) {
+            Ok(id)
+        } else {
+            Err(ConfigError::RunId { value: id })
+        };
     }
     if let Some(id) = env.get("NEXTEST_RUN_ID") {
-        return clean(&id).chars().take(8).collect();
+        let id: String = id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .take(8)
+            .collect();
+        if carbon_core::naming::is_run_id(&id) {
+            return Ok(id);
+        }
     }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!(
+    Ok(format!(
         "{:08x}",
         (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) as u32
-    )
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::eight("1f2e3d4c")]
+    #[case::twelve("k8s1f2e3d4c0")]
+    fn a_run_id_of_the_reapers_shape_is_taken_as_given(#[case] id: &str) {
+        let env = Env::from_pairs([("E2E_RUN_ID", id)]);
+        assert_eq!(run_id(&env).unwrap(), id);
+    }
+
+    #[rstest]
+    #[case::one_character("a")]
+    #[case::seven("1f2e3d4")]
+    #[case::thirteen("k8s1f2e3d4c01")]
+    #[case::uppercase("1F2E3D4C")]
+    #[case::punctuation("run-1234")]
+    fn a_run_id_the_reaper_would_not_recognise_is_refused(#[case] id: &str) {
+        let env = Env::from_pairs([("E2E_RUN_ID", id)]);
+        let e = run_id(&env).unwrap_err().to_string();
+        assert!(e.contains("E2E_RUN_ID") && e.contains("8 to 12"), "{e}");
+    }
+
+    #[test]
+    fn without_e2e_run_id_the_id_comes_from_nextest_or_the_clock() {
+        let env = Env::from_pairs([("NEXTEST_RUN_ID", "45C50E3C-3a9d-4bfa-94a4-6e4f2a1b8c11")]);
+        assert_eq!(run_id(&env).unwrap(), "45c50e3c");
+        let id = run_id(&Env::default()).unwrap();
+        assert!(carbon_core::naming::is_run_id(&id), "{id}");
+    }
 }

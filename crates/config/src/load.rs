@@ -3,41 +3,82 @@
 use std::path::{Path, PathBuf};
 
 use crate::target::{SECTIONS, TargetFile};
-use crate::{ConfigError, Env, Paths, Target, TargetKind};
+use crate::{ConfigError, Env, Mode, Paths, Target};
 
 /// Variables with the `E2E_` prefix that are not overrides.
-const RESERVED: [&str; 5] = [
+const RESERVED: [&str; 6] = [
     "E2E_TARGET",
+    "E2E_ALLOW_WRITES",
     "E2E_STRICT",
     "E2E_STACK_DIR",
     "E2E_CACHE_DIR",
     "E2E_RUN_ID",
 ];
 
-/// Loads the target named by `E2E_TARGET` (default `local`) from the process environment.
+/// Loads the target named by `E2E_TARGET` (default `local`) from the process environment; a
+/// relative path is taken from the current directory when the file is there (see
+/// [`pin_target`]), else from the workspace root.
 ///
 /// # Errors
 /// See [`load_with`].
 pub fn load() -> Result<Target, ConfigError> {
     let env = Env::from_process();
+    let env = match std::env::current_dir() {
+        Ok(cwd) => pin_target(&env, &cwd),
+        Err(_) => env,
+    };
     let paths = Paths::from_env(&env);
     load_with(&env, &paths)
 }
 
-/// Loads the target that `env` selects. `E2E_TARGET` is a name under `paths.targets` or a path
-/// to a `.toml` file.
-///
-/// # Errors
-/// [`ConfigError::UnknownTarget`] when no such target exists, and every error of
-/// [`load_from_file`].
-pub fn load_with(env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
+/// `env` with a relative `E2E_TARGET` path made absolute against `cwd`, when the file is there.
+/// For a command a person starts in some directory: the processes it starts (nextest's trials
+/// run in their package's directory) then find the same file.
+pub fn pin_target(env: &Env, cwd: &Path) -> Env {
+    let mut env = env.clone();
+    if let Some(name) = env.get("E2E_TARGET")
+        && is_path(&name)
+        && Path::new(&name).is_relative()
+        && cwd.join(&name).is_file()
+    {
+        let path = cwd.join(&name);
+        let path = path.canonicalize().unwrap_or(path);
+        env.set("E2E_TARGET", &path.to_string_lossy());
+    }
+    env
+}
+
+/// Whether `E2E_TARGET` is a path rather than a name under `.config/targets/`.
+fn is_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".toml")
+}
+
+/// The file `E2E_TARGET` (default `local`) names: a name under `paths.targets`, or a path to a
+/// `.toml` file. A relative path is taken from the workspace root: trials run in their
+/// package's directory, so the directory they were started from is not known to them.
+pub fn target_file(env: &Env, paths: &Paths) -> PathBuf {
     let name = env.get("E2E_TARGET").unwrap_or_else(|| "local".to_string());
-    let path = if name.contains('/') || name.ends_with(".toml") {
-        PathBuf::from(&name)
+    if is_path(&name) {
+        let path = PathBuf::from(&name);
+        if path.is_relative() {
+            crate::workspace_root().join(path)
+        } else {
+            path
+        }
     } else {
         paths.targets.join(format!("{name}.toml"))
-    };
-    if !path.exists() {
+    }
+}
+
+/// Loads the target that `env` selects (see [`target_file`]).
+///
+/// # Errors
+/// [`ConfigError::UnknownTarget`] when no such target exists (with the absolute path tried),
+/// and every error of [`load_from_file`].
+pub fn load_with(env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
+    let name = env.get("E2E_TARGET").unwrap_or_else(|| "local".to_string());
+    let path = target_file(env, paths);
+    if !path.is_file() {
         return Err(ConfigError::UnknownTarget {
             name,
             path,
@@ -72,7 +113,8 @@ fn available(dir: &Path) -> String {
 /// # Errors
 /// [`ConfigError::Read`], [`ConfigError::Parse`] (with line and key) for the file itself,
 /// [`ConfigError::Override`] naming the variable for a bad `E2E_*` override, and
-/// [`ConfigError::Invalid`] for values that parse but cannot work.
+/// [`ConfigError::Located`] (file and line, or variable, and key) for values that parse but
+/// cannot work.
 pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
@@ -82,12 +124,22 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    // Parsed once into the typed schema so that errors point at the file's line and key ...
-    let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
-    // ... and once as a table that the overrides are laid on.
+    // Parsed once as a table that the overrides are laid on ...
     let mut table: toml::Table = toml::from_str(&text).map_err(parse_err)?;
 
-    let env = if from_file.target.kind == TargetKind::Local {
+    // Whether to read the stack's env file is the file's to say (`local_stack`, else `kind`):
+    // the env file's own variables cannot decide it.
+    let settings = table.get("target");
+    let local_stack = match settings.and_then(|t| t.get("local_stack")) {
+        Some(v) => v.as_bool() == Some(true),
+        None => {
+            settings
+                .and_then(|t| t.get("kind"))
+                .and_then(toml::Value::as_str)
+                == Some("local")
+        }
+    };
+    let env = if local_stack {
         match std::fs::read_to_string(paths.stack_env_file()) {
             Ok(stack) => env.layered_over(&Env::parse_env_file(&stack)),
             Err(_) => env.clone(),
@@ -97,13 +149,24 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
     };
 
     let applied = apply_overrides(&mut table, &env)?;
+    let origins = Origins::new(path, &text, &applied);
+    // Before any typed parse: serde's messages quote the value they reject.
+    check_variable_settings(&table, &origins)?;
+    check_thresholds(&table, &origins)?;
+    // ... and once into the typed schema, so that errors point at the file's line and key.
+    let from_file: TargetFile = toml::from_str(&text).map_err(parse_err)?;
+    let written = from_file.target.clone();
     let file: TargetFile = if applied.is_empty() {
         from_file
     } else {
         toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Override {
-                var: applied.join(", "),
+                var: applied
+                    .iter()
+                    .map(|(var, _)| var.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 message: e.message().to_string(),
             })?
     };
@@ -113,13 +176,18 @@ pub fn load_from_file(path: &Path, env: &Env, paths: &Paths) -> Result<Target, C
         .and_then(|s| s.to_str())
         .unwrap_or("target")
         .to_string();
-    let target = Target::from_file(name, path.to_path_buf(), file, env);
-    validate(&target)?;
+    let mut target = Target::from_file(name, path.to_path_buf(), file, env);
+    target.allow_writes = check_policy(&written, &target, &origins)?;
+    validate(&target, &origins)?;
     Ok(target)
 }
 
-/// Lays every `E2E_<SECTION>_<KEY>=value` over the table; returns the variables applied.
-fn apply_overrides(table: &mut toml::Table, env: &Env) -> Result<Vec<String>, ConfigError> {
+/// Lays every `E2E_<SECTION>_<KEY>=value` over the table; returns each variable applied with
+/// the dotted key it set (`minio.endpoint`).
+fn apply_overrides(
+    table: &mut toml::Table,
+    env: &Env,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut applied = Vec::new();
     for (var, raw) in env.with_prefix("E2E_") {
         if RESERVED.contains(&var) {
@@ -143,8 +211,15 @@ fn apply_overrides(table: &mut toml::Table, env: &Env) -> Result<Vec<String>, Co
                 message: format!("`{section}` is not a table"),
             });
         };
-        section_table.insert(key, parse_scalar(raw));
-        applied.push(var.to_string());
+        applied.push((var.to_string(), format!("{section}.{key}")));
+        // A setting that names a variable is a string whatever it looks like, so that a value
+        // that is no name is refused by the name check, which never shows it.
+        let value = if key.ends_with("_env") {
+            toml::Value::String(raw.to_string())
+        } else {
+            parse_scalar(raw)
+        };
+        section_table.insert(key, value);
     }
     Ok(applied)
 }
@@ -157,18 +232,205 @@ fn parse_scalar(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
-fn validate(target: &Target) -> Result<(), ConfigError> {
-    let invalid = |key: &str, message: &str| ConfigError::Invalid {
-        target: target.name.clone(),
-        key: key.to_string(),
-        message: message.to_string(),
+/// Where each setting of a loaded target came from: a line of the file, or the `E2E_*`
+/// variable that overrode it. Every value check reports through [`Origins::error`], so every
+/// such error names the file, the line (or variable) and the key, and never the value.
+struct Origins<'a> {
+    path: &'a Path,
+    /// The file with the span of every key (`None` only if it did not parse this way, which
+    /// cannot happen once the typed parse has succeeded).
+    spans: Option<toml::de::DeTable<'a>>,
+    text: &'a str,
+    /// `section.key` → the variable that set it.
+    overrides: Vec<(String, String)>,
+}
+
+impl<'a> Origins<'a> {
+    fn new(path: &'a Path, text: &'a str, applied: &[(String, String)]) -> Self {
+        Self {
+            path,
+            spans: toml::de::DeTable::parse(text)
+                .ok()
+                .map(toml::Spanned::into_inner),
+            text,
+            overrides: applied.to_vec(),
+        }
+    }
+
+    /// The 1-based line of `section.key` in the file, or, when the key is absent, of its
+    /// section (`false`: the key itself was not found).
+    fn line_of(&self, dotted: &str) -> Option<(usize, bool)> {
+        let spans = self.spans.as_ref()?;
+        let (section, key) = dotted.split_once('.').unwrap_or((dotted, ""));
+        let (section_key, section_value) = spans.iter().find(|(k, _)| k.get_ref() == section)?;
+        let line = |offset: usize| {
+            self.text[..offset.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1
+        };
+        if let toml::de::DeValue::Table(t) = section_value.get_ref()
+            && let Some((k, _)) = t.iter().find(|(k, _)| k.get_ref() == key)
+        {
+            return Some((line(k.span().start), true));
+        }
+        Some((line(section_key.span().start), key.is_empty()))
+    }
+
+    /// The error for `section.key`: `message` says what is wrong and what to write instead.
+    fn error(&self, dotted: &str, message: impl Into<String>) -> ConfigError {
+        // The last variable applied to the key is the one in force.
+        let place = if let Some((var, _)) = self.overrides.iter().rev().find(|(_, k)| k == dotted) {
+            format!(" (set by {var})")
+        } else {
+            match self.line_of(dotted) {
+                Some((line, true)) => format!(", line {line}"),
+                Some((line, false)) => {
+                    format!(", line {line} (the section; the key is not set: its default applies)")
+                }
+                None => " (not set: its default applies)".to_string(),
+            }
+        };
+        ConfigError::Located {
+            path: self.path.to_path_buf(),
+            place,
+            key: crate::target::display_key(dotted),
+            message: message.into(),
+        }
+    }
+}
+
+/// The environment may make a target more restrictive, never less: what a run may do is the
+/// file's to say. A read-only file made read-write (by `E2E_TARGET_MODE` or `E2E_TARGET_KIND`)
+/// is refused unless `E2E_ALLOW_WRITES=1` (`validate --allow-writes`, which the report names);
+/// a trial kind the file does not opt in to is refused whatever the flags. Returns whether the
+/// flag widened the mode.
+fn check_policy(
+    written: &crate::Settings,
+    target: &Target,
+    o: &Origins<'_>,
+) -> Result<bool, ConfigError> {
+    let settings = &target.settings;
+    // The key whose override changed the policy: the mode's own, else the kind's.
+    let key = |own: &str| {
+        if o.overrides.iter().any(|(_, k)| k == own) {
+            own.to_string()
+        } else {
+            "target.kind".to_string()
+        }
     };
+    let mut widened = false;
+    if written.mode() == Mode::ReadOnly && settings.mode() == Mode::ReadWrite {
+        let allowed = matches!(
+            target.env.get("E2E_ALLOW_WRITES").as_deref(),
+            Some("1" | "true" | "yes")
+        );
+        if !allowed {
+            return Err(o.error(
+                &key("target.mode"),
+                "would make a read-only target read-write: the environment may only make a \
+                 target more restrictive; write mode = \"read-write\" in the file, or pass \
+                 `carbon-e2e validate --allow-writes` (E2E_ALLOW_WRITES=1), which the report \
+                 names",
+            ));
+        }
+        widened = true;
+    }
+    if let Some(kind) = crate::OPT_INS
+        .iter()
+        .find(|k| settings.allows(k) && !written.allows(k))
+    {
+        return Err(o.error(
+            &key("target.opt_in"),
+            format!(
+                "would opt in to `{kind}`, which the file does not: the environment may only make \
+                 a target more restrictive; add \"{kind}\" to opt_in in the file"
+            ),
+        ));
+    }
+    Ok(widened)
+}
+
+/// Every `*_env` setting names an environment variable (`[A-Za-z_][A-Za-z0-9_]*`) or a
+/// `k8s:` Secret reference. Anything else is most likely a secret written inline: it is
+/// refused naming the key and where it was set, never the value.
+fn check_variable_settings(table: &toml::Table, origins: &Origins<'_>) -> Result<(), ConfigError> {
+    for (section, value) in table {
+        let toml::Value::Table(keys) = value else {
+            continue;
+        };
+        for (key, value) in keys.iter().filter(|(k, _)| k.ends_with("_env")) {
+            let dotted = format!("{section}.{key}");
+            match value.as_str() {
+                Some(v) if v.starts_with("k8s:") || crate::is_variable_name(v) => {}
+                Some(_) => {
+                    return Err(origins.error(
+                        &dotted,
+                        "must name an environment variable (letters, digits and `_`, not \
+                         starting with a digit) or a Secret as k8s:<namespace>/<name>#<key>; \
+                         the value written here is neither (not shown): this looks like a \
+                         secret written inline: put it in the environment and name the variable \
+                         here",
+                    ));
+                }
+                None => {
+                    return Err(origins.error(
+                        &dotted,
+                        "must be a string naming an environment variable or a \
+                         k8s:<namespace>/<name>#<key> Secret (the value written here is not \
+                         shown: if it is a secret, put it in the environment)",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `min_*` threshold of 0 checks nothing, and nor does an empty list of critical workloads:
+/// each is refused, naming where it was set, rather than passing over nothing. Every section's
+/// `min_*` key is covered, including those added later.
+fn check_thresholds(table: &toml::Table, origins: &Origins<'_>) -> Result<(), ConfigError> {
+    for (section, value) in table {
+        let toml::Value::Table(keys) = value else {
+            continue;
+        };
+        for (key, value) in keys {
+            let dotted = format!("{section}.{key}");
+            let zero = match value {
+                toml::Value::Integer(n) => *n <= 0,
+                toml::Value::Float(f) => *f <= 0.0,
+                _ => false,
+            };
+            if key.starts_with("min_") && zero {
+                return Err(origins.error(
+                    &dotted,
+                    "must be above 0: a threshold of 0 passes over nothing; set the least the \
+                     platform must have, or remove the key for its default",
+                ));
+            }
+            if section == "platform"
+                && key == "critical_workloads"
+                && value.as_array().is_some_and(Vec::is_empty)
+            {
+                return Err(origins.error(
+                    &dotted,
+                    "is empty: an empty list checks no workload; name the workloads that must \
+                     be available, or remove the key for the default list",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigError> {
     if target.settings.request_timeout_secs == 0 {
-        return Err(invalid("target.request_timeout_secs", "must be at least 1"));
+        return Err(o.error("target.request_timeout_secs", "must be at least 1"));
     }
     let s = &target.settings;
     if s.cleanup_budget_secs == 0 || s.cleanup_step_timeout_secs == 0 {
-        return Err(invalid(
+        return Err(o.error(
             "target.cleanup_budget_secs",
             "the cleanup budget and step timeout must be at least 1",
         ));
@@ -176,9 +438,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     if let Some(list) = &s.opt_in
         && let Some(unknown) = list.iter().find(|k| !crate::OPT_INS.contains(&k.as_str()))
     {
-        return Err(invalid(
+        return Err(o.error(
             "target.opt_in",
-            &format!(
+            format!(
                 "unknown kind `{unknown}` (known: {})",
                 crate::OPT_INS.join(", ")
             ),
@@ -189,9 +451,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     {
         let needed = s.trial_timeout_secs + s.cleanup_budget_secs;
         if needed >= nextest.terminate_after_secs {
-            return Err(invalid(
+            return Err(o.error(
                 "target.trial_timeout_secs",
-                &format!(
+                format!(
                     "trial_timeout_secs ({}) + cleanup_budget_secs ({}) = {needed} s reaches \
                      nextest's terminate-after of {} s (.config/nextest.toml slow-timeout): a hung \
                      trial would be killed before its cleanup ran; lower them or raise slow-timeout",
@@ -200,9 +462,9 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             ));
         }
         if s.cleanup_budget_secs >= nextest.grace_period_secs {
-            return Err(invalid(
+            return Err(o.error(
                 "target.cleanup_budget_secs",
-                &format!(
+                format!(
                     "cleanup_budget_secs ({}) reaches nextest's grace-period of {} s \
                      (.config/nextest.toml slow-timeout): after SIGTERM the cleanups would be \
                      killed before they finish",
@@ -235,15 +497,25 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
                 .as_ref()
                 .and_then(|s| s.ca_file.as_deref()),
         ),
+        (
+            "loki.ca_file",
+            target.loki.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
+        (
+            "vmalert.ca_file",
+            target.vmalert.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
+        (
+            "grafana.ca_file",
+            target.grafana.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
     ];
     for (key, file) in ca_files {
-        if let Some(path) = target.ca_file(file)
+        if let Some(file) = file
+            && let Some(path) = target.ca_file(Some(file))
             && let Err(e) = std::fs::File::open(&path)
         {
-            return Err(invalid(
-                key,
-                &format!("cannot read {}: {e}", path.display()),
-            ));
+            return Err(o.error(key, format!("cannot read {}: {e}", path.display())));
         }
     }
     for (key, url) in target.service_urls() {
@@ -251,28 +523,28 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
             "http" | "https" => {}
             "k8s" => {
                 if let Some(why) = crate::target::k8s_service_ref_error(url) {
-                    return Err(invalid(key, &why));
+                    return Err(o.error(key, why));
                 }
             }
             _ => {
-                return Err(invalid(
+                return Err(o.error(
                     key,
                     "must be an http:// or https:// URL, or a k8s://<namespace>/<service>:<port>[/path] Service reference",
                 ));
             }
         }
     }
-    for var in target.credential_vars() {
+    for (key, var) in target.credential_settings() {
         if let Some(why) = crate::target::k8s_secret_ref_error(var) {
-            return Err(invalid("a credential setting (*_env)", &why));
+            return Err(o.error(key, why));
         }
     }
     if let Some(m) = &target.minio {
         if m.test_bucket.is_empty() {
-            return Err(invalid("minio.test_bucket", "must not be empty"));
+            return Err(o.error("minio.test_bucket", "must not be empty"));
         }
         if m.multipart_object_mib < 6 {
-            return Err(invalid(
+            return Err(o.error(
                 "minio.multipart_object_mib",
                 "must be at least 6 (two parts of 5 MiB minimum)",
             ));
@@ -280,19 +552,19 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     }
     if let Some(t) = &target.trino {
         if t.user.is_empty() {
-            return Err(invalid("trino.user", "must not be empty"));
+            return Err(o.error("trino.user", "must not be empty"));
         }
         if t.iceberg_catalog.is_empty() {
-            return Err(invalid("trino.iceberg_catalog", "must not be empty"));
+            return Err(o.error("trino.iceberg_catalog", "must not be empty"));
         }
-        if t.query_timeout_secs == 0 || t.cancel_timeout_secs == 0 {
-            return Err(invalid(
-                "trino.query_timeout_secs",
-                "query and cancel timeouts must be at least 1",
-            ));
+        if t.query_timeout_secs == 0 {
+            return Err(o.error("trino.query_timeout_secs", "must be at least 1"));
+        }
+        if t.cancel_timeout_secs == 0 {
+            return Err(o.error("trino.cancel_timeout_secs", "must be at least 1"));
         }
         if t.warehouse_bucket.is_some() && target.minio.is_none() {
-            return Err(invalid(
+            return Err(o.error(
                 "trino.warehouse_bucket",
                 "names a bucket of [minio], but the target has no [minio] section",
             ));
@@ -300,25 +572,25 @@ fn validate(target: &Target) -> Result<(), ConfigError> {
     }
     if let Some(d) = &target.dolphinscheduler {
         if d.workflow_timeout_secs == 0 {
-            return Err(invalid(
+            return Err(o.error(
                 "dolphinscheduler.workflow_timeout_secs",
                 "must be at least 1",
             ));
         }
         if d.tenant.is_empty() {
-            return Err(invalid("dolphinscheduler.tenant", "must not be empty"));
+            return Err(o.error("dolphinscheduler.tenant", "must not be empty"));
         }
     }
     if let Some(l) = &target.loki
         && l.window_minutes == 0
     {
-        return Err(invalid("loki.window_minutes", "must be at least 1"));
+        return Err(o.error("loki.window_minutes", "must be at least 1"));
     }
     if let Some(g) = &target.grafana
         && g.token_env.is_none()
         && (g.user.is_none() || g.password_env.is_none())
     {
-        return Err(invalid(
+        return Err(o.error(
             "grafana.token_env",
             "set token_env (a service-account token) or both user and password_env (basic auth)",
         ));
@@ -540,8 +812,374 @@ warehouse_bucket = "iceberg"
             .to_string();
         assert_eq!(
             err,
-            "missing credential for minio: set the environment variable TEST_SECRET"
+            "missing credential for minio: the variable named in `[minio] secret_key_env`, \
+             TEST_SECRET, is not set"
         );
+    }
+
+    /// The line of `needle` in `text`, 1-based.
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    const SECTIONS_WITH_THRESHOLDS: &str = "
+[loki]
+url = \"http://127.0.0.1:13100\"
+namespace = \"carbon-e2e\"
+min_streams = 3
+
+[kubernetes]
+
+[platform]
+min_argocd_healthy = 5
+
+[velero]
+min_schedules = 4
+";
+
+    #[rstest::rstest]
+    #[case::victoriametrics_min_up_targets(
+        "min_up_targets = 2",
+        "min_up_targets = 0",
+        "[victoriametrics] min_up_targets"
+    )]
+    #[case::loki_min_streams("min_streams = 3", "min_streams = 0", "[loki] min_streams")]
+    #[case::platform_min_argocd_healthy(
+        "min_argocd_healthy = 5",
+        "min_argocd_healthy = 0",
+        "[platform] min_argocd_healthy"
+    )]
+    #[case::platform_min_policy_exceptions(
+        "min_argocd_healthy = 5",
+        "min_policy_exceptions = 0",
+        "[platform] min_policy_exceptions"
+    )]
+    #[case::platform_min_running_percent(
+        "min_argocd_healthy = 5",
+        "min_running_percent = 0.0",
+        "[platform] min_running_percent"
+    )]
+    #[case::velero_min_schedules(
+        "min_schedules = 4",
+        "min_schedules = 0",
+        "[velero] min_schedules"
+    )]
+    #[case::empty_critical_workloads(
+        "min_argocd_healthy = 5",
+        "critical_workloads = []",
+        "[platform] critical_workloads"
+    )]
+    fn a_threshold_that_checks_nothing_is_refused_naming_file_line_and_key(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] key: &str,
+    ) {
+        let good = format!("{LOCAL}{SECTIONS_WITH_THRESHOLDS}");
+        let (_d, paths) = setup(&good);
+        load_with(&Env::default(), &paths).expect("the thresholds as written are fine");
+        let bad = good.replace(from, to);
+        let (_d, paths) = setup(&bad);
+        let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        let line = format!("line {}", line_of(&bad, to));
+        assert!(
+            e.contains("local.toml") && e.contains(&line) && e.contains(key),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_zero_threshold_from_the_environment_names_the_variable() {
+        let (_d, paths) = setup(&format!("{LOCAL}{SECTIONS_WITH_THRESHOLDS}"));
+        let env = Env::from_pairs([("E2E_PLATFORM_MIN_ARGOCD_HEALTHY", "0")]);
+        let e = load_with(&env, &paths).unwrap_err().to_string();
+        assert!(
+            e.contains("E2E_PLATFORM_MIN_ARGOCD_HEALTHY")
+                && e.contains("[platform] min_argocd_healthy"),
+            "{e}"
+        );
+        // The default list of critical workloads is not an empty one.
+        let (_d, paths) = setup(&format!("{LOCAL}\n[kubernetes]\n[platform]\n"));
+        let t = load_with(&Env::default(), &paths).unwrap();
+        assert!(!t.platform.unwrap().critical_workloads.is_empty());
+    }
+
+    const INLINE: &str = "hunter2-Zq9/x+Kd";
+
+    #[rstest::rstest]
+    #[case::trino_password("[trino]", "[trino]\npassword_env = \"{v}\"", "[trino] password_env")]
+    #[case::minio_secret_key(
+        "secret_key_env = \"TEST_SECRET\"",
+        "secret_key_env = \"{v}\"",
+        "[minio] secret_key_env"
+    )]
+    #[case::victoriametrics_token(
+        "min_up_targets = 2",
+        "min_up_targets = 2\nbearer_token_env = \"{v}\"",
+        "[victoriametrics] bearer_token_env"
+    )]
+    #[case::a_number(
+        "[trino]",
+        "[trino]\npassword_env = 4242424242",
+        "[trino] password_env"
+    )]
+    #[case::starts_with_a_digit(
+        "[trino]",
+        "[trino]\npassword_env = \"9LIVES\"",
+        "[trino] password_env"
+    )]
+    fn a_secret_written_inline_is_refused_and_never_shown(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] key: &str,
+    ) {
+        let to = to.replace("{v}", INLINE);
+        let text = LOCAL.replace(from, &to);
+        let (_d, paths) = setup(&text);
+        let e = load_with(&Env::default(), &paths).unwrap_err();
+        let (shown, debug) = (e.to_string(), format!("{e:?}"));
+        let line = format!("line {}", line_of(&text, key.split(' ').nth(1).unwrap()));
+        assert!(shown.contains(key) && shown.contains(&line), "{shown}");
+        for text in [&shown, &debug] {
+            for secret in [INLINE, "4242424242", "9LIVES"] {
+                assert!(!text.contains(secret), "the value is shown: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_secret_given_inline_in_an_override_is_refused_and_never_shown() {
+        let (_d, paths) = setup(LOCAL);
+        for value in [INLINE, "123456"] {
+            let env = Env::from_pairs([("E2E_TRINO_PASSWORD_ENV", value)]);
+            let e = load_with(&env, &paths).unwrap_err();
+            let (shown, debug) = (e.to_string(), format!("{e:?}"));
+            assert!(
+                shown.contains("E2E_TRINO_PASSWORD_ENV") && shown.contains("inline"),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains(value) && !debug.contains(value),
+                "{shown} {debug}"
+            );
+        }
+        // A real variable's name, or a Secret reference, is fine.
+        for name in ["_TRINO_PW1", "k8s:data-platform/trino#password"] {
+            let env = Env::from_pairs([("E2E_TRINO_PASSWORD_ENV", name)]);
+            load_with(&env, &paths).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unresolved_credential_names_its_setting_and_never_a_value() {
+        let (_d, paths) = setup(LOCAL);
+        let mut t = load_with(&Env::default(), &paths).unwrap();
+        // Not through a file: a caller that put a value where a name belongs.
+        t.trino.as_mut().unwrap().password_env = Some(INLINE.into());
+        let e = t.credential("trino", INLINE).unwrap_err().to_string();
+        assert!(
+            e.contains("[trino] password_env") && !e.contains(INLINE),
+            "{e}"
+        );
+    }
+
+    const MORE_SECTIONS: &str = "
+[loki]
+url = \"http://127.0.0.1:13100\"
+namespace = \"carbon-e2e\"
+min_streams = 3
+
+[vmalert]
+url = \"http://127.0.0.1:18880\"
+required_rules = [\"ServiceDown\"]
+
+[grafana]
+url = \"https://grafana.example.com\"
+token_env = \"GRAFANA_TOKEN\"
+metrics_datasource = \"VM\"
+logs_datasource = \"Loki\"
+logs_query = \"{a=\\\"b\\\"}\"
+";
+
+    #[rstest::rstest]
+    #[case::wrong_url_scheme(
+        "url = \"http://127.0.0.1:18080\"",
+        "url = \"ftp://127.0.0.1:18080\"",
+        "[trino] url"
+    )]
+    #[case::malformed_service_reference(
+        "url = \"http://127.0.0.1:18428\"",
+        "url = \"k8s://monitoring/vm:http\"",
+        "[victoriametrics] url"
+    )]
+    #[case::malformed_secret_reference(
+        "secret_key_env = \"TEST_SECRET\"",
+        "secret_key_env = \"k8s:data-platform/minio\"",
+        "[minio] secret_key_env"
+    )]
+    #[case::unknown_opt_in(
+        "kind = \"local\"",
+        "kind = \"local\"\nopt_in = [\"everything\"]",
+        "[target] opt_in"
+    )]
+    #[case::target_ca_file(
+        "kind = \"local\"",
+        "kind = \"local\"\nca_file = \"missing.pem\"",
+        "[target] ca_file"
+    )]
+    #[case::minio_ca_file(
+        "test_bucket = \"carbon-e2e\"",
+        "test_bucket = \"carbon-e2e\"\nca_file = \"missing.pem\"",
+        "[minio] ca_file"
+    )]
+    #[case::trino_ca_file(
+        "warehouse_bucket = \"iceberg\"",
+        "warehouse_bucket = \"iceberg\"\nca_file = \"missing.pem\"",
+        "[trino] ca_file"
+    )]
+    #[case::loki_ca_file(
+        "min_streams = 3",
+        "min_streams = 3\nca_file = \"missing.pem\"",
+        "[loki] ca_file"
+    )]
+    #[case::vmalert_ca_file(
+        "required_rules = [\"ServiceDown\"]",
+        "required_rules = [\"ServiceDown\"]\nca_file = \"missing.pem\"",
+        "[vmalert] ca_file"
+    )]
+    #[case::grafana_ca_file(
+        "logs_datasource = \"Loki\"",
+        "logs_datasource = \"Loki\"\nca_file = \"missing.pem\"",
+        "[grafana] ca_file"
+    )]
+    #[case::empty_test_bucket(
+        "test_bucket = \"carbon-e2e\"",
+        "test_bucket = \"\"",
+        "[minio] test_bucket"
+    )]
+    #[case::zero_cancel_timeout(
+        "warehouse_bucket = \"iceberg\"",
+        "warehouse_bucket = \"iceberg\"\ncancel_timeout_secs = 0",
+        "[trino] cancel_timeout_secs"
+    )]
+    fn every_value_check_names_file_line_and_key(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] key: &str,
+    ) {
+        let good = format!("{LOCAL}{MORE_SECTIONS}");
+        let (_d, paths) = setup(&good);
+        load_with(&Env::default(), &paths).expect("the file as written is fine");
+        let bad = good.replacen(from, to, 1);
+        assert_ne!(bad, good);
+        let (_d, paths) = setup(&bad);
+        let e = load_with(&Env::default(), &paths).unwrap_err();
+        assert!(matches!(e, ConfigError::Located { .. }), "{e:?}");
+        let e = e.to_string();
+        let last = to.lines().last().unwrap();
+        let line = format!("line {}", line_of(&bad, last));
+        assert!(
+            e.contains(&paths.targets.join("local.toml").display().to_string())
+                && e.contains(&format!("{line}:"))
+                && e.contains(key),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_relative_target_path_is_taken_from_the_workspace_root_or_the_starting_directory() {
+        let (_d, paths) = setup(LOCAL);
+        // Trials run in their package's directory: a relative path is the workspace root's.
+        let env = Env::from_pairs([("E2E_TARGET", ".config/targets/staging.toml")]);
+        let t = load_with(&env, &paths).unwrap();
+        assert_eq!(
+            t.source,
+            crate::workspace_root().join(".config/targets/staging.toml")
+        );
+        // Not there: the error shows the absolute path it tried.
+        let env = Env::from_pairs([("E2E_TARGET", ".config/targets/mine.toml")]);
+        let e = load_with(&env, &paths).unwrap_err().to_string();
+        let tried = crate::workspace_root().join(".config/targets/mine.toml");
+        assert!(e.contains(&tried.display().to_string()), "{e}");
+        // A command started elsewhere pins the path it was given to an absolute one.
+        let dir = paths.targets.parent().unwrap();
+        let env = pin_target(
+            &Env::from_pairs([("E2E_TARGET", "targets/local.toml")]),
+            dir,
+        );
+        let pinned = env.get("E2E_TARGET").unwrap();
+        assert!(Path::new(&pinned).is_absolute(), "{pinned}");
+        assert_eq!(load_with(&env, &paths).unwrap().name, "local");
+        // Names and paths that are not there are left as they are.
+        for given in ["local", "nowhere/x.toml"] {
+            let env = pin_target(&Env::from_pairs([("E2E_TARGET", given)]), dir);
+            assert_eq!(env.get("E2E_TARGET").unwrap(), given);
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::read_write_made_read_only("kind = \"local\"", &[("E2E_TARGET_MODE", "read-only")], crate::Mode::ReadOnly)]
+    #[case::local_made_a_cluster("kind = \"local\"", &[("E2E_TARGET_KIND", "cluster")], crate::Mode::ReadOnly)]
+    #[case::opt_ins_narrowed("kind = \"cluster\"\nopt_in = [\"heavy-query\"]", &[("E2E_TARGET_OPT_IN", "[]")], crate::Mode::ReadOnly)]
+    #[case::widened_by_the_flag("kind = \"cluster\"", &[("E2E_TARGET_MODE", "read-write"), ("E2E_ALLOW_WRITES", "1")], crate::Mode::ReadWrite)]
+    fn the_environment_may_restrict_a_target(
+        #[case] settings: &str,
+        #[case] env: &[(&str, &str)],
+        #[case] mode: crate::Mode,
+    ) {
+        let (_d, paths) = setup(&LOCAL.replace("kind = \"local\"", settings));
+        let t = load_with(&Env::from_pairs(env.iter().copied()), &paths).unwrap();
+        assert_eq!(t.settings.mode(), mode);
+        assert_eq!(t.allow_writes, mode == crate::Mode::ReadWrite);
+        if env[0].0 == "E2E_TARGET_OPT_IN" {
+            assert!(!t.settings.allows("heavy-query"));
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::read_only_made_read_write("kind = \"cluster\"", &[("E2E_TARGET_MODE", "read-write")], "E2E_TARGET_MODE", "--allow-writes")]
+    #[case::a_cluster_made_local("kind = \"cluster\"", &[("E2E_TARGET_KIND", "local")], "E2E_TARGET_KIND", "--allow-writes")]
+    #[case::stated_read_only_made_read_write("kind = \"local\"\nmode = \"read-only\"", &[("E2E_TARGET_MODE", "read-write")], "E2E_TARGET_MODE", "--allow-writes")]
+    #[case::opt_in_widened("kind = \"cluster\"\nmode = \"read-write\"", &[("E2E_TARGET_OPT_IN", "[\"heavy-query\"]")], "E2E_TARGET_OPT_IN", "heavy-query")]
+    #[case::opt_in_widened_even_with_the_flag("kind = \"cluster\"", &[("E2E_TARGET_KIND", "local"), ("E2E_ALLOW_WRITES", "1")], "E2E_TARGET_KIND", "opt_in")]
+    fn the_environment_may_not_widen_a_target(
+        #[case] settings: &str,
+        #[case] env: &[(&str, &str)],
+        #[case] var: &str,
+        #[case] says: &str,
+    ) {
+        let (_d, paths) = setup(&LOCAL.replace("kind = \"local\"", settings));
+        let e = load_with(&Env::from_pairs(env.iter().copied()), &paths)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(var) && e.contains(says) && e.contains("more restrictive"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_target_that_says_local_stack_reads_the_stacks_env_file() {
+        let text = LOCAL.replace(
+            "kind = \"local\"",
+            "kind = \"cluster\"\nmode = \"read-write\"\nlocal_stack = true",
+        );
+        let (_d, paths) = setup(&text);
+        std::fs::create_dir_all(&paths.stack).unwrap();
+        std::fs::write(paths.stack_env_file(), "TEST_SECRET=stack-secret\n").unwrap();
+        let t = load_with(&Env::default(), &paths).unwrap();
+        assert!(t.settings.uses_local_stack());
+        assert_eq!(t.settings.mode(), crate::Mode::ReadWrite);
+        assert_eq!(
+            t.credential("minio", "TEST_SECRET").unwrap().expose(),
+            "stack-secret"
+        );
+        // Without it, a cluster does not read the stack's file.
+        let (_d2, paths2) = setup(&text.replace("local_stack = true", ""));
+        std::fs::create_dir_all(&paths2.stack).unwrap();
+        std::fs::write(paths2.stack_env_file(), "TEST_SECRET=stack-secret\n").unwrap();
+        let t = load_with(&Env::default(), &paths2).unwrap();
+        assert!(!t.settings.uses_local_stack());
+        assert!(t.credential("minio", "TEST_SECRET").is_err());
     }
 
     #[test]
@@ -565,7 +1203,10 @@ warehouse_bucket = "iceberg"
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("minio.endpoint"), "{err}");
+        assert!(
+            err.contains("[minio] endpoint") && err.contains("E2E_MINIO_ENDPOINT"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -602,12 +1243,12 @@ warehouse_bucket = "iceberg"
             (
                 "E2E_MINIO_ENDPOINT",
                 "k8s://data-platform/minio",
-                "minio.endpoint",
+                "[minio] endpoint",
             ),
             (
                 "E2E_TRINO_URL",
                 "k8s://data-platform/trino:http",
-                "trino.url",
+                "[trino] url",
             ),
             (
                 "E2E_MINIO_SECRET_KEY_ENV",
@@ -737,7 +1378,7 @@ warehouse_bucket = "iceberg"
     fn shipped_targets_parse() {
         let env = Env::default();
         let paths = Paths::from_env(&env);
-        for name in ["local", "staging"] {
+        for name in ["local", "local-k8s", "staging"] {
             let path = paths.targets.join(format!("{name}.toml"));
             load_from_file(&path, &env, &paths).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
@@ -780,6 +1421,9 @@ warehouse_bucket = "iceberg"
             "{LOCAL}\n[grafana]\nurl = \"https://g\"\nmetrics_datasource = \"VM\"\nlogs_datasource = \"Loki\"\nlogs_query = \"{{a=\\\"b\\\"}}\"\n"
         ));
         let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
-        assert!(e.contains("grafana.token_env"), "{e}");
+        assert!(
+            e.contains("[grafana] token_env") && e.contains("line 21"),
+            "{e}"
+        );
     }
 }

@@ -58,6 +58,15 @@ pub struct Settings {
     /// Time one cleanup action may take (within the budget). Default 20 s.
     #[serde(default = "default_cleanup_step")]
     pub cleanup_step_timeout_secs: u64,
+    /// Whether the target's services are the local stack's (`carbon-e2e stack up`), however
+    /// they are reached: then the stack's env file (`<stack dir>/stack.env`, which names its
+    /// kubeconfig, credentials and the log shipper's directory) is read under the process
+    /// environment, `validate` brings the stack up and reaps leftovers before a run, and
+    /// live-only trials are reported as such. Default: `true` for `kind = "local"`, else
+    /// `false`. `local-k8s.toml` is a `cluster` that says `true`; a copy for a real cluster
+    /// leaves it out.
+    #[serde(default)]
+    pub local_stack: Option<bool>,
     /// A PEM file of extra CA certificates every service's client trusts, unless its section
     /// names its own `ca_file`. The system's certificate store and the bundled webpki roots are
     /// always trusted; a relative path is read from the target file's directory.
@@ -137,6 +146,12 @@ impl Settings {
             TargetKind::Local | TargetKind::Kind => Mode::ReadWrite,
             TargetKind::Cluster => Mode::ReadOnly,
         })
+    }
+
+    /// Whether the target's services are the local stack's: [`Self::local_stack`], else
+    /// whether it is a `local` target.
+    pub fn uses_local_stack(&self) -> bool {
+        self.local_stack.unwrap_or(self.kind == TargetKind::Local)
     }
 
     /// Whether the target allows the heavy or disruptive trials of kind `key`.
@@ -539,6 +554,10 @@ pub struct VmAlertConfig {
     /// written sample to become visible to queries. Default 60 s.
     #[serde(default = "default_visibility_timeout")]
     pub visibility_timeout_secs: u64,
+    /// A PEM file of extra CA certificates this service's client trusts (TLS verification stays
+    /// on; the system store and the bundled roots are trusted too). Default: `target.ca_file`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_probe_metric() -> String {
@@ -929,6 +948,9 @@ pub struct Target {
     pub platform: Option<PlatformConfig>,
     /// `[velero]`, when the target has a Velero to validate.
     pub velero: Option<VeleroConfig>,
+    /// Whether this run writes to a target its file makes read-only, because `validate
+    /// --allow-writes` (`E2E_ALLOW_WRITES=1`) said so: every report of the run says it.
+    pub allow_writes: bool,
     /// The environment credentials are read from (process over stack env file).
     pub(crate) env: Env,
 }
@@ -949,6 +971,7 @@ impl Target {
             kubernetes: file.kubernetes,
             platform: file.platform,
             velero: file.velero,
+            allow_writes: false,
             env,
         }
     }
@@ -1071,15 +1094,28 @@ impl Target {
     /// Reads the credential held by the environment variable `var`.
     ///
     /// # Errors
-    /// [`ConfigError::MissingCredential`] naming `var` when it is unset or empty.
+    /// [`ConfigError::MissingCredential`] naming the setting and `var` when it is unset or
+    /// empty (a `var` that is not a variable's name is never shown: it may be a secret).
     pub fn credential(&self, service: &'static str, var: &str) -> Result<Secret, ConfigError> {
-        self.env
-            .get(var)
-            .map(Secret::new)
-            .ok_or_else(|| ConfigError::MissingCredential {
+        self.env.get(var).map(Secret::new).ok_or_else(|| {
+            let key = self
+                .credential_settings()
+                .into_iter()
+                .find(|(_, v)| *v == var)
+                .map_or_else(
+                    || "a credential setting".to_string(),
+                    |(k, _)| display_key(k),
+                );
+            ConfigError::MissingCredential {
                 service,
-                var: var.to_string(),
-            })
+                key,
+                var: if is_variable_name(var) || var.starts_with("k8s:") {
+                    var.to_string()
+                } else {
+                    "(a value that is not a variable's name: not shown)".to_string()
+                },
+            }
+        })
     }
 
     /// A variable of the target's environment (process over stack env file) that is not a
@@ -1100,30 +1136,65 @@ impl Target {
     /// Every credential setting (`*_env`) the target names: an environment variable or a
     /// `k8s:<namespace>/<name>#<key>` Secret reference.
     pub fn credential_vars(&self) -> Vec<&str> {
-        let mut vars: Vec<&str> = Vec::new();
+        self.credential_settings()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The credential settings with their keys (`trino.password_env`, ...).
+    pub fn credential_settings(&self) -> Vec<(&'static str, &str)> {
+        let mut vars: Vec<(&'static str, &str)> = Vec::new();
         if let Some(m) = &self.minio {
-            vars.extend([m.access_key_env.as_str(), m.secret_key_env.as_str()]);
+            vars.extend([
+                ("minio.access_key_env", m.access_key_env.as_str()),
+                ("minio.secret_key_env", m.secret_key_env.as_str()),
+            ]);
         }
         if let Some(v) = &self.victoriametrics {
-            vars.extend(v.bearer_token_env.as_deref());
+            vars.extend(
+                v.bearer_token_env
+                    .as_deref()
+                    .map(|t| ("victoriametrics.bearer_token_env", t)),
+            );
         }
         if let Some(t) = &self.trino {
-            vars.extend(t.password_env.as_deref());
+            vars.extend(t.password_env.as_deref().map(|p| ("trino.password_env", p)));
         }
         if let Some(d) = &self.dolphinscheduler {
-            vars.push(d.password_env.as_str());
-            vars.extend(d.token_env.as_deref());
-            vars.extend(d.database_url_env.as_deref());
+            vars.push(("dolphinscheduler.password_env", d.password_env.as_str()));
+            vars.extend(
+                d.token_env
+                    .as_deref()
+                    .map(|t| ("dolphinscheduler.token_env", t)),
+            );
+            vars.extend(
+                d.database_url_env
+                    .as_deref()
+                    .map(|u| ("dolphinscheduler.database_url_env", u)),
+            );
         }
         if let Some(l) = &self.loki {
-            vars.extend(l.bearer_token_env.as_deref());
+            vars.extend(
+                l.bearer_token_env
+                    .as_deref()
+                    .map(|t| ("loki.bearer_token_env", t)),
+            );
         }
         if let Some(a) = &self.vmalert {
-            vars.extend(a.bearer_token_env.as_deref());
+            vars.extend(
+                a.bearer_token_env
+                    .as_deref()
+                    .map(|t| ("vmalert.bearer_token_env", t)),
+            );
         }
         if let Some(g) = &self.grafana {
-            vars.extend(g.token_env.as_deref());
-            vars.extend(g.password_env.as_deref());
+            vars.extend(g.token_env.as_deref().map(|t| ("grafana.token_env", t)));
+            vars.extend(
+                g.password_env
+                    .as_deref()
+                    .map(|p| ("grafana.password_env", p)),
+            );
         }
         vars
     }
@@ -1239,4 +1310,21 @@ pub fn k8s_secret_ref_error(var: &str) -> Option<String> {
         })
     });
     (!ok).then(|| format!("`{var}` is not a Secret reference: write k8s:<namespace>/<name>#<key>"))
+}
+
+/// Whether `text` can be an environment variable's name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_variable_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A dotted key as people read it in a target file: `trino.password_env` → `[trino] password_env`.
+pub(crate) fn display_key(dotted: &str) -> String {
+    match dotted.split_once('.') {
+        Some((section, key)) => format!("[{section}] {key}"),
+        None => format!("[{dotted}]"),
+    }
 }

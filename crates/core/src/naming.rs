@@ -59,7 +59,12 @@ pub const S3_RUN_METADATA: &str = "carbon-e2e-run";
 /// The first key segment of every object a run writes.
 pub const S3_ROOT: &str = "e2e/";
 
-/// Whether `run` has the shape of a run id: 8 to 12 lowercase ASCII letters or digits.
+/// The shape of a run id, in words, for messages: [`is_run_id`] is the one test of it.
+pub const RUN_ID_SHAPE: &str = "8 to 12 lowercase ASCII letters or digits";
+
+/// Whether `run` has the shape of a run id: 8 to 12 lowercase ASCII letters or digits. The one
+/// definition: what a run accepts as its id (`E2E_RUN_ID`) and what the reaper recognises in
+/// a name are both this.
 pub fn is_run_id(run: &str) -> bool {
     (8..=12).contains(&run.len())
         && run
@@ -256,6 +261,22 @@ mod tests {
     #[case::bad_time("carbone2e81f2e3d4c0000000001abc")]
     fn foreign_tokens_are_not_ours(#[case] tok: &str) {
         assert_eq!(parse_token(tok), None);
+    }
+
+    #[rstest]
+    #[case::eight("1f2e3d4c", true)]
+    #[case::twelve("k8s1f2e3d4c0", true)]
+    #[case::seven("1f2e3d4", false)]
+    #[case::thirteen("k8s1f2e3d4c01", false)]
+    #[case::one("a", false)]
+    #[case::uppercase("1F2E3D4C", false)]
+    #[case::dash("1f2e-3d4c", false)]
+    #[case::underscore("1f2e_3d4c", false)]
+    #[case::non_ascii("1f2e3d4cé", false)]
+    fn run_ids_have_one_shape(#[case] run: &str, #[case] ok: bool) {
+        assert_eq!(is_run_id(run), ok);
+        // Whatever a run accepts as its id, the reaper recognises in a name.
+        assert_eq!(parse_resource(&resource(run, "x")).is_some(), ok);
     }
 
     #[test]

@@ -202,7 +202,14 @@ impl Suite {
     pub fn run(self) -> std::process::ExitCode {
         let env = Env::from_process();
         let strict = carbon_config::strict(&env);
-        let run_id = carbon_config::run_id(&env);
+        // A run id the reaper would not recognise is refused before anything runs or lists.
+        let run_id = match carbon_config::run_id(&env) {
+            Ok(id) => id,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
         let paths = carbon_config::Paths::from_env(&env);
         let target: Arc<Result<Target, String>> =
             Arc::new(carbon_config::load_with(&env, &paths).map_err(|e| e.to_string()));
@@ -249,7 +256,10 @@ impl Suite {
 }
 
 /// The run id `env` gives a run (see [`carbon_config::run_id`]).
-pub fn run_id_of(env: &Env) -> String {
+///
+/// # Errors
+/// When `E2E_RUN_ID` does not have a run id's shape.
+pub fn run_id_of(env: &Env) -> Result<String, carbon_config::ConfigError> {
     carbon_config::run_id(env)
 }
 

@@ -1,7 +1,7 @@
 //! What a trial will do on a target, decided from the target file alone (no network): run it,
 //! skip it (service not configured), refuse it (policy), or report it live-only.
 
-use carbon_config::{Mode, Target, TargetKind};
+use carbon_config::{Mode, Target};
 use serde_json::json;
 
 use crate::TrialDef;
@@ -126,7 +126,7 @@ pub(crate) fn plan(
 }
 
 fn decide(live_only: Option<&'static str>, def: &TrialDef, t: &Target) -> (Status, String) {
-    if let (Some(why), TargetKind::Local) = (live_only, t.settings.kind) {
+    if let (Some(why), true) = (live_only, t.settings.uses_local_stack()) {
         return (Status::LiveOnly, why.to_string());
     }
     if let (Some(w), Mode::ReadOnly) = (&def.writes, t.settings.mode()) {

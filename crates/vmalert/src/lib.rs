@@ -220,11 +220,12 @@ impl carbon_config::FromTarget for VmAlertClient {
             .as_deref()
             .map(|var| target.credential("vmalert", var))
             .transpose()?;
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
         let http = HttpClient::new(
             "vmalert",
             ClientOptions {
                 timeout: target.settings.request_timeout(),
-                ca_file: None,
+                ca_file: ca_file.as_deref(),
             },
         )?;
         let mut base = cfg.url.clone();
