@@ -141,7 +141,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let started = std::time::SystemTime::now();
-    let status = cmd.status().context("running cargo nextest")?;
+    let (status, stopped) = run_forwarding_signals(cmd, target.settings.cleanup_budget()).await?;
 
     let mut r = report::read_fresh(&junit, started).unwrap_or_else(|e| {
         // No report from this run: every trial planned to run is then a failure, named.
@@ -168,8 +168,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("\nJUnit report: {}", path.display());
     }
     let report_path = Some(path);
-    if !status.success() && summary.failed() == 0 {
+    if (!status.success() || stopped.is_some()) && summary.failed() == 0 {
         summary.extra_failures = 1; // nextest failed outside any trial: never report green
+    }
+    if let Some(signal) = stopped {
+        println!(
+            "validate: stopped by {signal}: the trials that were running ran their cleanups; `carbon-e2e reap --run {run_id}` removes anything a cleanup named as left"
+        );
     }
     let _ = std::fs::remove_dir_all(paths.run_state(&run_id));
     if args.message_format == "json" {
@@ -194,7 +199,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             summary.not_run()
         );
     }
-    Ok(if status.success() {
+    Ok(if status.success() && stopped.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -235,4 +240,46 @@ fn print_plan(plans: &[PlannedTrial]) {
             .filter(|p| p.status == "run" && p.creates.is_some())
             .count()
     );
+}
+
+/// Runs nextest in a process group of its own and forwards a SIGTERM or SIGINT this process
+/// receives to it, once (a CI cancel may signal only the top process; a terminal's Ctrl-C then
+/// reaches nextest once, not twice), then waits for it: nextest stops the trials, each runs its
+/// cleanups within the budget. Past the budget and a minute's margin nextest is killed. Returns
+/// its exit status and the signal, if one came.
+async fn run_forwarding_signals(
+    mut cmd: std::process::Command,
+    cleanup_budget: std::time::Duration,
+) -> anyhow::Result<(std::process::ExitStatus, Option<&'static str>)> {
+    use std::os::unix::process::CommandExt as _;
+    cmd.process_group(0);
+    let child = cmd.spawn().context("running cargo nextest")?;
+    let pid = rustix::process::Pid::from_child(&child);
+    let mut waiter = tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait()
+    });
+    let signal = tokio::select! {
+        status = &mut waiter => return Ok((status.context("waiting for nextest")??, None)),
+        signal = carbon_core::signal::stopped() => signal,
+    };
+    let forwarded = if signal == "SIGINT" {
+        rustix::process::Signal::INT
+    } else {
+        rustix::process::Signal::TERM
+    };
+    let limit = cleanup_budget + std::time::Duration::from_secs(60);
+    println!(
+        "validate: received {signal}: forwarded to nextest, which stops the trials; waiting up to {limit:?} for their cleanups (target.cleanup_budget_secs + 60 s)"
+    );
+    let _ = rustix::process::kill_process(pid, forwarded);
+    let status = match tokio::time::timeout(limit, &mut waiter).await {
+        Ok(status) => status.context("waiting for nextest")??,
+        Err(_) => {
+            println!("validate: nextest did not end within {limit:?}: killing it");
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            waiter.await.context("waiting for nextest")??
+        }
+    };
+    Ok((status, Some(signal)))
 }

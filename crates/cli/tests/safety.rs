@@ -125,6 +125,50 @@ fn sigterm_mid_trial_runs_the_cleanups_and_leaves_nothing() {
     }
 }
 
+/// A CI cancel may signal only the top process: `validate` forwards the SIGTERM to nextest,
+/// whose trials then run their cleanups, and waits for them.
+#[test]
+fn sigterm_to_validate_alone_reaches_the_trials_and_leaves_nothing() {
+    let (trial, trigger) = MID_TRIAL[0];
+    let run_id = common::run_id("vterm");
+    let mut child = common::carbon_e2e(&["validate", "--no-stack", "--", "--no-capture", trial])
+        .env("E2E_RUN_ID", &run_id)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("carbon-e2e validate starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("utf-8 output");
+        text.push_str(&format!("{line}\n"));
+        if line.contains(trigger) {
+            break;
+        }
+    }
+    assert!(
+        text.contains(trigger),
+        "{trial} ended before `{trigger}`:\n{text}"
+    );
+    signal(child.id(), "-TERM"); // validate's own pid: nextest and the trial get nothing directly
+    for line in lines.map_while(Result::ok) {
+        text.push_str(&format!("{line}\n"));
+    }
+    let status = child.wait().expect("validate ends");
+    assert!(!status.success(), "a stopped run must not exit 0:\n{text}");
+    for said in [
+        "validate: received SIGTERM: forwarded to nextest",
+        "received SIGTERM: stopping the trial",
+        "] cleanup: ",
+        "validate: stopped by SIGTERM",
+    ] {
+        assert!(text.contains(said), "missing `{said}`:\n{text}");
+    }
+    let (left, reap) = common::leftovers(&run_id);
+    println!("SIGTERM to validate alone: {left} artifact(s) left");
+    assert_eq!(left, 0, "artifacts left:\n{reap}\n{text}");
+}
+
 #[test]
 fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
     let target = carbon_config::load().expect("the local target loads");

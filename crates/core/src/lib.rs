@@ -4,4 +4,5 @@
 
 pub mod http;
 pub mod naming;
+pub mod signal;
 pub mod wait;

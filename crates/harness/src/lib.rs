@@ -345,7 +345,7 @@ fn run_trial(
     let (outcome, cleanup_errors) = runtime.block_on(async {
         let mut handle = tokio::spawn((def.body)(ctx.clone()));
         let limit = settings.trial_timeout();
-        let stop = stop_signal();
+        let stop = carbon_core::signal::stopped();
         let outcome = tokio::select! {
             joined = tokio::time::timeout(limit, &mut handle) => match joined {
                 Ok(Ok(result)) => result,
@@ -387,22 +387,6 @@ fn run_trial(
         Ok(())
     } else {
         Err(Failed::from(scrub(&target.secret_values(), message)))
-    }
-}
-
-/// Resolves when the process is asked to stop: SIGTERM (nextest's terminate, a CI cancel) or
-/// SIGINT (Ctrl-C). Registering replaces the default action, so the trial gets to clean up.
-async fn stop_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        _ => std::future::pending().await,
     }
 }
 
