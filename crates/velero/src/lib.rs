@@ -314,6 +314,10 @@ pub struct ScheduleStatus {
     /// When it last created a backup.
     #[serde(default)]
     pub last_backup: Option<String>,
+    /// When it was last told to skip a run (`skipImmediately`); Velero counts its next run
+    /// from the latest of this, `lastBackup` and its creation.
+    #[serde(default)]
+    pub last_skipped: Option<String>,
     /// Why validation failed.
     #[serde(default)]
     pub validation_errors: Option<Vec<String>>,
@@ -714,6 +718,7 @@ pub fn new_object<P: Clone, U: Clone>(
 }
 
 pub mod checks;
+pub mod cron;
 
 #[cfg(test)]
 mod tests {
