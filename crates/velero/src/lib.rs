@@ -251,6 +251,12 @@ pub struct ObjectStorage {
     /// A key prefix inside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// The PEM bundle (base64, as the API carries bytes) the plugin trusts for the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
+    /// The Secret key holding that bundle instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert_ref: Option<serde_json::Value>,
 }
 
 /// `BackupStorageLocation.spec`.
@@ -273,6 +279,71 @@ pub struct StorageLocationSpec {
     /// How often the server validates it (a Go duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_frequency: Option<String>,
+    /// Whether it is the default location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<bool>,
+    /// How often the server syncs backups from the bucket (a Go duration, `0s`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_sync_period: Option<String>,
+}
+
+impl StorageLocationSpec {
+    /// A copy of this location that stores into `bucket` (no prefix) and differs in nothing
+    /// else the server reads to reach the store: provider, its config (endpoint, region,
+    /// path style...), credential and CA bundle are kept, so the one thing wrong with the copy
+    /// is the bucket. It is never the default, is validated every 10 s, and syncs nothing.
+    pub fn with_bucket(&self, bucket: &str) -> Self {
+        let mut copy = self.clone();
+        copy.object_storage.bucket = bucket.to_string();
+        copy.object_storage.prefix = None;
+        copy.default = None;
+        copy.validation_frequency = Some("10s".into());
+        copy.backup_sync_period = Some("0s".into());
+        copy
+    }
+
+    /// What reaches the store, for a step: provider, config keys (values can be endpoints
+    /// with credentials in them, so not shown), credential and CA bundle present or not.
+    pub fn describe_access(&self) -> String {
+        let keys: Vec<&str> = self
+            .config
+            .iter()
+            .flat_map(|c| c.keys().map(String::as_str))
+            .collect();
+        let ca = match (
+            &self.object_storage.ca_cert,
+            &self.object_storage.ca_cert_ref,
+        ) {
+            (Some(c), _) => format!("caCert ({} base64 characters)", c.len()),
+            (None, Some(_)) => "caCertRef".into(),
+            (None, None) => "no CA bundle".into(),
+        };
+        format!(
+            "provider {}, config keys [{}], {}, {ca}",
+            self.provider,
+            keys.join(", "),
+            if self.credential.is_some() {
+                "its own credential"
+            } else {
+                "the server's credential"
+            }
+        )
+    }
+}
+
+/// Whether a storage location's `status.message` says its bucket does not exist (how the AWS
+/// plugin, S3-compatible stores, Azure and GCS put it), as opposed to any other reason to be
+/// Unavailable (credentials, certificate, endpoint).
+pub fn says_bucket_missing(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "nosuchbucket",
+        "bucket does not exist",
+        "bucket doesn't exist",
+        "containernotfound",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// `BackupStorageLocation.status`.
@@ -790,6 +861,67 @@ mod tests {
             "{}",
             s.describe()
         );
+    }
+
+    /// The failing-location trial's copy: only the bucket is wrong; what reaches the store
+    /// (provider, config, credential, CA bundle) is the original's, and it is not the default.
+    /// The location is the shape the API server returns for a platform's TLS store.
+    #[test]
+    fn a_copy_with_another_bucket_keeps_the_ca_bundle_and_config() {
+        let bsl: StorageLocation =
+            serde_json::from_str(include_str!("../tests/data/bsl-with-ca.json")).unwrap();
+        let copy = bsl.spec.with_bucket("e2e-abcd1234-no-such-bucket");
+        assert_eq!(copy.object_storage.bucket, "e2e-abcd1234-no-such-bucket");
+        assert_eq!(copy.object_storage.prefix, None);
+        assert_eq!(copy.object_storage.ca_cert, bsl.spec.object_storage.ca_cert);
+        assert!(copy.object_storage.ca_cert.is_some());
+        assert_eq!(copy.config, bsl.spec.config);
+        assert_eq!(copy.credential, bsl.spec.credential);
+        assert_eq!(copy.provider, "aws");
+        assert_eq!(bsl.spec.default, Some(true));
+        assert_eq!(
+            copy.default, None,
+            "the copy must never become the default location"
+        );
+        let sent = serde_json::to_value(&copy).unwrap();
+        assert!(sent["objectStorage"]["caCert"].is_string(), "{sent}");
+        assert_eq!(sent["config"]["s3Url"], "https://minio.storage.svc:9000");
+        assert_eq!(sent["config"]["checksumAlgorithm"], "");
+        assert!(sent.get("default").is_none(), "{sent}");
+        assert_eq!(
+            copy.describe_access(),
+            "provider aws, config keys [checksumAlgorithm, region, s3ForcePathStyle, s3Url], its own credential, caCert (104 base64 characters)"
+        );
+    }
+
+    #[rstest]
+    // The AWS plugin (SDK v2) through Velero's validation, as it reads for a missing bucket.
+    #[case::aws(
+        "BackupStorageLocation \"e2e-x\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, https response error StatusCode: 404, RequestID: 1, HostID: 2, api error NoSuchBucket: The specified bucket does not exist",
+        true
+    )]
+    #[case::azure(
+        "BackupStorageLocation \"x\" is unavailable: ContainerNotFound: The specified container does not exist.",
+        true
+    )]
+    #[case::gcs(
+        "BackupStorageLocation \"x\" is unavailable: rpc error: code = Unknown desc = storage: bucket doesn't exist",
+        true
+    )]
+    #[case::credentials(
+        "BackupStorageLocation \"x\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, https response error StatusCode: 403, api error InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.",
+        false
+    )]
+    #[case::certificate(
+        "BackupStorageLocation \"x\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, exceeded maximum number of attempts, 3, https response error StatusCode: 0, RequestID: , HostID: , request send failed, Get \"https://minio:9000/x\": tls: failed to verify certificate: x509: certificate signed by unknown authority",
+        false
+    )]
+    #[case::unreachable(
+        "BackupStorageLocation \"x\" is unavailable: dial tcp 10.0.0.1:9000: connect: connection refused",
+        false
+    )]
+    fn a_missing_bucket_is_told_from_other_reasons(#[case] message: &str, #[case] missing: bool) {
+        assert_eq!(says_bucket_missing(message), missing, "{message}");
     }
 
     #[test]
