@@ -767,7 +767,12 @@ impl VeleroClient {
         else {
             return Ok(());
         };
-        let current = if current.status.as_ref().is_some_and(RunStatus::is_final) {
+        // `Deleting` is an earlier request's work (possibly stopped on an error): a new
+        // request is what moves it, so it is not awaited like a running backup.
+        let phase = current.status.as_ref().and_then(|s| s.phase.as_deref());
+        let current = if current.status.as_ref().is_some_and(RunStatus::is_final)
+            || phase == Some("Deleting")
+        {
             current
         } else {
             self.wait_ended::<BackupSpec>(Kind::Backup, backup, timeout)
