@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use carbon_config::{Target, VeleroConfig};
 use carbon_core::naming;
+use carbon_core::wait::{Check, WaitError};
 use carbon_kube::kube::api::{Api, DeleteParams, ListParams, PostParams};
 use carbon_kube::kube::core::{ApiResource, GroupVersionKind, Object};
 use carbon_kube::kube::runtime::wait::Condition;
@@ -34,6 +35,14 @@ pub enum VeleroError {
     /// A check found Velero not as the platform expects; the text lists every offender.
     #[error("{0}")]
     Check(String),
+    /// Velero processed a request and refused it; `reasons` are its own words.
+    #[error("Velero did not {action}: {reasons}")]
+    Refused {
+        /// What was asked.
+        action: String,
+        /// Velero's reasons (a DeleteBackupRequest's `status.errors`).
+        reasons: String,
+    },
 }
 
 /// Velero's API group and version.
@@ -174,6 +183,9 @@ pub struct RunStatus {
     /// Items counted.
     #[serde(default)]
     pub progress: Option<Progress>,
+    /// A Queued backup's place in Velero's queue (1: next).
+    #[serde(default)]
+    pub queue_position: Option<u64>,
 }
 
 /// Phases after which a Backup or Restore changes no more.
@@ -194,8 +206,12 @@ impl RunStatus {
 
     /// Phase, counts and Velero's own reasons, for a step or an error.
     pub fn describe(&self) -> String {
+        let queued = self
+            .queue_position
+            .map(|p| format!(" (queue position {p})"))
+            .unwrap_or_default();
         let mut out = format!(
-            "phase {}, {} error(s), {} warning(s)",
+            "phase {}{queued}, {} error(s), {} warning(s)",
             self.phase(),
             self.errors.unwrap_or(0),
             self.warnings.unwrap_or(0)
@@ -251,6 +267,12 @@ pub struct ObjectStorage {
     /// A key prefix inside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// The PEM bundle (base64, as the API carries bytes) the plugin trusts for the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
+    /// The Secret key holding that bundle instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert_ref: Option<serde_json::Value>,
 }
 
 /// `BackupStorageLocation.spec`.
@@ -273,6 +295,71 @@ pub struct StorageLocationSpec {
     /// How often the server validates it (a Go duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_frequency: Option<String>,
+    /// Whether it is the default location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<bool>,
+    /// How often the server syncs backups from the bucket (a Go duration, `0s`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_sync_period: Option<String>,
+}
+
+impl StorageLocationSpec {
+    /// A copy of this location that stores into `bucket` (no prefix) and differs in nothing
+    /// else the server reads to reach the store: provider, its config (endpoint, region,
+    /// path style...), credential and CA bundle are kept, so the one thing wrong with the copy
+    /// is the bucket. It is never the default, is validated every 10 s, and syncs nothing.
+    pub fn with_bucket(&self, bucket: &str) -> Self {
+        let mut copy = self.clone();
+        copy.object_storage.bucket = bucket.to_string();
+        copy.object_storage.prefix = None;
+        copy.default = None;
+        copy.validation_frequency = Some("10s".into());
+        copy.backup_sync_period = Some("0s".into());
+        copy
+    }
+
+    /// What reaches the store, for a step: provider, config keys (values can be endpoints
+    /// with credentials in them, so not shown), credential and CA bundle present or not.
+    pub fn describe_access(&self) -> String {
+        let keys: Vec<&str> = self
+            .config
+            .iter()
+            .flat_map(|c| c.keys().map(String::as_str))
+            .collect();
+        let ca = match (
+            &self.object_storage.ca_cert,
+            &self.object_storage.ca_cert_ref,
+        ) {
+            (Some(c), _) => format!("caCert ({} base64 characters)", c.len()),
+            (None, Some(_)) => "caCertRef".into(),
+            (None, None) => "no CA bundle".into(),
+        };
+        format!(
+            "provider {}, config keys [{}], {}, {ca}",
+            self.provider,
+            keys.join(", "),
+            if self.credential.is_some() {
+                "its own credential"
+            } else {
+                "the server's credential"
+            }
+        )
+    }
+}
+
+/// Whether a storage location's `status.message` says its bucket does not exist (how the AWS
+/// plugin, S3-compatible stores, Azure and GCS put it), as opposed to any other reason to be
+/// Unavailable (credentials, certificate, endpoint).
+pub fn says_bucket_missing(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "nosuchbucket",
+        "bucket does not exist",
+        "bucket doesn't exist",
+        "containernotfound",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// `BackupStorageLocation.status`.
@@ -314,6 +401,10 @@ pub struct ScheduleStatus {
     /// When it last created a backup.
     #[serde(default)]
     pub last_backup: Option<String>,
+    /// When it was last told to skip a run (`skipImmediately`); Velero counts its next run
+    /// from the latest of this, `lastBackup` and its creation.
+    #[serde(default)]
+    pub last_skipped: Option<String>,
     /// Why validation failed.
     #[serde(default)]
     pub validation_errors: Option<Vec<String>>,
@@ -573,7 +664,7 @@ impl VeleroClient {
         P: Clone + Serialize + serde::de::DeserializeOwned + fmt::Debug + Send + Sync + 'static,
     {
         let api: Api<Object<P, RunStatus>> = self.api(kind);
-        Ok(self
+        let waited = self
             .kube
             .wait_for(
                 api,
@@ -582,7 +673,50 @@ impl VeleroClient {
                 timeout,
                 has_ended(),
             )
-            .await?)
+            .await;
+        match waited {
+            Ok(done) => Ok(done),
+            // The generic last state is the object's JSON cut at 400 characters, which hides
+            // what matters (a queue, a location gone Unavailable): say that instead.
+            Err(KubeError::Timeout { what, secs, last }) => {
+                let last = self.where_it_stands(kind, name).await.unwrap_or(last);
+                Err(VeleroError::Kube(KubeError::Timeout { what, secs, last }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Where a Backup or Restore that has not ended stands: its status (phase, queue
+    /// position, counts) and, for a Backup, its storage location's phase and message; for a
+    /// Restore, its backup's. `None` when it cannot be read.
+    async fn where_it_stands(&self, kind: Kind, name: &str) -> Option<String> {
+        let backup_name = match kind {
+            Kind::Backup => name.to_string(),
+            Kind::Restore => {
+                let api: Api<Restore> = self.api(Kind::Restore);
+                let restore = api.get_opt(name).await.ok()??;
+                let status = restore.status.clone().unwrap_or_default();
+                return Some(format!(
+                    "Restore {name} of Backup {}: {}",
+                    restore.spec.backup_name,
+                    status.describe()
+                ));
+            }
+            _ => return None,
+        };
+        let api: Api<Backup> = self.api(Kind::Backup);
+        let backup = api.get_opt(&backup_name).await.ok()??;
+        let location_name = backup
+            .spec
+            .storage_location
+            .clone()
+            .unwrap_or_else(|| self.cfg.storage_location.clone());
+        let locations: Api<StorageLocation> = self.api(Kind::StorageLocation);
+        let location = locations.get_opt(&location_name).await.map_err(|e| {
+            self.api_error("get", Kind::StorageLocation, &location_name, e)
+                .to_string()
+        });
+        Some(describe_unended_backup(&backup, &location_name, &location))
     }
 
     /// Waits, through a watch, until the object `name` of `kind` is gone.
@@ -605,16 +739,26 @@ impl VeleroClient {
     /// Deletes a Backup the way `velero backup delete` does: a DeleteBackupRequest (named
     /// `<backup>-delete`, labelled for `run`) makes the server remove the backup's files, then
     /// the Backup; returns once the Backup is gone. A backup still running is awaited first
-    /// (Velero refuses to delete one in progress); one already gone is fine.
+    /// (Velero refuses to delete one); one already gone is fine; one that ended
+    /// `FailedValidation` wrote nothing to any bucket and is deleted as an object (Velero would
+    /// refuse the request when, as is then likely, its location is Unavailable).
+    ///
+    /// Velero processes a DeleteBackupRequest once: one it refused (its location Unavailable
+    /// then) keeps its name and is never looked at again, so the run's refused requests for
+    /// this backup are removed before it asks anew. When Velero refuses this request too, the
+    /// error carries its reasons at once instead of waiting out `timeout`.
     ///
     /// # Errors
-    /// [`VeleroError::Kube`]: the request refused, or a wait ran out (with the last state).
+    /// [`VeleroError::Refused`] with Velero's reasons; [`VeleroError::Kube`]: a request
+    /// refused by the API server, or a wait ran out (with the Backup's and request's state).
     pub async fn delete_backup(
         &self,
         backup: &str,
         run: &str,
         timeout: Duration,
     ) -> Result<(), VeleroError> {
+        let started = std::time::Instant::now();
+        let left = || timeout.saturating_sub(started.elapsed());
         let api: Api<Backup> = self.api(Kind::Backup);
         let Some(current) = api
             .get_opt(backup)
@@ -623,14 +767,27 @@ impl VeleroClient {
         else {
             return Ok(());
         };
-        if !current.status.as_ref().is_some_and(RunStatus::is_final) {
+        // `Deleting` is an earlier request's work (possibly stopped on an error): a new
+        // request is what moves it, so it is not awaited like a running backup.
+        let phase = current.status.as_ref().and_then(|s| s.phase.as_deref());
+        let current = if current.status.as_ref().is_some_and(RunStatus::is_final)
+            || phase == Some("Deleting")
+        {
+            current
+        } else {
             self.wait_ended::<BackupSpec>(Kind::Backup, backup, timeout)
-                .await?;
+                .await?
+        };
+        if current.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("FailedValidation") {
+            self.delete(Kind::Backup, backup).await?;
+            return self.wait_gone(Kind::Backup, backup, left()).await;
         }
+        self.remove_processed_requests(backup, run, left()).await?;
+        let request_name = format!("{backup}-delete");
         let request: DeleteBackupRequest = new_object(
             Kind::DeleteBackupRequest,
             &self.cfg.namespace,
-            &format!("{backup}-delete"),
+            &request_name,
             run,
             DeleteBackupRequestSpec {
                 backup_name: backup.to_string(),
@@ -638,14 +795,100 @@ impl VeleroClient {
         );
         match self.create(Kind::DeleteBackupRequest, &request).await {
             Ok(_) => {}
-            // Asked already (an earlier cleanup that ran out of time): wait for it.
+            // Asked already and not yet processed (a cleanup running beside this one): wait
+            // for it.
             Err(VeleroError::Kube(KubeError::Api {
                 source: carbon_kube::kube::Error::Api(s),
                 ..
             })) if s.code == 409 => {}
             Err(e) => return Err(e),
         }
-        self.wait_gone(Kind::Backup, backup, timeout).await
+        self.wait_deleted_or_refused(backup, &request_name, left())
+            .await
+    }
+
+    /// Removes this run's processed DeleteBackupRequests for `backup` (Velero will not look
+    /// at them again) and waits until they are gone.
+    async fn remove_processed_requests(
+        &self,
+        backup: &str,
+        run: &str,
+        timeout: Duration,
+    ) -> Result<(), VeleroError> {
+        let params = ListParams::default().labels(&format!("{}={run}", naming::KUBE_RUN_LABEL));
+        let requests: Vec<DeleteBackupRequest> =
+            self.list_with(Kind::DeleteBackupRequest, &params).await?;
+        for r in requests_to_renew(&requests, backup, run) {
+            self.delete(Kind::DeleteBackupRequest, &r).await?;
+            self.wait_gone(Kind::DeleteBackupRequest, &r, timeout)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Polls until the Backup is gone (Ok) or Velero has processed `request` with errors
+    /// while the Backup remains (its reasons).
+    async fn wait_deleted_or_refused(
+        &self,
+        backup: &str,
+        request: &str,
+        timeout: Duration,
+    ) -> Result<(), VeleroError> {
+        let backups: Api<Backup> = self.api(Kind::Backup);
+        let requests: Api<DeleteBackupRequest> = self.api(Kind::DeleteBackupRequest);
+        let what = format!("Backup {backup} to be deleted (DeleteBackupRequest {request})");
+        let outcome = carbon_core::wait::wait_until(&what, timeout, || async {
+            let Some(b) = backups
+                .get_opt(backup)
+                .await
+                .map_err(|e| self.api_error("get", Kind::Backup, backup, e))?
+            else {
+                return Ok(Check::Ready(None));
+            };
+            let r = requests
+                .get_opt(request)
+                .await
+                .map_err(|e| self.api_error("get", Kind::DeleteBackupRequest, request, e))?;
+            Ok::<_, VeleroError>(match deletion_refused(r.as_ref()) {
+                Some(reasons) => Check::Ready(Some(reasons)),
+                None => Check::Pending(format!(
+                    "Backup {backup} {}; DeleteBackupRequest {request} {}",
+                    b.status.unwrap_or_default().describe(),
+                    r.map_or_else(
+                        || "is gone".to_string(),
+                        |r| format!(
+                            "phase {}",
+                            r.status
+                                .and_then(|s| s.phase)
+                                .as_deref()
+                                .unwrap_or("(none yet: is the Velero server running?)")
+                        )
+                    )
+                )),
+            })
+        })
+        .await;
+        match outcome {
+            Ok(None) => Ok(()),
+            Ok(Some(reasons)) => Err(VeleroError::Refused {
+                action: format!(
+                    "delete Backup {backup} (DeleteBackupRequest {request} in namespace {})",
+                    self.cfg.namespace
+                ),
+                reasons,
+            }),
+            Err(WaitError::TimedOut {
+                what,
+                timeout,
+                last,
+                ..
+            }) => Err(VeleroError::Kube(KubeError::Timeout {
+                what,
+                secs: timeout.as_secs(),
+                last,
+            })),
+            Err(WaitError::Probe { source, .. }) => Err(source),
+        }
     }
 
     /// Waits until the storage location `name` has been validated (phase set), through a
@@ -713,7 +956,67 @@ pub fn new_object<P: Clone, U: Clone>(
     obj
 }
 
+/// What a Backup that has not ended is waiting on, for a timeout: its status (phase, queue
+/// position) and its storage location's phase and message (`location` as read: absent, or
+/// why it could not be).
+pub fn describe_unended_backup(
+    backup: &Backup,
+    location_name: &str,
+    location: &Result<Option<StorageLocation>, String>,
+) -> String {
+    let name = backup.metadata.name.as_deref().unwrap_or_default();
+    let status = backup.status.clone().unwrap_or_default();
+    let mut out = format!("Backup {name} is {}", status.describe());
+    if status.phase.is_none() {
+        out.push_str(" (Velero has not picked it up: is the server running?)");
+    }
+    let where_ = match location {
+        Ok(Some(l)) => {
+            let st = l.status.clone().unwrap_or_default();
+            let mut s = format!(
+                "its location {location_name} is {}",
+                st.phase.as_deref().unwrap_or("(never validated)")
+            );
+            if let Some(t) = &st.last_validation_time {
+                s.push_str(&format!(" (validated {t})"));
+            }
+            if let Some(m) = st.message.as_ref().filter(|m| !m.is_empty()) {
+                s.push_str(&format!(": {m}"));
+            }
+            s
+        }
+        Ok(None) => format!("its location {location_name} does not exist"),
+        Err(e) => format!("its location {location_name} could not be read: {e}"),
+    };
+    format!("{out}; {where_}")
+}
+
+/// Velero's reasons when it processed a DeleteBackupRequest with errors (`None`: not
+/// processed yet, gone, or processed cleanly).
+pub fn deletion_refused(request: Option<&DeleteBackupRequest>) -> Option<String> {
+    let status = request?.status.as_ref()?;
+    let errors = status.errors.as_ref().filter(|e| !e.is_empty())?;
+    (status.phase.as_deref() == Some("Processed")).then(|| errors.join("; "))
+}
+
+/// The run's own processed DeleteBackupRequests for `backup`: Velero never processes one
+/// again, so asking anew means removing them first. Requests of other runs, or of other
+/// backups, or still pending, are left alone.
+pub fn requests_to_renew(requests: &[DeleteBackupRequest], backup: &str, run: &str) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.spec.backup_name == backup)
+        .filter(|r| r.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Processed"))
+        .filter_map(|r| {
+            let name = r.metadata.name.as_deref()?;
+            (naming::kube_object_run(name, r.metadata.labels.as_ref()) == Some(run))
+                .then(|| name.to_string())
+        })
+        .collect()
+}
+
 pub mod checks;
+pub mod cron;
 
 #[cfg(test)]
 mod tests {
@@ -784,6 +1087,149 @@ mod tests {
             s.describe().contains("Unavailable status"),
             "{}",
             s.describe()
+        );
+    }
+
+    /// The failing-location trial's copy: only the bucket is wrong; what reaches the store
+    /// (provider, config, credential, CA bundle) is the original's, and it is not the default.
+    /// The location is the shape the API server returns for a platform's TLS store.
+    #[test]
+    fn a_copy_with_another_bucket_keeps_the_ca_bundle_and_config() {
+        let bsl: StorageLocation =
+            serde_json::from_str(include_str!("../tests/data/bsl-with-ca.json")).unwrap();
+        let copy = bsl.spec.with_bucket("e2e-abcd1234-no-such-bucket");
+        assert_eq!(copy.object_storage.bucket, "e2e-abcd1234-no-such-bucket");
+        assert_eq!(copy.object_storage.prefix, None);
+        assert_eq!(copy.object_storage.ca_cert, bsl.spec.object_storage.ca_cert);
+        assert!(copy.object_storage.ca_cert.is_some());
+        assert_eq!(copy.config, bsl.spec.config);
+        assert_eq!(copy.credential, bsl.spec.credential);
+        assert_eq!(copy.provider, "aws");
+        assert_eq!(bsl.spec.default, Some(true));
+        assert_eq!(
+            copy.default, None,
+            "the copy must never become the default location"
+        );
+        let sent = serde_json::to_value(&copy).unwrap();
+        assert!(sent["objectStorage"]["caCert"].is_string(), "{sent}");
+        assert_eq!(sent["config"]["s3Url"], "https://minio.storage.svc:9000");
+        assert_eq!(sent["config"]["checksumAlgorithm"], "");
+        assert!(sent.get("default").is_none(), "{sent}");
+        assert_eq!(
+            copy.describe_access(),
+            "provider aws, config keys [checksumAlgorithm, region, s3ForcePathStyle, s3Url], its own credential, caCert (104 base64 characters)"
+        );
+    }
+
+    #[rstest]
+    // The AWS plugin (SDK v2) through Velero's validation, as it reads for a missing bucket.
+    #[case::aws(
+        "BackupStorageLocation \"e2e-x\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, https response error StatusCode: 404, RequestID: 1, HostID: 2, api error NoSuchBucket: The specified bucket does not exist",
+        true
+    )]
+    #[case::azure(
+        "BackupStorageLocation \"x\" is unavailable: ContainerNotFound: The specified container does not exist.",
+        true
+    )]
+    #[case::gcs(
+        "BackupStorageLocation \"x\" is unavailable: rpc error: code = Unknown desc = storage: bucket doesn't exist",
+        true
+    )]
+    #[case::credentials(
+        "BackupStorageLocation \"x\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, https response error StatusCode: 403, api error InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.",
+        false
+    )]
+    #[case::certificate(
+        "BackupStorageLocation \"x\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, exceeded maximum number of attempts, 3, https response error StatusCode: 0, RequestID: , HostID: , request send failed, Get \"https://minio:9000/x\": tls: failed to verify certificate: x509: certificate signed by unknown authority",
+        false
+    )]
+    #[case::unreachable(
+        "BackupStorageLocation \"x\" is unavailable: dial tcp 10.0.0.1:9000: connect: connection refused",
+        false
+    )]
+    fn a_missing_bucket_is_told_from_other_reasons(#[case] message: &str, #[case] missing: bool) {
+        assert_eq!(says_bucket_missing(message), missing, "{message}");
+    }
+
+    fn data<T: serde::de::DeserializeOwned>(json: &str) -> T {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// A backup still queued when the wait ends says so, with its location's state, instead
+    /// of a truncated object.
+    #[test]
+    fn an_unended_backup_tells_its_queue_and_location() {
+        let b: Backup = data(include_str!("../tests/data/backup-queued.json"));
+        let l: StorageLocation = data(include_str!("../tests/data/bsl-unavailable.json"));
+        let got = describe_unended_backup(&b, "default", &Ok(Some(l)));
+        assert_eq!(
+            got,
+            "Backup e2e-abcd1234-files is phase Queued (queue position 2), 0 error(s), 0 warning(s); its location default is Unavailable (validated 2026-11-27T06:17:30Z): BackupStorageLocation \"default\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, https response error StatusCode: 404, RequestID: , HostID: , api error NoSuchBucket: The specified bucket does not exist"
+        );
+        let gone = describe_unended_backup(&b, "default", &Ok(None));
+        assert!(
+            gone.ends_with("its location default does not exist"),
+            "{gone}"
+        );
+        let mut fresh = b.clone();
+        fresh.status = None;
+        let unread = describe_unended_backup(&fresh, "default", &Err("403 Forbidden".into()));
+        assert!(
+            unread.contains("phase (none yet), 0 error(s), 0 warning(s) (Velero has not picked it up: is the server running?); its location default could not be read: 403 Forbidden"),
+            "{unread}"
+        );
+    }
+
+    /// Velero's own reason, from the request it refused.
+    #[test]
+    fn a_refused_deletion_gives_veleros_reason() {
+        let r: DeleteBackupRequest =
+            data(include_str!("../tests/data/dbr-refused-unavailable.json"));
+        assert_eq!(
+            deletion_refused(Some(&r)).as_deref(),
+            Some(
+                "cannot delete backup because backup storage location default is currently in Unavailable state"
+            )
+        );
+        let mut pending = r.clone();
+        pending.status = Some(DeleteBackupRequestStatus {
+            phase: Some("InProgress".into()),
+            errors: None,
+        });
+        assert_eq!(deletion_refused(Some(&pending)), None);
+        let mut clean = r.clone();
+        clean.status = Some(DeleteBackupRequestStatus {
+            phase: Some("Processed".into()),
+            errors: Some(vec![]),
+        });
+        assert_eq!(deletion_refused(Some(&clean)), None);
+        assert_eq!(deletion_refused(None), None);
+    }
+
+    /// Only the run's own processed requests for that backup are removed before asking again.
+    #[test]
+    fn only_the_runs_processed_requests_are_renewed() {
+        let refused: DeleteBackupRequest =
+            data(include_str!("../tests/data/dbr-refused-unavailable.json"));
+        let mut pending = refused.clone();
+        pending.metadata.name = Some("e2e-abcd1234-files-delete-2".into());
+        pending.status = Some(DeleteBackupRequestStatus {
+            phase: Some("New".into()),
+            errors: None,
+        });
+        let mut other_backup = refused.clone();
+        other_backup.metadata.name = Some("e2e-abcd1234-restore-delete".into());
+        other_backup.spec.backup_name = "e2e-abcd1234-restore".into();
+        let mut foreign = refused.clone();
+        foreign.metadata.name = Some("e2e-files-delete".into());
+        foreign.metadata.labels = None;
+        let mut other_run = refused.clone();
+        other_run.metadata.name = Some("e2e-ffff0000-files-delete".into());
+        other_run.metadata.labels = Some(naming::kube_labels("ffff0000"));
+        let all = [refused, pending, other_backup, foreign, other_run];
+        assert_eq!(
+            requests_to_renew(&all, "e2e-abcd1234-files", "abcd1234"),
+            vec!["e2e-abcd1234-files-delete".to_string()]
         );
     }
 

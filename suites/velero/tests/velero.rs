@@ -26,7 +26,7 @@ use carbon_s3::S3Client;
 use carbon_velero::tarball::Tarball;
 use carbon_velero::{
     Backup, BackupSpec, Kind, Restore, RestoreSpec, StorageLocation, VeleroClient, layout,
-    new_object,
+    new_object, says_bucket_missing,
 };
 
 const VELERO: &[Service] = &[Service::Velero];
@@ -82,7 +82,7 @@ fn main() -> std::process::ExitCode {
             unavailable_location,
         )
         .writes(
-            "BackupStorageLocation e2e-<run id>-<trial> pointing at a bucket that does not exist, and a Backup to it (both labelled carbon-e2e/run, carbon-e2e/owner); nothing reaches any bucket",
+            "BackupStorageLocation e2e-<run id>-<trial>, a copy of velero.storage_location (provider, config, credential, CA bundle) pointing at a bucket that does not exist, never the default, and a Backup to it (both labelled carbon-e2e/run, carbon-e2e/owner); nothing reaches any bucket",
             "the Backup and the storage location are deleted",
         )
         .full(
@@ -137,9 +137,18 @@ const CONFIG_MAP: &str = "e2e-settings";
 const SECRET: &str = "e2e-credentials";
 const APP: &str = "e2e-probe";
 
+/// Whether the fixture's Deployment runs a pod: only a trial that waits for one asks for it,
+/// so the others pull no image and start nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pods {
+    None,
+    One,
+}
+
 /// Creates the trial's namespace `e2e-<run>-<what>` with a ConfigMap, a Secret, a Deployment
-/// and a Service; registers its deletion. `what` keeps names under Kubernetes' 63 characters.
-async fn fixture(ctx: &Ctx, v: &VeleroClient, what: &str) -> Result<Fixture> {
+/// (of `pods`) and a Service; registers its deletion. `what` keeps names under Kubernetes' 63
+/// characters.
+async fn fixture(ctx: &Ctx, v: &VeleroClient, what: &str, pods: Pods) -> Result<Fixture> {
     let client = v.kube().client();
     let namespace = ctx.unique(what);
     let labels = naming::kube_labels(ctx.run_id());
@@ -181,17 +190,29 @@ async fn fixture(ctx: &Ctx, v: &VeleroClient, what: &str) -> Result<Fixture> {
         .create(&PostParams::default(), &secret)
         .await
         .context("create the Secret")?;
+    // The image must exist for the cluster (`velero.probe_image`, a pause image by default);
+    // it runs as the restricted Pod Security profile asks, so admission policies let it in.
     let deployment: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": APP, "labels": labelled},
         "spec": {
-            "replicas": 1,
+            "replicas": i32::from(pods == Pods::One),
             "selector": {"matchLabels": {"app": APP}},
             "template": {
                 "metadata": {"labels": {"app": APP}},
                 "spec": {
                     "automountServiceAccountToken": false,
-                    "containers": [{"name": APP, "image": "carbon-e2e.local/e2e-probe:1",
-                                    "ports": [{"name": "http", "containerPort": 8080}]}]
+                    "securityContext": {"runAsNonRoot": true, "runAsUser": 65535,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": APP,
+                        "image": v.config().probe_image,
+                        "ports": [{"name": "http", "containerPort": 8080}],
+                        "resources": {"requests": {"cpu": "5m", "memory": "8Mi"},
+                                      "limits": {"cpu": "50m", "memory": "32Mi"}},
+                        "securityContext": {"allowPrivilegeEscalation": false,
+                                            "readOnlyRootFilesystem": true,
+                                            "capabilities": {"drop": ["ALL"]}}
+                    }]
                 }
             }
         }
@@ -209,7 +230,9 @@ async fn fixture(ctx: &Ctx, v: &VeleroClient, what: &str) -> Result<Fixture> {
         .await
         .context("create the Service")?;
     ctx.step(format!(
-        "namespace {namespace}: ConfigMap {CONFIG_MAP}, Secret {SECRET}, Deployment and Service {APP}"
+        "namespace {namespace}: ConfigMap {CONFIG_MAP}, Secret {SECRET}, Deployment {APP} ({} replica(s) of {}) and Service {APP}",
+        i32::from(pods == Pods::One),
+        v.config().probe_image
     ));
     Ok(Fixture {
         namespace,
@@ -301,7 +324,7 @@ async fn bucket_of(v: &VeleroClient, location: &str) -> Result<(String, Option<S
 async fn backup_files(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
     let s3 = ctx.client::<S3Client>()?;
-    let fx = fixture(&ctx, &v, "files").await?;
+    let fx = fixture(&ctx, &v, "files", Pods::None).await?;
     let name = fx.namespace.clone();
     let (b, _) = backup(&ctx, &v, &name, &[&fx.namespace], None).await?;
     ensure_completed(&b)?;
@@ -383,7 +406,7 @@ async fn backup_files(ctx: Ctx) -> Result<()> {
 async fn restore(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
     let client = v.kube().client();
-    let fx = fixture(&ctx, &v, "restore").await?;
+    let fx = fixture(&ctx, &v, "restore", Pods::One).await?;
     let (b, _) = backup(&ctx, &v, &fx.namespace, &[&fx.namespace], None).await?;
     ensure_completed(&b)?;
     let target_ns = format!("{}-restored", fx.namespace);
@@ -482,7 +505,7 @@ async fn restore(ctx: Ctx) -> Result<()> {
 async fn delete_backup(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
     let s3 = ctx.client::<S3Client>()?;
-    let fx = fixture(&ctx, &v, "delete").await?;
+    let fx = fixture(&ctx, &v, "delete", Pods::None).await?;
     let name = fx.namespace.clone();
     let (b, _) = backup(&ctx, &v, &name, &[&fx.namespace], None).await?;
     ensure_completed(&b)?;
@@ -518,10 +541,15 @@ async fn unavailable_location(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
     let good = v.storage_location(&v.config().storage_location).await?;
     let name = ctx.unique("unavailable");
-    let mut spec = good.spec.clone();
-    spec.object_storage.bucket = ctx.unique("no-such-bucket");
-    spec.object_storage.prefix = None;
-    spec.validation_frequency = Some("10s".into());
+    let bucket = ctx.unique("no-such-bucket");
+    // Everything that reaches the store is the working location's (endpoint, region, CA
+    // bundle, credential): the missing bucket is the only thing that can fail.
+    let spec = good.spec.with_bucket(&bucket);
+    ctx.step(format!(
+        "BackupStorageLocation {name}: a copy of {} with bucket {bucket}; kept {}",
+        v.config().storage_location,
+        spec.describe_access()
+    ));
     let bsl: StorageLocation = new_object(
         Kind::StorageLocation,
         v.namespace(),
@@ -536,16 +564,25 @@ async fn unavailable_location(ctx: Ctx) -> Result<()> {
     });
     let validated = v.wait_validated(&name, v.kube().wait_timeout()).await?;
     let status = validated.status.clone().unwrap_or_default();
+    let message = status.message.clone().unwrap_or_default();
     ctx.step(format!(
-        "BackupStorageLocation {name} (bucket {}) validated: {} ({})",
-        validated.spec.object_storage.bucket,
+        "BackupStorageLocation {name} validated: {} ({})",
         status.phase.as_deref().unwrap_or_default(),
-        status.message.as_deref().unwrap_or("no message")
+        if message.is_empty() {
+            "no message"
+        } else {
+            &message
+        }
     ));
     ensure!(
         status.phase.as_deref() == Some("Unavailable"),
         "a location whose bucket does not exist was found {}: Velero does not validate its storage locations",
         status.phase.as_deref().unwrap_or_default()
+    );
+    ensure!(
+        says_bucket_missing(&message),
+        "Velero found {name} Unavailable, but not because bucket {bucket} is missing: {message:?}; a copy of a working location should fail on the bucket alone (is {} itself reachable?)",
+        v.config().storage_location
     );
     let spec = BackupSpec::of_namespaces(&[&v.config().backup_namespace], &name, BACKUP_TTL);
     let obj: Backup = new_object(Kind::Backup, v.namespace(), &name, ctx.run_id(), spec);
@@ -568,18 +605,24 @@ async fn unavailable_location(ctx: Ctx) -> Result<()> {
             status.describe()
         ),
     }
-    let reasons = status
-        .validation_errors
-        .clone()
-        .unwrap_or_default()
-        .join("; ")
-        + status.failure_reason.as_deref().unwrap_or_default();
+    let reasons = [
+        status
+            .validation_errors
+            .clone()
+            .unwrap_or_default()
+            .join("; "),
+        status.failure_reason.clone().unwrap_or_default(),
+    ]
+    .join(" ");
     ensure!(
-        !reasons.trim().is_empty(),
-        "the failed backup carries no reason (validationErrors, failureReason): {}",
+        reasons.contains(&name) && reasons.contains("Unavailable"),
+        "the backup failed, but not because its location {name} is Unavailable: {}",
         status.describe()
     );
-    ctx.step(format!("Velero's reason: {reasons}"));
+    ctx.step(format!(
+        "Velero's reason: {}; the location's: {message}",
+        reasons.trim()
+    ));
     Ok(())
 }
 
