@@ -51,6 +51,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         opt_ins(&target)
     );
+    if !target.settings.allow_insecure_credentials.is_empty() {
+        println!(
+            "  credentials allowed over plain http beyond loopback for: {} ([target] allow_insecure_credentials)",
+            target.settings.allow_insecure_credentials.join(", ")
+        );
+    }
     println!(
         "  request timeout {} s, trial timeout {} s, cleanup budget {} s, strict {}",
         target.settings.request_timeout_secs,
@@ -265,6 +271,7 @@ async fn json(target: &Target, reach: &[(String, String)]) -> anyhow::Result<Exi
             "kind": format!("{:?}", target.settings.kind).to_lowercase(),
             "mode": target.settings.mode().as_str(),
             "allow_writes": target.allow_writes,
+            "allow_insecure_credentials": target.settings.allow_insecure_credentials,
             "opt_in": allowed,
             "healthy": healthy,
             "reach": reach,

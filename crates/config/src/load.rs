@@ -300,6 +300,51 @@ impl<'a> Origins<'a> {
     }
 }
 
+/// A credential never goes over plain `http://` to a host beyond this machine unless
+/// `[target] allow_insecure_credentials` names its section. Exempt: the object store (S3
+/// signs, the secret never travels), the database URL (not HTTP), `k8s://` references (the
+/// port-forward runs through the API server's TLS) and loopback.
+fn check_insecure_credentials(target: &Target, o: &Origins<'_>) -> Result<(), ConfigError> {
+    let urls = target.service_urls();
+    for (key, _) in target.credential_settings() {
+        let section = key.split('.').next().unwrap_or_default();
+        if section == "minio"
+            || key == "dolphinscheduler.database_url_env"
+            || target
+                .settings
+                .allow_insecure_credentials
+                .iter()
+                .any(|s| s == section)
+        {
+            continue;
+        }
+        let insecure = urls.iter().find(|(k, url)| {
+            k.split('.').next() == Some(section) && url.scheme() == "http" && !is_loopback(url)
+        });
+        if let Some((url_key, url)) = insecure {
+            return Err(o.error(
+                key,
+                format!(
+                    "this credential would go over plain http to {} (`{}`): use https://, or                      accept it for this section with `allow_insecure_credentials = [\"{section}\"]` \
+                     in [target]",
+                    url.host_str().unwrap_or_default(),
+                    crate::target::display_key(url_key)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// The environment may make a target more restrictive, never less: what a run may do is the
 /// file's to say. A read-only file made read-write (by `E2E_TARGET_MODE` or `E2E_TARGET_KIND`)
 /// is refused unless `E2E_ALLOW_WRITES=1` (`validate --allow-writes`, which the report names);
@@ -473,6 +518,7 @@ fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigError> {
             ));
         }
     }
+    check_insecure_credentials(target, o)?;
     let ca_files = [
         ("target.ca_file", target.settings.ca_file.as_deref()),
         (
@@ -681,6 +727,32 @@ warehouse_bucket = "iceberg"
             cache: dir.path().join("cache"),
         };
         (dir, paths)
+    }
+
+    #[test]
+    fn a_credential_over_plain_http_beyond_loopback_needs_the_sections_consent() {
+        let remote = LOCAL.replace(
+            "url = \"http://127.0.0.1:18080\"",
+            "url = \"http://trino.data-platform.svc:8080\"\npassword_env = \"TRINO_PW\"",
+        );
+        let (_d, paths) = setup(&remote);
+        let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        assert!(
+            e.contains("`[trino] password_env`")
+                && e.contains("plain http to trino.data-platform.svc")
+                && e.contains("allow_insecure_credentials = [\"trino\"]"),
+            "{e}"
+        );
+        // Consent in [target] for that section loads it (the Trino client still refuses to send
+        // a password over http: that is its own rule).
+        let (_d, paths) = setup(&remote.replace(
+            "kind = \"local\"",
+            "kind = \"local\"\nallow_insecure_credentials = [\"trino\"]",
+        ));
+        load_with(&Env::default(), &paths).expect("consented");
+        // S3 signs its requests: its keys over http are not refused.
+        let (_d, paths) = setup(&LOCAL.replace("127.0.0.1:17070", "minio.data-platform.svc:9000"));
+        load_with(&Env::default(), &paths).expect("S3 over http");
     }
 
     #[test]

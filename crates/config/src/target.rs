@@ -51,6 +51,12 @@ pub struct Settings {
     /// `cluster`.
     #[serde(default)]
     pub opt_in: Option<Vec<String>>,
+    /// Sections whose credential may go over plain `http://` to a host other than loopback
+    /// (e.g. `["dolphinscheduler"]` for an in-cluster Service without TLS). Default: none, so
+    /// such a target does not load. The object store is exempt: S3 signs requests and never
+    /// sends its secret. `doctor` and the report print what this allows.
+    #[serde(default)]
+    pub allow_insecure_credentials: Vec<String>,
     /// Time all of a trial's cleanups may take together, after the trial ends, times out or is
     /// stopped by SIGTERM/SIGINT. Default 45 s.
     #[serde(default = "default_cleanup_budget")]
