@@ -263,10 +263,20 @@ pub fn run_id_of(env: &Env) -> Result<String, carbon_config::ConfigError> {
     carbon_config::run_id(env)
 }
 
+/// The credentials the panic hook scrubs: the target's, then (after `materialize`) those read
+/// from Kubernetes Secrets too.
+static PANIC_SECRETS: std::sync::Mutex<Vec<carbon_config::Secret>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn set_panic_secrets(target: &Target) {
+    *PANIC_SECRETS.lock().unwrap_or_else(|p| p.into_inner()) = target.secret_values();
+}
+
 /// Panic messages can carry values a trial was handling: print them scrubbed, like failures.
 fn install_scrubbing_panic_hook(target: &Target) {
-    let secrets = target.secret_values();
+    set_panic_secrets(target);
     std::panic::set_hook(Box::new(move |info| {
+        let secrets = PANIC_SECRETS.lock().map(|s| s.clone()).unwrap_or_default();
         let text = info
             .payload()
             .downcast_ref::<&str>()
@@ -323,6 +333,7 @@ fn run_trial(
             ))
         })?;
     let target = &target;
+    set_panic_secrets(target);
     let name = &plan.name;
     let ctx = Ctx::new(target.clone(), run_id, name.clone());
     println!(
