@@ -157,12 +157,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             v.backup_namespace, v.max_backup_age_hours, v.backup_timeout_secs
         );
     }
+    // Probe answers and errors may quote what a service echoed back: scrubbed like a trial's.
+    let secrets = target.secret_values();
+    let scrubbed = |text: String| carbon_config::scrub(&secrets, text);
     println!("how each service is reached:");
     for (key, how) in &reach {
         println!("  {key:<26} {how}");
     }
     if let Some(e) = &reach_error {
-        println!("  FAIL: {e}");
+        println!("  FAIL: {}", scrubbed(e.clone()));
     }
     println!();
     let mut healthy = reach_error.is_none();
@@ -176,10 +179,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let verdict = probe(&target, service).await;
         let ms = t0.elapsed().as_millis();
         match verdict {
-            Ok(what) => println!("{name:<16} OK    {ms:>5} ms  {what}"),
+            Ok(what) => println!("{name:<16} OK    {ms:>5} ms  {}", scrubbed(what)),
             Err(e) => {
                 healthy = false;
-                println!("{name:<16} FAIL  {ms:>5} ms  {e:#}");
+                println!(
+                    "{name:<16} FAIL  {ms:>5} ms  {}",
+                    scrubbed(format!("{e:#}"))
+                );
             }
         }
     }
@@ -247,12 +253,13 @@ async fn json(target: &Target, reach: &[(String, String)]) -> anyhow::Result<Exi
                 let verdict = probe(target, service).await;
                 let ms = t0.elapsed().as_millis();
                 healthy &= verdict.is_ok();
+                let secrets = target.secret_values();
                 match verdict {
                     Ok(what) => {
-                        serde_json::json!({"service": name, "status": "ok", "ms": ms, "detail": what})
+                        serde_json::json!({"service": name, "status": "ok", "ms": ms, "detail": carbon_config::scrub(&secrets, what)})
                     }
                     Err(e) => {
-                        serde_json::json!({"service": name, "status": "fail", "ms": ms, "detail": format!("{e:#}")})
+                        serde_json::json!({"service": name, "status": "fail", "ms": ms, "detail": carbon_config::scrub(&secrets, format!("{e:#}"))})
                     }
                 }
             }

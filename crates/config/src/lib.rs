@@ -24,7 +24,7 @@ pub use env::Env;
 pub use error::ConfigError;
 pub use load::{load, load_from_file, load_with, pin_target, target_file};
 pub use paths::{Paths, workspace_root};
-pub use secret::Secret;
+pub use secret::{Secret, scrub};
 pub use target::{
     ArgoCounts, CriticalWorkload, DolphinSchedulerConfig, DsApi, GrafanaConfig, KubernetesConfig,
     LokiConfig, MinioConfig, Mode, OPT_INS, PlatformConfig, Service, Settings, Target, TargetKind,

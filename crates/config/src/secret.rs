@@ -29,3 +29,29 @@ impl fmt::Display for Secret {
         f.write_str("***")
     }
 }
+
+/// `text` with every credential value of 4 characters or more replaced by `***`: what every
+/// line a run prints about a target goes through (trial steps and failures, panics, `doctor`).
+pub fn scrub(secrets: &[Secret], text: String) -> String {
+    secrets.iter().fold(text, |t, s| {
+        if s.expose().len() >= 4 {
+            t.replace(s.expose(), "***")
+        } else {
+            t
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_replaces_every_value_of_four_characters_or_more() {
+        let secrets = [Secret::new("hunter22"), Secret::new("abc")];
+        assert_eq!(
+            scrub(&secrets, "login hunter22 as abc, again hunter22".into()),
+            "login *** as abc, again ***"
+        );
+    }
+}

@@ -291,16 +291,7 @@ fn install_scrubbing_panic_hook(target: &Target) {
     }));
 }
 
-/// Replaces every credential value (4 characters or more) with `***`.
-pub(crate) fn scrub(secrets: &[carbon_config::Secret], text: String) -> String {
-    secrets.iter().fold(text, |t, s| {
-        if s.expose().len() >= 4 {
-            t.replace(s.expose(), "***")
-        } else {
-            t
-        }
-    })
-}
+pub(crate) use carbon_config::scrub;
 
 fn run_trial(
     plan: &TrialPlan,
