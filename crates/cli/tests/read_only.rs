@@ -39,13 +39,54 @@ impl std::fmt::Display for Seen {
 /// Why a request that is not GET or HEAD is still a read, or `None` for a write.
 fn read_by_name(r: &Seen) -> Option<&'static str> {
     let statement = r.body.trim_start().to_ascii_uppercase();
-    let read_sql = ["SELECT", "SHOW", "DESCRIBE", "EXPLAIN", "VALUES", "WITH"]
-        .iter()
-        .any(|k| statement.starts_with(k));
+    let first = statement
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    let read_sql = ["SELECT", "SHOW", "DESCRIBE", "EXPLAIN", "VALUES", "WITH"].contains(&first);
+    // A statement that starts with no SQL keyword at all cannot run, let alone write (the
+    // syntax-error trial's `SELEC 1`); every statement that can change something starts with one.
+    let sql_keyword = [
+        "SELECT",
+        "SHOW",
+        "DESCRIBE",
+        "EXPLAIN",
+        "VALUES",
+        "WITH",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "MERGE",
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "TRUNCATE",
+        "CALL",
+        "GRANT",
+        "REVOKE",
+        "DENY",
+        "SET",
+        "RESET",
+        "COMMENT",
+        "REFRESH",
+        "ANALYZE",
+        "EXECUTE",
+        "PREPARE",
+        "DEALLOCATE",
+        "START",
+        "COMMIT",
+        "ROLLBACK",
+        "USE",
+        "TABLE",
+    ]
+    .contains(&first);
     match (r.service, r.method.as_str()) {
         (_, "GET" | "HEAD") => Some("read"),
         ("trino", "POST") if r.path == "/v1/statement" && read_sql => {
             Some("Trino runs a read-only statement")
+        }
+        ("trino", "POST") if r.path == "/v1/statement" && !sql_keyword => {
+            Some("Trino is sent a statement it cannot parse")
         }
         ("trino", "DELETE") if r.path.starts_with("/v1/statement/") => {
             Some("Trino: cancelling the run's own statement")
@@ -364,4 +405,16 @@ fn the_parser_reads_length_and_chunked_bodies_across_reads() {
         Some("Trino runs a read-only statement")
     );
     assert_eq!(read_by_name(&out[2]), None);
+    let sql = |body: &str| Seen {
+        service: "trino",
+        method: "POST".into(),
+        path: "/v1/statement".into(),
+        body: body.into(),
+    };
+    assert_eq!(
+        read_by_name(&sql("SELEC 1")),
+        Some("Trino is sent a statement it cannot parse")
+    );
+    assert_eq!(read_by_name(&sql("  insert into t values (1)")), None);
+    assert_eq!(read_by_name(&sql("DROP SCHEMA x")), None);
 }
