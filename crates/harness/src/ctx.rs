@@ -13,7 +13,12 @@ use carbon_core::naming;
 use carbon_core::wait::{Backoff, Check, wait_until_with};
 use futures::future::BoxFuture;
 
-type Cleanup = (String, BoxFuture<'static, anyhow::Result<()>>);
+/// What a cleanup removes, its own deadline (else `cleanup_step_timeout_secs`), and the action.
+type Cleanup = (
+    String,
+    Option<Duration>,
+    BoxFuture<'static, anyhow::Result<()>>,
+);
 
 /// A trial's context. Cheap to clone; clones share the cleanup stack and clients.
 #[derive(Clone)]
@@ -95,18 +100,42 @@ impl Ctx {
     }
 
     /// Pushes a cleanup action. Cleanups run after the trial, last pushed first, whether the
-    /// trial passed, failed, panicked or timed out; a failing cleanup fails the trial.
+    /// trial passed, failed, panicked or timed out; a failing cleanup fails the trial. Register
+    /// it before the call that creates what it removes (so that a create whose answer is lost,
+    /// or a SIGTERM right after it, still has its cleanup), and make it accept that the thing
+    /// may not exist. It gets `target.cleanup_step_timeout_secs`.
     pub fn defer<Fut>(&self, what: impl Into<String>, action: Fut)
     where
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        let what = what.into();
-        self.step(format_args!("registered cleanup: {what}"));
+        self.push_cleanup(what.into(), None, Box::pin(action));
+    }
+
+    /// [`Self::defer`] for a cleanup that legitimately takes longer than one step (Velero's
+    /// deletion of a backup and its files, DolphinScheduler's stop-then-delete): it gets
+    /// `limit` of its own, still within the trial's `target.cleanup_budget_secs`.
+    pub fn defer_within<Fut>(&self, what: impl Into<String>, limit: Duration, action: Fut)
+    where
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.push_cleanup(what.into(), Some(limit), Box::pin(action));
+    }
+
+    fn push_cleanup(
+        &self,
+        what: String,
+        limit: Option<Duration>,
+        action: BoxFuture<'static, anyhow::Result<()>>,
+    ) {
+        match limit {
+            Some(l) => self.step(format_args!("registered cleanup: {what} (within {l:?})")),
+            None => self.step(format_args!("registered cleanup: {what}")),
+        }
         self.inner
             .cleanups
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((what, Box::pin(action)));
+            .push((what, limit, action));
     }
 
     /// Runs the cleanups, last pushed first: each within `step` and all within `budget`. One
@@ -126,7 +155,7 @@ impl Ctx {
         );
         let deadline = tokio::time::Instant::now() + budget;
         let mut errors = Vec::new();
-        for (what, action) in actions.into_iter().rev() {
+        for (what, own, action) in actions.into_iter().rev() {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 errors.push(anyhow::anyhow!(
@@ -135,7 +164,7 @@ impl Ctx {
                 continue;
             }
             self.step(format_args!("cleanup: {what}"));
-            let limit = left.min(step);
+            let limit = left.min(own.unwrap_or(step));
             // Attempted even when the run found the service unreachable (briefly, then): it may
             // be back, and a cleanup never tried leaves an artifact no one names.
             let attempt = carbon_core::http::breaker::attempting(
@@ -147,7 +176,12 @@ impl Ctx {
                 Ok(Err(e)) => errors.push(e.context(what)),
                 Err(_) => errors.push(
                     anyhow::anyhow!(
-                        "did not finish within {limit:?} (target.cleanup_step_timeout_secs / cleanup_budget_secs)"
+                        "did not finish within {limit:?} ({}, within target.cleanup_budget_secs)",
+                        if own.is_some() {
+                            "its own deadline"
+                        } else {
+                            "target.cleanup_step_timeout_secs"
+                        }
                     )
                     .context(what),
                 ),

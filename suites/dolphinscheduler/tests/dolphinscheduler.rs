@@ -139,6 +139,17 @@ async fn scratch_project(ctx: &Ctx, what: &str) -> Result<i64> {
     let name = ctx.unique(what);
     // The ownership marker the reaper requires, stamped with the server's clock.
     let marker = ctx.marker(ds.server_clock().await?);
+    // Registered before the create, by name (the server assigns the code): a create whose
+    // answer is lost, or a SIGTERM right after it, still has its cleanup.
+    let (cleanup, cleanup_name) = (ds.clone(), name.clone());
+    ctx.defer(format!("delete project {name}"), async move {
+        for p in cleanup.projects(Some(&cleanup_name), 100).await? {
+            if p.name == cleanup_name {
+                cleanup.delete_project(p.code).await?;
+            }
+        }
+        Ok(())
+    });
     let project = ds
         .create_project(&name, &marker.to_string())
         .await
@@ -147,12 +158,7 @@ async fn scratch_project(ctx: &Ctx, what: &str) -> Result<i64> {
         "project {name} created (code {})",
         project.code
     ));
-    let code = project.code;
-    ctx.defer(format!("delete project {name}"), async move {
-        ds.delete_project(code).await?;
-        Ok(())
-    });
-    Ok(code)
+    Ok(project.code)
 }
 
 /// Creates a workflow from a fixture in `project`; its cleanup takes it offline, deletes its
@@ -182,8 +188,10 @@ async fn create_workflow(
         wf.code
     ));
     let code = wf.code;
-    ctx.defer(
+    // Stopping a running instance, then deleting, takes longer than one cleanup step.
+    ctx.defer_within(
         format!("offline and delete workflow {name} and its instances"),
+        Duration::from_secs(35),
         async move {
             ds.remove_workflow(project, code, Duration::from_secs(30))
                 .await?;

@@ -156,14 +156,14 @@ async fn fixture(ctx: &Ctx, v: &VeleroClient, what: &str, pods: Pods) -> Result<
     ns.metadata.name = Some(namespace.clone());
     ns.metadata.labels = Some(labels.clone());
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .with_context(|| format!("create namespace {namespace}"))?;
     let (cleanup_api, name) = (namespaces.clone(), namespace.clone());
     ctx.defer(format!("delete namespace {namespace}"), async move {
         delete_namespace(&cleanup_api, &name).await
     });
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .with_context(|| format!("create namespace {namespace}"))?;
     let config = BTreeMap::from([
         ("run".to_string(), ctx.run_id().to_string()),
         ("trial".to_string(), ctx.trial().to_string()),
@@ -264,18 +264,20 @@ async fn backup(
         BACKUP_TTL,
     );
     let obj: Backup = new_object(Kind::Backup, v.namespace(), name, ctx.run_id(), spec);
-    let started = Instant::now();
-    v.create(Kind::Backup, &obj).await?;
     let (cleanup, backup_name) = (v.clone(), name.to_string());
     let run = ctx.run_id().to_string();
-    ctx.defer(
+    // Velero removes the files before the object, and first lets a running backup end.
+    ctx.defer_within(
         format!("delete Backup {name} and its files (DeleteBackupRequest)"),
+        DELETE_TIMEOUT + Duration::from_secs(5),
         async move {
             Ok(cleanup
                 .delete_backup(&backup_name, &run, DELETE_TIMEOUT)
                 .await?)
         },
     );
+    let started = Instant::now();
+    v.create(Kind::Backup, &obj).await?;
     ctx.step(format!(
         "created Backup {name} of {} to location {}",
         namespaces.join(","),
@@ -309,8 +311,10 @@ fn ensure_completed(b: &Backup) -> Result<()> {
     Ok(())
 }
 
-/// How long deleting a backup may take (cleanup steps get 20 s each).
-const DELETE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long deleting a backup may take: Velero first lets a running backup end, then removes
+/// its files, then the object. The cleanup gets this (plus 5 s) as its own deadline, beyond the
+/// default step, within the trial's cleanup budget.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The location's bucket and prefix, read from the cluster.
 async fn bucket_of(v: &VeleroClient, location: &str) -> Result<(String, Option<String>)> {
@@ -423,12 +427,12 @@ async fn restore(ctx: Ctx) -> Result<()> {
         restore_p_vs: Some(false),
     };
     let obj: Restore = new_object(Kind::Restore, v.namespace(), &name, ctx.run_id(), spec);
-    let started = Instant::now();
-    v.create(Kind::Restore, &obj).await?;
     let (cleanup, restore_name) = (v.clone(), name.clone());
     ctx.defer(format!("delete Restore {name}"), async move {
         Ok(cleanup.delete(Kind::Restore, &restore_name).await?)
     });
+    let started = Instant::now();
+    v.create(Kind::Restore, &obj).await?;
     let done: Restore = v
         .wait_ended(Kind::Restore, &name, v.config().backup_timeout())
         .await?;
@@ -557,11 +561,11 @@ async fn unavailable_location(ctx: Ctx) -> Result<()> {
         ctx.run_id(),
         spec,
     );
-    v.create(Kind::StorageLocation, &bsl).await?;
     let (cleanup, bsl_name) = (v.clone(), name.clone());
     ctx.defer(format!("delete BackupStorageLocation {name}"), async move {
         Ok(cleanup.delete(Kind::StorageLocation, &bsl_name).await?)
     });
+    v.create(Kind::StorageLocation, &bsl).await?;
     let validated = v.wait_validated(&name, v.kube().wait_timeout()).await?;
     let status = validated.status.clone().unwrap_or_default();
     let message = status.message.clone().unwrap_or_default();
@@ -586,12 +590,12 @@ async fn unavailable_location(ctx: Ctx) -> Result<()> {
     );
     let spec = BackupSpec::of_namespaces(&[&v.config().backup_namespace], &name, BACKUP_TTL);
     let obj: Backup = new_object(Kind::Backup, v.namespace(), &name, ctx.run_id(), spec);
-    v.create(Kind::Backup, &obj).await?;
     let (cleanup, backup_name) = (v.clone(), name.clone());
     // It never reached a bucket: deleting the object is all there is to clean.
     ctx.defer(format!("delete Backup {name}"), async move {
         Ok(cleanup.delete(Kind::Backup, &backup_name).await?)
     });
+    v.create(Kind::Backup, &obj).await?;
     let done: Backup = v
         .wait_ended(Kind::Backup, &name, v.config().backup_timeout())
         .await?;
