@@ -117,10 +117,18 @@ fn sigterm_mid_trial_runs_the_cleanups_and_leaves_nothing() {
             "{trial}: no cleanup ran after the signal:\n{text}"
         );
         let (left, reap) = common::leftovers(&run_id);
-        println!("{trial}: {left} artifact(s) left after SIGTERM");
+        let direct = common::direct_artifacts(&run_id);
+        println!(
+            "{trial}: {left} artifact(s) left after SIGTERM by the reaper's count, {} by asking each service",
+            direct.len()
+        );
         assert_eq!(
             left, 0,
             "{trial} left artifacts after SIGTERM:\n{reap}\n{text}"
+        );
+        assert!(
+            direct.is_empty(),
+            "{trial} left artifacts after SIGTERM that the reaper does not count: {direct:?}\n{text}"
         );
     }
 }
@@ -165,8 +173,13 @@ fn sigterm_to_validate_alone_reaches_the_trials_and_leaves_nothing() {
         assert!(text.contains(said), "missing `{said}`:\n{text}");
     }
     let (left, reap) = common::leftovers(&run_id);
-    println!("SIGTERM to validate alone: {left} artifact(s) left");
+    let direct = common::direct_artifacts(&run_id);
+    println!(
+        "SIGTERM to validate alone: {left} artifact(s) left by the reaper's count, {} by asking each service",
+        direct.len()
+    );
     assert_eq!(left, 0, "artifacts left:\n{reap}\n{text}");
+    assert!(direct.is_empty(), "artifacts left: {direct:?}\n{text}");
 }
 
 #[test]
@@ -233,6 +246,16 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
         left >= killed,
         "the killed trials left nothing to reap:\n{listing}"
     );
+    // The direct count sees them too (it can fail: this is its failing case).
+    let direct = common::direct_artifacts(&run_id);
+    assert!(
+        direct.len() >= killed,
+        "asking each service found fewer than the {killed} killed trials' artifacts: {direct:?}"
+    );
+    println!(
+        "killed run: {left} artifact(s) by the reaper's count, {} by asking each service",
+        direct.len()
+    );
 
     let out = common::carbon_e2e(&["reap", "--run", &run_id])
         .output()
@@ -241,6 +264,11 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
     assert!(out.status.success(), "reap failed:\n{text}");
     let (left, listing) = common::leftovers(&run_id);
     assert_eq!(left, 0, "the killed run's artifacts remain:\n{listing}");
+    let direct = common::direct_artifacts(&run_id);
+    assert!(
+        direct.is_empty(),
+        "after reap, the services still hold the killed run's: {direct:?}"
+    );
     // A real reap by age, too: it must keep the foreign things (they are young, but it must
     // not even consider them ours).
     let out = common::carbon_e2e(&["reap", "--dry-run", "--older-than-minutes", "0"])

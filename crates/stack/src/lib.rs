@@ -37,7 +37,9 @@ pub use install::{Finished, run_with_deadline};
 pub use services::dolphinscheduler::{
     NETNS as DOLPHINSCHEDULER_NETNS, VERSION as DOLPHINSCHEDULER_VERSION,
 };
-pub use services::kube::{audit_log as kube_audit_log, readonly_kubeconfig, readwrite_kubeconfig};
+pub use services::kube::{
+    audit_log as kube_audit_log, readonly_kubeconfig, readwrite_kubeconfig, unbound_kubeconfig,
+};
 pub use services::tls_front::{PORT as TLS_FRONT_PORT, ca_file as tls_ca_file};
 pub use status::{ServiceStatus, status};
 pub use up::{Started, up};

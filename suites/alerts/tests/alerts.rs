@@ -64,18 +64,25 @@ async fn required_rules(ctx: Ctx) -> Result<()> {
         .iter()
         .filter(|r| find_rule(&groups, r).is_none())
         .collect();
-    let all: Vec<String> = groups
-        .iter()
-        .flat_map(|g| g.all_rules().map(move |r| format!("{}/{}", g.name, r.name)))
-        .collect();
-    ensure!(
-        missing.is_empty(),
-        "rule(s) {missing:?} not found in vmalert; it has: {}",
-        all.join(", ")
-    );
-    // A rule group evaluates once per interval: wait for each rule's first evaluation.
-    let longest = cfg
+    let present: Vec<&String> = cfg
         .required_rules
+        .iter()
+        .filter(|r| find_rule(&groups, r).is_some())
+        .collect();
+    let mut offenders = Vec::new();
+    if !missing.is_empty() {
+        let all: Vec<String> = groups
+            .iter()
+            .flat_map(|g| g.all_rules().map(move |r| format!("{}/{}", g.name, r.name)))
+            .collect();
+        offenders.push(format!(
+            "rule(s) {missing:?} not found in vmalert; it has: {}",
+            all.join(", ")
+        ));
+    }
+    // A rule group evaluates once per interval: wait for each present rule's first evaluation
+    // (the missing ones are reported with them, not instead of them).
+    let longest = present
         .iter()
         .filter_map(|r| find_rule(&groups, r))
         .map(|(g, _)| g.interval)
@@ -87,11 +94,10 @@ async fn required_rules(ctx: Ctx) -> Result<()> {
             timeout,
             || async {
                 let groups = vmalert.groups().await?;
-                let pending: Vec<String> = cfg
-                    .required_rules
+                let pending: Vec<&String> = present
                     .iter()
+                    .copied()
                     .filter(|r| find_rule(&groups, r).is_none_or(|(_, rule)| !rule.evaluated()))
-                    .cloned()
                     .collect();
                 Ok::<_, VmAlertError>(if pending.is_empty() {
                     Check::Ready(groups)
@@ -102,7 +108,7 @@ async fn required_rules(ctx: Ctx) -> Result<()> {
         )
         .await?;
     let mut failing = Vec::new();
-    for name in &cfg.required_rules {
+    for name in present {
         let Some((group, rule)) = find_rule(&rules, name) else {
             bail!("rule {name} disappeared from vmalert");
         };
@@ -120,16 +126,18 @@ async fn required_rules(ctx: Ctx) -> Result<()> {
         ));
         if rule.in_error() {
             failing.push(format!(
-                "{name}: health {} ({})",
-                rule.health, rule.last_error
+                "{}/{name}: health {} ({})",
+                group.name, rule.health, rule.last_error
             ));
         }
     }
-    ensure!(
-        failing.is_empty(),
-        "rule(s) failing to evaluate: {}",
-        failing.join("; ")
-    );
+    if !failing.is_empty() {
+        offenders.push(format!(
+            "rule(s) failing to evaluate: {}",
+            failing.join("; ")
+        ));
+    }
+    ensure!(offenders.is_empty(), "{}", offenders.join("\n"));
     Ok(())
 }
 

@@ -78,3 +78,109 @@ pub fn leftovers(run_id: &str) -> (usize, String) {
         .unwrap_or_else(|| panic!("no count in reap's output:\n{text}"));
     (n, text)
 }
+
+/// The run's artifacts, found by asking each service directly for what carries the run id
+/// (not through the reaper, whose dry run [`leftovers`] is): objects under `e2e/<run>/` and
+/// Velero backup files in every bucket the target names, Iceberg and memory schemas
+/// `e2e_<run>_…`, DolphinScheduler projects `e2e-<run>-…`, series labelled `e2e_run="<run>"`,
+/// namespaces and Velero objects labelled `carbon-e2e/run=<run>`. Each entry names one.
+pub fn direct_artifacts(run_id: &str) -> Vec<String> {
+    use carbon_config::FromTarget as _;
+    let target = carbon_config::load().expect("the local target loads");
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    rt.block_on(async {
+        let mut found = Vec::new();
+        let s3 = carbon_s3::S3Client::from_target(&target).expect("s3 client");
+        let mut buckets = target
+            .minio
+            .as_ref()
+            .map(|m| m.required_buckets.clone())
+            .unwrap_or_default();
+        buckets.extend(
+            target
+                .trino
+                .as_ref()
+                .and_then(|t| t.warehouse_bucket.clone()),
+        );
+        buckets.sort();
+        buckets.dedup();
+        for bucket in &buckets {
+            for o in s3.list(bucket, "").await.expect("list bucket") {
+                if o.key.contains(run_id) {
+                    found.push(format!("object s3://{bucket}/{}", o.key));
+                }
+            }
+        }
+        let trino = carbon_trino::TrinoClient::from_target(&target).expect("trino client");
+        for catalog in ["iceberg", "memory"] {
+            let r = trino
+                .execute(&format!(
+                    "SHOW SCHEMAS FROM {catalog} LIKE 'e2e_{run_id}_%'"
+                ))
+                .await
+                .expect("show schemas");
+            for row in r.rows {
+                found.push(format!("schema {catalog}.{}", row[0]));
+            }
+        }
+        let ds = carbon_dolphinscheduler::DsClient::from_target(&target).expect("ds client");
+        for p in ds.projects(Some(run_id), 100).await.expect("projects") {
+            found.push(format!("project {}", p.name));
+        }
+        let vm = carbon_victoriametrics::VmClient::from_target(&target).expect("vm client");
+        for s in vm
+            .export(&format!(
+                "{{{}=\"{run_id}\"}}",
+                carbon_core::naming::RUN_LABEL
+            ))
+            .await
+            .expect("export")
+        {
+            found.push(format!("series {:?}", s.metric));
+        }
+        let kube = carbon_kube::KubeClient::from_target(&target)
+            .await
+            .expect("kube client");
+        let selector = format!("{}={run_id}", carbon_core::naming::KUBE_RUN_LABEL);
+        let namespaces: carbon_kube::kube::Api<carbon_kube::k8s_openapi::api::core::v1::Namespace> =
+            carbon_kube::kube::Api::all(kube.client());
+        for n in namespaces
+            .list(&carbon_kube::kube::api::ListParams::default().labels(&selector))
+            .await
+            .expect("namespaces")
+        {
+            found.push(format!("namespace {}", n.metadata.name.unwrap_or_default()));
+        }
+        for plural in [
+            "backups",
+            "restores",
+            "backupstoragelocations",
+            "deletebackuprequests",
+        ] {
+            let kind = carbon_kube::CustomKind {
+                group: "velero.io",
+                version: "v1",
+                kind: "",
+                plural,
+            };
+            for o in kube
+                .list_custom(kind, Some("velero"))
+                .await
+                .expect("velero objects")
+            {
+                if o.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(carbon_core::naming::KUBE_RUN_LABEL))
+                    .is_some_and(|r| r == run_id)
+                {
+                    found.push(format!(
+                        "{plural} velero/{}",
+                        o.metadata.name.unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        found
+    })
+}

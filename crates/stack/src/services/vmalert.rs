@@ -18,7 +18,8 @@ pub(crate) const PORT: u16 = 18880;
 
 /// The rules: group `carbon-e2e-platform` holds the plan's three alerts, group
 /// `carbon-e2e-probe` the rule trials make fire (its series carries the run id, so each run's
-/// alert is its own).
+/// alert is its own), and group `carbon-e2e-broken` a rule that fails to evaluate, the case
+/// the mutation self test points the `alerts` suite at.
 const RULES: &str = r#"# Written by carbon-e2e stack up.
 groups:
   - name: carbon-e2e-platform
@@ -56,6 +57,16 @@ groups:
           severity: info
         annotations:
           summary: 'probe written by e2e run {{ $labels.e2e_run }}'
+  - name: carbon-e2e-broken
+    interval: 15s
+    rules:
+      - alert: CarbonE2eBrokenRule
+        # Fails at every evaluation, as a rule whose query outgrew its labels does on a real
+        # vmalert: every scraped process reduced to the same labelset. Only the mutation self
+        # test asks for it (`vmalert.required_rules`); the platform's rules never include it.
+        expr: label_keep(up{stack="carbon-e2e"}, "stack")
+        labels:
+          severity: info
 "#;
 
 pub(crate) struct VmAlert;

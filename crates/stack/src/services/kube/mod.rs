@@ -50,6 +50,12 @@ pub fn readwrite_kubeconfig(stack: &Stack) -> PathBuf {
     Pki::of(stack).kubeconfig(&pki::READWRITE)
 }
 
+/// The kubeconfig of a user bound to nothing (`carbon-e2e-unbound`): the platform suite's
+/// permissions check must fail as this user.
+pub fn unbound_kubeconfig(stack: &Stack) -> PathBuf {
+    Pki::of(stack).kubeconfig(&pki::UNBOUND)
+}
+
 /// The API server's audit log (JSON lines, level Metadata, the read-only user's requests only):
 /// the read-only self test counts the verbs that user sent.
 pub fn audit_log(stack: &Stack) -> PathBuf {

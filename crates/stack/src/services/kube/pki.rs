@@ -65,6 +65,13 @@ pub(crate) const READWRITE: Identity = Identity {
     user: "carbon-e2e-readwrite",
     group: None,
 };
+/// A user nothing is bound to: the mutation self test shows the permissions check failing as
+/// this user, naming what it lacks.
+pub(crate) const UNBOUND: Identity = Identity {
+    stem: "unbound",
+    user: "carbon-e2e-unbound",
+    group: None,
+};
 const FRONT_PROXY: Identity = Identity {
     stem: "front-proxy-client",
     user: "front-proxy-client",
@@ -139,6 +146,7 @@ impl Pki {
             &KWOK,
             &READONLY,
             &READWRITE,
+            &UNBOUND,
             &FRONT_PROXY,
         ] {
             let subject = match id.group {

@@ -1,0 +1,468 @@
+//! Mutation self test of the `velero`, `loki` and `alerts` checks (the `platform` checks have
+//! theirs in suites/platform/tests/self_test.rs). Each check is run, through nextest as a user
+//! runs it, against a case on the real local services that must make it fail, and its failure
+//! must name the offender. A check that cannot fail would pass here, and this test would fail.
+//!
+//! The cases are real objects and real answers, chosen by settings (`E2E_<SECTION>_<KEY>`):
+//! - velero: namespace `carbon-e2e-broken-velero` (kind-config/velero/broken.yaml), which Velero
+//!   does not watch: a location never validated, a schedule due every minute that never ran,
+//!   no backup at all;
+//! - loki: a namespace that ships no logs (a typo on a real cluster), an entries limit the
+//!   server does not enforce, a shipper selector nothing ships to;
+//! - alerts: a required rule that does not exist and one that fails at every evaluation
+//!   (group `carbon-e2e-broken` of the stack's vmalert);
+//! - platform: the API version check against an API server that is down, the permissions
+//!   check as `carbon-e2e-unbound` (a user of the stack's CA bound to nothing), the Velero
+//!   line on the broken Velero namespace (its pod, workload, node and object checks are shown
+//!   in suites/platform/tests/self_test.rs);
+//! - and each service down (a closed port): its health trial fails naming the endpoint.
+//!
+//! Needs the local stack up (`carbon-e2e stack up`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use carbon_core::wait::{Check, wait_until};
+use carbon_kube::{CustomKind, KubeClient};
+
+use quick_junit::{Report, TestCaseStatus};
+
+mod common;
+
+/// A trial that must fail, and what its failure must name.
+struct Case {
+    trial: &'static str,
+    needles: &'static [&'static str],
+}
+
+/// Runs exactly `cases`' trials with `env`, returns each trial's report text (failures only;
+/// a pass is an assertion failure naming the trial).
+fn run_failing(label: &str, env: &[(&str, &str)], cases: &[Case]) -> usize {
+    let filter = cases
+        .iter()
+        .map(|c| format!("test(={})", c.trial))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let mut cmd = common::nextest(&filter, &common::run_id("mut"));
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("cargo nextest runs");
+    let console = common::console(&out);
+    assert!(
+        !out.status.success(),
+        "{label}: every trial must fail, the run passed:\n{console}"
+    );
+    let junit = carbon_config::workspace_root().join("target/nextest/selftest/junit.xml");
+    let xml = std::fs::read_to_string(&junit)
+        .unwrap_or_else(|e| panic!("no JUnit at {}: {e}\n{console}", junit.display()));
+    let report = Report::deserialize_from_str(&xml).expect("valid JUnit");
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for c in report.test_suites.iter().flat_map(|s| &s.test_cases) {
+        let name = c.name.as_str().to_string();
+        assert!(
+            matches!(c.status, TestCaseStatus::NonSuccess { .. }),
+            "{label}: {name} passed on its failing case:\n{console}"
+        );
+        let text = [c.system_out.as_ref(), c.system_err.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        seen.insert(name, text);
+    }
+    for case in cases {
+        let text = seen.get(case.trial).unwrap_or_else(|| {
+            panic!(
+                "{label}: {} did not run (ran: {:?}):\n{console}",
+                case.trial,
+                seen.keys()
+            )
+        });
+        for n in case.needles {
+            assert!(
+                text.contains(n),
+                "{label}: {} fails without naming `{n}`:\n{text}",
+                case.trial
+            );
+        }
+        let cause = text
+            .lines()
+            .find(|l| l.contains(case.needles[0]))
+            .unwrap_or_default()
+            .trim();
+        eprintln!("{label}: {} fails as it must: {cause:.200}", case.trial);
+    }
+    cases.len()
+}
+
+const SETTINGS: &[Case] = &[
+    Case {
+        trial: "velero::smoke::storage_location_is_available_and_recently_validated",
+        needles: &["BackupStorageLocation default is (never validated)"],
+    },
+    Case {
+        trial: "velero::smoke::schedules_exist_are_enabled_keep_the_retention_and_did_not_fail",
+        needles: &[
+            "schedule never-runs (`* * * * *`",
+            "made no backup since it was created",
+        ],
+    },
+    Case {
+        trial: "velero::smoke::a_recent_backup_of_the_platform_namespace_completed",
+        needles: &["data-platform"],
+    },
+    Case {
+        trial: "platform::smoke::velero_location_is_available_and_schedules_are_present",
+        needles: &["BackupStorageLocation default is (never validated)"],
+    },
+    Case {
+        trial: "loki::smoke::labels_include_the_namespace_label",
+        needles: &["no namespace=\"carbon-e2e-silent\" among the values"],
+    },
+    Case {
+        trial: "loki::smoke::namespace_has_logs_in_the_window",
+        needles: &["{namespace=\"carbon-e2e-silent\"} returned no log line"],
+    },
+    Case {
+        trial: "loki::smoke::pods_that_shipped_logs_meet_the_configured_minimum",
+        needles: &["in namespace carbon-e2e-silent", "loki.min_streams is 10"],
+    },
+    Case {
+        trial: "loki::smoke::every_critical_app_has_logs",
+        needles: &[
+            "from critical app(s)",
+            "\"trino\"",
+            "namespace carbon-e2e-silent",
+        ],
+    },
+    Case {
+        trial: "loki::full::query_over_the_entries_limit_reports_the_limit",
+        needles: &["max_entries_limit_per_query is not 4000"],
+    },
+    Case {
+        trial: "loki::full::shipped_file_line_arrives_within_the_configured_latency",
+        needles: &["app=\"e2e-nowhere\"", "loki.ship_latency_secs"],
+    },
+    Case {
+        trial: "alerts::smoke::required_rules_exist_and_evaluate_without_error",
+        needles: &[
+            "rule(s) [\"CarbonE2eNoSuchRule\"] not found in vmalert",
+            "carbon-e2e-broken/CarbonE2eBrokenRule: health err",
+        ],
+    },
+];
+
+const DOWN: &[Case] = &[
+    Case {
+        trial: "loki::smoke::ready_endpoint_answers_ready",
+        needles: &["http://127.0.0.1:9/", "cannot connect"],
+    },
+    Case {
+        trial: "alerts::smoke::vmalert_health_answers_ok",
+        needles: &["http://127.0.0.1:9/", "cannot connect"],
+    },
+];
+
+/// Schedule `never-runs` is due a minute after its creation; with a grace of 30 s it is
+/// overdue 90 s after `stack up` applied it. Waits (bounded, by the API server's clock) until
+/// then, so that the schedule check fails for the reason under test, not only for its phase.
+fn never_runs_is_overdue() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let target = carbon_config::load().expect("the local target");
+        let kube = KubeClient::from_target(&target)
+            .await
+            .expect("the local control plane (carbon-e2e stack up)");
+        let schedules = CustomKind {
+            group: "velero.io",
+            version: "v1",
+            kind: "Schedule",
+            plural: "schedules",
+        };
+        wait_until(
+            "schedule carbon-e2e-broken-velero/never-runs to be overdue",
+            Duration::from_secs(150),
+            || async {
+                let now = kube.server_time().await?;
+                let list = kube
+                    .list_custom(schedules, Some("carbon-e2e-broken-velero"))
+                    .await?;
+                let created = list
+                    .iter()
+                    .find(|s| s.metadata.name.as_deref() == Some("never-runs"))
+                    .and_then(|s| s.metadata.creation_timestamp.as_ref())
+                    .map(|t| t.0.as_second());
+                Ok::<_, carbon_kube::KubeError>(match created {
+                    Some(t) if now - t > 100 => Check::Ready(()),
+                    Some(t) => Check::Pending(format!("created {} s ago", now - t)),
+                    None => Check::Pending("not there (kind-config/velero/broken.yaml)".into()),
+                })
+            },
+        )
+        .await
+        .expect("the broken schedule");
+    });
+}
+
+const UNBOUND: &[Case] = &[Case {
+    trial: "platform::smoke::identity_has_every_permission_the_suite_needs",
+    needles: &[
+        "user carbon-e2e-unbound lacks",
+        "list pods",
+        "kind-config/rbac/readonly.yaml",
+    ],
+}];
+
+const API_DOWN: &[Case] = &[Case {
+    trial: "platform::smoke::api_server_answers_with_its_version",
+    needles: &["127.0.0.1:9"],
+}];
+
+#[test]
+fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
+    never_runs_is_overdue();
+    let mut shown = run_failing(
+        "settings",
+        &[
+            ("E2E_VELERO_NAMESPACE", "carbon-e2e-broken-velero"),
+            ("E2E_VELERO_SCHEDULES", "[\"never-runs\"]"),
+            ("E2E_VELERO_MIN_SCHEDULES", "1"),
+            ("E2E_VELERO_SCHEDULE_GRACE_SECS", "30"),
+            ("E2E_LOKI_NAMESPACE", "carbon-e2e-silent"),
+            ("E2E_LOKI_MAX_ENTRIES_LIMIT", "4000"),
+            (
+                "E2E_LOKI_SHIPPER_SELECTOR",
+                "{namespace=\"carbon-e2e\", app=\"e2e-nowhere\"}",
+            ),
+            ("E2E_LOKI_SHIP_LATENCY_SECS", "5"),
+            (
+                "E2E_VMALERT_REQUIRED_RULES",
+                "[\"ServiceDown\", \"CarbonE2eBrokenRule\", \"CarbonE2eNoSuchRule\"]",
+            ),
+        ],
+        SETTINGS,
+    );
+    shown += run_failing(
+        "down",
+        &[
+            ("E2E_LOKI_URL", "http://127.0.0.1:9"),
+            ("E2E_VMALERT_URL", "http://127.0.0.1:9"),
+        ],
+        DOWN,
+    );
+    let stack = carbon_stack::Stack::open(&carbon_config::Env::from_process())
+        .expect("the local stack's directory");
+    let unbound = carbon_stack::unbound_kubeconfig(&stack);
+    shown += run_failing(
+        "unbound user",
+        &[(
+            "E2E_KUBERNETES_KUBECONFIG",
+            unbound.to_str().expect("a UTF-8 path"),
+        )],
+        UNBOUND,
+    );
+    // The same user's kubeconfig (it names files, holds no key) with the server on a closed port.
+    let dead = std::env::temp_dir().join(format!(
+        "carbon-e2e-mutation-{}.kubeconfig",
+        common::run_id("dead")
+    ));
+    let text = std::fs::read_to_string(&unbound).expect("the unbound kubeconfig");
+    let rewritten: String = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("server:") {
+                "    server: https://127.0.0.1:9".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&dead, rewritten).expect("write the dead server's kubeconfig");
+    shown += run_failing(
+        "api server down",
+        &[(
+            "E2E_KUBERNETES_KUBECONFIG",
+            dead.to_str().expect("a UTF-8 path"),
+        )],
+        API_DOWN,
+    );
+    let _ = std::fs::remove_file(&dead);
+    eprintln!("{shown} velero, loki, alerts and platform checks shown failing on their case");
+}
+
+/// What the stand-in for Grafana answers: the documented response shapes of
+/// crates/grafana/tests/data, each made to hold one fault the suite must report.
+fn grafana_answer(method: &str, path: &str, body: &str) -> (u16, String) {
+    let data = |name: &str| {
+        let file = carbon_config::workspace_root()
+            .join("crates/grafana/tests/data")
+            .join(name);
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    };
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    match (method, path) {
+        // Its database is failing.
+        ("GET", "/api/health") => (
+            200,
+            r#"{"commit":"8a5b1c2d3e","database":"failing","version":"12.3.1"}"#.into(),
+        ),
+        ("GET", "/api/datasources") => (200, data("datasources.json")),
+        // The metrics datasource is healthy, the logs datasource cannot reach Loki.
+        ("GET", "/api/datasources/uid/P4169E866C3094E38/health") => {
+            (200, data("datasource_health_ok.json"))
+        }
+        ("GET", "/api/datasources/uid/P8E80F9AEF21F6940/health") => {
+            (400, data("datasource_health_error.json"))
+        }
+        // Only "Platform Overview" exists.
+        ("GET", "/api/search")
+            if query.contains("Platform+Overview") || query.contains("Platform%20Overview") =>
+        {
+            (200, data("search.json"))
+        }
+        ("GET", "/api/search") => (200, "[]".into()),
+        ("GET", "/api/dashboards/uid/platform-overview") => (200, data("dashboard.json")),
+        // Data only for the plain metrics query (`up`); every panel's query returns nothing.
+        ("POST", "/api/ds/query") => {
+            let request: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            let mut results = serde_json::Map::new();
+            for q in request["queries"].as_array().into_iter().flatten() {
+                let ref_id = q["refId"].as_str().unwrap_or("A").to_string();
+                let frames = if q["expr"] == "up" {
+                    serde_json::json!([{"schema": {"refId": ref_id, "fields": [
+                        {"name": "Time", "type": "time"}, {"name": "Value", "type": "number"}]},
+                        "data": {"values": [[1_795_750_000_000_u64], [1]]}}])
+                } else {
+                    serde_json::json!([{"schema": {"refId": ref_id, "fields": []}, "data": {"values": []}}])
+                };
+                results.insert(ref_id, serde_json::json!({"status": 200, "frames": frames}));
+            }
+            (200, serde_json::json!({"results": results}).to_string())
+        }
+        // HighMemoryUsage is in error (403 from its datasource).
+        ("GET", "/api/prometheus/grafana/api/v1/rules") => (200, data("alert_rules.json")),
+        _ => (404, r#"{"message":"Not found"}"#.into()),
+    }
+}
+
+/// Serves [`grafana_answer`] on a loopback port, one request per connection.
+fn grafana_stand_in() -> u16 {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or_default().to_string(),
+                    parts.next().unwrap_or_default().to_string(),
+                );
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = header.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let (status, answer) =
+                    grafana_answer(&method, &path, &String::from_utf8_lossy(&body));
+                let _ = (&stream).write_all(
+                    format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    )
+                    .as_bytes(),
+                );
+            });
+        }
+    });
+    port
+}
+
+const GRAFANA: &[Case] = &[
+    Case {
+        trial: "grafana::smoke::health_reports_database_ok_and_a_version",
+        needles: &["Grafana's database is `failing`"],
+    },
+    Case {
+        trial: "grafana::smoke::configured_datasources_exist_and_pass_their_health_check",
+        needles: &["Loki: ERROR Unable to connect with Loki"],
+    },
+    Case {
+        trial: "grafana::smoke::configured_dashboards_exist_by_title",
+        needles: &["dashboard(s) not found: [\"Data Platform\"]"],
+    },
+    Case {
+        trial: "grafana::full::queries_through_each_datasource_return_data",
+        needles: &["no data from: Loki"],
+    },
+    Case {
+        trial: "grafana::full::every_panel_of_the_configured_dashboards_returns_data",
+        needles: &[
+            "Platform Overview / Targets up (stat): No data",
+            "Data Platform: dashboard not found",
+        ],
+    },
+    Case {
+        trial: "grafana::full::alert_rules_exist_and_are_not_in_error",
+        needles: &[
+            "HighMemoryUsage (Grafana): health error (failed to execute query A: 403 Forbidden)",
+            "NoSuchAlert: not found",
+        ],
+    },
+];
+
+/// Grafana is not run here (AGPL), so its checks are shown failing against a stand-in that
+/// answers in Grafana's documented shapes with one fault per check. This shows that each check
+/// can fail and names its offender; it is no evidence that the suite passes on a real Grafana.
+#[test]
+fn every_grafana_check_fails_on_a_documented_faulty_answer_naming_the_offender() {
+    let port = grafana_stand_in();
+    let target = std::env::temp_dir().join(format!(
+        "carbon-e2e-mutation-grafana-{}.toml",
+        common::run_id("graf")
+    ));
+    std::fs::write(
+        &target,
+        format!(
+            r#"# Written by the mutation self test: a stand-in answering as Grafana does.
+[target]
+kind = "cluster"
+description = "grafana stand-in (mutation self test)"
+[grafana]
+url = "http://127.0.0.1:{port}"
+token_env = "CARBON_E2E_MUTATION_GRAFANA_TOKEN"
+metrics_datasource = "VictoriaMetrics"
+logs_datasource = "Loki"
+logs_query = '{{namespace="data-platform"}}'
+dashboards = ["Platform Overview", "Data Platform"]
+alert_rules = ["PodCrashLooping", "HighMemoryUsage", "NoSuchAlert"]
+"#
+        ),
+    )
+    .expect("write the stand-in's target");
+    let shown = run_failing(
+        "grafana stand-in",
+        &[
+            ("E2E_TARGET", target.to_str().expect("a UTF-8 path")),
+            ("CARBON_E2E_MUTATION_GRAFANA_TOKEN", "not-a-real-token"),
+        ],
+        GRAFANA,
+    );
+    let _ = std::fs::remove_file(&target);
+    eprintln!("{shown} grafana checks shown failing on their case");
+}
