@@ -400,7 +400,26 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             let version = loki.version().await?;
             Ok(format!("ready, Loki {version}"))
         }
-        Service::LokiShipper => Ok("a shipper directory is set (the suite writes into it)".into()),
+        Service::LokiShipper => {
+            // Probed as the trial uses it: the directory exists and a file can be made in it
+            // (removed at once; the shipper may see it, it holds nothing).
+            let loki = target.section("loki", &target.loki)?;
+            let dir = loki.shipper_dir.clone().unwrap_or_default();
+            anyhow::ensure!(
+                dir.is_dir(),
+                "the shipper directory {} (loki.shipper_dir) does not exist",
+                dir.display()
+            );
+            let probe = dir.join(format!(".carbon-e2e-doctor-{}", std::process::id()));
+            std::fs::write(&probe, b"").with_context(|| {
+                format!("creating a file in {} (loki.shipper_dir)", dir.display())
+            })?;
+            let _ = std::fs::remove_file(&probe);
+            Ok(format!(
+                "{} exists and is writable (whether the shipper picks files up is the loki suite's trial)",
+                dir.display()
+            ))
+        }
         Service::VmAlert => {
             let vmalert = carbon_vmalert::VmAlertClient::from_target(target)?;
             vmalert.health().await?;
@@ -408,7 +427,19 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             Ok(format!("/health OK, {} rule group(s)", groups.len()))
         }
         Service::VmAlertProbe => {
-            Ok("a probe rule is named (the alerts suite makes it fire)".into())
+            let cfg = target.section("vmalert", &target.vmalert)?;
+            let rule = cfg.probe_rule.clone().unwrap_or_default();
+            let vmalert = carbon_vmalert::VmAlertClient::from_target(target)?;
+            let groups = vmalert.groups().await?;
+            let (group, found) = carbon_vmalert::find_rule(&groups, &rule).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "probe rule {rule} (vmalert.probe_rule) is not among vmalert's rules"
+                )
+            })?;
+            Ok(format!(
+                "probe rule {}/{} exists (`{}`, for {} s)",
+                group.name, found.name, found.query, found.duration
+            ))
         }
         Service::Grafana => {
             let grafana = carbon_grafana::GrafanaClient::from_target(target)?;
