@@ -338,7 +338,6 @@ impl LocalServer for Kwok {
             // Only the stack's own node (annotated so in its manifest): a node without the
             // annotation reports no status, as a real node whose kubelet never started (the
             // platform self test makes one to show the nodes check failing).
-            .arg("--manage-all-nodes=false")
             .arg("--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake")
             .arg("--node-ip=127.0.0.1")
             .arg(format!("--node-port={KWOK_PORT}"))
