@@ -11,51 +11,39 @@
 //! Needs the stack up (`carbon-e2e validate` brings it up before running the tests).
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use carbon_config::{Env, Paths};
 
-/// Runs the minio suite's smoke trials in strict mode over TLS; returns success and output.
+mod common;
+
+/// Runs the minio suite's smoke trials in strict mode over TLS, through nextest with the
+/// workspace's feature set (the outer run's build: nothing is compiled again); returns success
+/// and output.
 fn run_smoke_over_tls(env: &[(&str, &str)]) -> (bool, String) {
-    let root = carbon_config::workspace_root();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(&root).args([
-        "test",
-        "-q",
-        "-p",
-        "suite-minio",
-        "--test",
-        "minio",
-        "--",
-        "minio::smoke::",
-    ]);
-    // The outer runner's variables and any TLS or minio settings of the caller would change
-    // what the inner run tests.
+    let mut cmd = common::nextest(
+        "package(suite-minio) & test(/::smoke::/)",
+        &common::run_id("tls"),
+    );
+    // Any TLS or minio settings of the caller would change what the inner run tests.
     #[allow(clippy::disallowed_methods)] // a test harness detail, not configuration
     for (k, _) in std::env::vars_os() {
         let k_text = k.to_string_lossy();
-        if k_text.contains("NEXTEST")
-            || k_text.starts_with("E2E_MINIO_")
+        if k_text.starts_with("E2E_MINIO_")
             || k_text.starts_with("SSL_CERT")
             || k_text == "E2E_TARGET_CA_FILE"
         {
             cmd.env_remove(k);
         }
     }
-    cmd.env("E2E_STRICT", "1").env("E2E_TARGET", "local").env(
+    cmd.env("E2E_STRICT", "1").env(
         "E2E_MINIO_ENDPOINT",
         format!("https://127.0.0.1:{}", carbon_stack::TLS_FRONT_PORT),
     );
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("cargo test runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let out = cmd.output().expect("cargo nextest runs");
+    (out.status.success(), common::console(&out))
 }
 
 fn stack_ca() -> PathBuf {
