@@ -224,11 +224,13 @@ fn apply_overrides(
     Ok(applied)
 }
 
-/// A value as TOML would read it (numbers, booleans, arrays), else as a plain string.
+/// A value as TOML would read it (numbers, booleans, arrays), else as a plain string. Never a
+/// table: `{namespace="x"}` is a LogQL selector, not an inline table (no setting is one).
 fn parse_scalar(raw: &str) -> toml::Value {
     toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
@@ -863,6 +865,25 @@ warehouse_bucket = "iceberg"
         let (_d, paths) = setup(&LOCAL.replace("kind = \"local\"", "kind = local\""));
         let err = load_with(&Env::default(), &paths).unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn an_override_that_looks_like_an_inline_table_is_a_string() {
+        let (_d, paths) = setup(LOCAL);
+        let env = Env::from_pairs([
+            ("E2E_LOKI_URL", "http://127.0.0.1:13100"),
+            ("E2E_LOKI_NAMESPACE", "carbon-e2e"),
+            ("E2E_LOKI_MIN_STREAMS", "3"),
+            (
+                "E2E_LOKI_SHIPPER_SELECTOR",
+                r#"{namespace="carbon-e2e", app="x"}"#,
+            ),
+        ]);
+        let t = load_with(&env, &paths).expect("a LogQL selector is a string");
+        assert_eq!(
+            t.loki.and_then(|l| l.shipper_selector).as_deref(),
+            Some(r#"{namespace="carbon-e2e", app="x"}"#)
+        );
     }
 
     #[test]
