@@ -146,12 +146,13 @@ fn trial(case: &TestCase) -> Trial {
         TestCaseStatus::Success { flaky_runs } => (
             Status::Flaky,
             format!(
-                "passed after {} failed attempt(s): {}",
+                "passed after {} failed attempt(s); the first: {}",
                 flaky_runs.len(),
-                flaky_runs
-                    .first()
-                    .and_then(|r| r.message.as_ref())
-                    .map_or("", |m| m.as_str())
+                flaky_runs.first().map_or_else(String::new, |r| cause(
+                    r.message.as_ref(),
+                    r.description.as_ref(),
+                    r.system_out.as_ref().map_or("", |s| s.as_str())
+                ))
             ),
         ),
         TestCaseStatus::NonSuccess {

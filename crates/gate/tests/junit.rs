@@ -40,6 +40,10 @@ fn a_completed_report_gives_every_trial_its_status_cause_and_measurements() {
         .trial("velero::smoke::storage_location_is_available_and_recently_validated")
         .unwrap();
     assert_eq!(location.status, Status::Flaky);
+    assert_eq!(
+        location.line,
+        "passed after 1 failed attempt(s); the first: error: velero: the location default was validated 700 s ago"
+    );
     let restore = run
         .trial(
             "velero::full::restore_into_a_mapped_namespace_recreates_equal_objects_and_ready_pods",
