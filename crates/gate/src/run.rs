@@ -30,7 +30,8 @@ pub enum Status {
 /// One trial of the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trial {
-    /// Its suite: the first part of its name (`platform` of `platform::smoke::…`).
+    /// Its suite: the first part of its name (`platform` of `platform::smoke::…`); for a test
+    /// of the workspace's own (not a suite's trial), its test binary.
     pub suite: String,
     /// Its tier: `smoke` or `full` (empty for a trial named otherwise).
     pub tier: String,
@@ -130,14 +131,16 @@ impl Run {
         let trials = report
             .test_suites
             .iter()
-            .flat_map(|s| &s.test_cases)
-            .map(trial)
+            .flat_map(|s| s.test_cases.iter().map(move |c| trial(s.name.as_str(), c)))
             .collect();
         Some(Self { target, trials })
     }
 }
 
-fn trial(case: &TestCase) -> Trial {
+/// `binary` is nextest's test binary (`suite-minio::minio`, `carbon-config`): a suite's trials
+/// name their suite and tier; any other test (the workspace's own, under `validate
+/// --workspace`) belongs to its binary.
+fn trial(binary: &str, case: &TestCase) -> Trial {
     let out = case.system_out.as_ref().map_or("", |s| s.as_str());
     let (status, line) = match &case.status {
         TestCaseStatus::Success { flaky_runs } if flaky_runs.is_empty() => {
@@ -170,7 +173,12 @@ fn trial(case: &TestCase) -> Trial {
             message.as_ref().map(|m| m.to_string()).unwrap_or_default(),
         ),
     };
-    Trial::new(case.name.as_str(), status, line).measured(Measurement::all_in(out))
+    let mut t = Trial::new(case.name.as_str(), status, line).measured(Measurement::all_in(out));
+    if !binary.starts_with("suite-") {
+        t.suite = binary.to_string();
+        t.tier = String::new();
+    }
+    t
 }
 
 /// A failure's one line: `validate` puts it in the message; else the harness's `error: …`

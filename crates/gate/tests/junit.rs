@@ -17,7 +17,13 @@ fn data(name: &str) -> std::path::PathBuf {
 fn a_completed_report_gives_every_trial_its_status_cause_and_measurements() {
     let run = Run::read(&data("junit-staging.xml")).unwrap();
     assert_eq!(run.target, "staging");
-    assert_eq!(run.trials.len(), 8);
+    assert_eq!(run.trials.len(), 9);
+    // The workspace's own tests (validate --workspace) belong to their binary.
+    let own = run.trial("load::tests::shipped_targets_parse").unwrap();
+    assert_eq!(
+        (own.suite.as_str(), own.tier.as_str()),
+        ("carbon-config", "")
+    );
     let share = run
         .trial("platform::smoke::running_pod_share_meets_the_minimum")
         .unwrap();
