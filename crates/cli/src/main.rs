@@ -9,6 +9,7 @@ mod bench_reach;
 mod bench_safety;
 mod bench_velero;
 mod doctor;
+mod gate;
 mod nextest;
 mod reap;
 mod report;
@@ -41,6 +42,11 @@ enum Command {
     /// Bring up the local stack (for a `local` target), run the suites with nextest's `ci`
     /// profile, and summarise the JUnit report.
     Validate(validate::Args),
+    /// The acceptance gate over a finished run: the readiness table, the score and a GO /
+    /// NO-GO / INCONCLUSIVE verdict from the JUnit `validate` completed; writes report.md and
+    /// report.json beside it. Exit code 0 GO, 3 a required check failed, 4 below
+    /// `[gate] min_readiness`, 5 inconclusive, 2 no run to gate.
+    Gate(gate::Args),
     /// Remove what killed runs left behind, and only that: artifacts whose name has a run's
     /// shape and that carry the carbon-e2e ownership marker, aged on the server's clock.
     Reap(reap::Args),
@@ -111,6 +117,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(args).await,
             Command::Stack { verb } => stack(verb).await,
             Command::Validate(args) => validate::run(args).await,
+            Command::Gate(args) => gate::run(args).await,
             Command::Reap(args) => reap::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }

@@ -1,7 +1,8 @@
 //! `validate`: the main job. Local stack up (for a target on the local stack: `kind = "local"`
 //! or `local_stack = true`), reap leftovers (local stack only, unless `--reap`), run the suites through nextest, write the JUnit report for the target
 //! (every trial that did not run included, with its reason), summarise, end with one plain
-//! count line.
+//! count line; with `--gate`, then the acceptance gate's table and verdict (`gate.rs`), whose
+//! exit code it returns.
 
 use std::process::ExitCode;
 
@@ -41,6 +42,12 @@ pub struct Args {
     /// the summary and names the JUnit report.
     #[arg(long)]
     allow_writes: bool,
+    /// Gate the run once it ends (`carbon-e2e gate`): the readiness table and a GO / NO-GO /
+    /// INCONCLUSIVE verdict, report.md and report.json beside the JUnit; the exit code is then
+    /// the verdict's (0 GO, 3 a required check failed, 4 below `[gate] min_readiness`,
+    /// 5 inconclusive, 2 no run to gate). Without it, the exit code is nextest's.
+    #[arg(long)]
+    gate: bool,
     /// `human` (default) or `json`: the summary as one JSON object on the last line.
     #[arg(long, default_value = "human", value_parser = ["human", "json"])]
     message_format: String,
@@ -162,6 +169,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| p.join(&target.name).join("junit.xml"))
         .unwrap_or_else(|| junit.clone());
     report::write(&r, &path)?;
+    let gated = args.gate.then(|| {
+        crate::gate::gate(
+            &env,
+            &target,
+            path.parent().unwrap_or(std::path::Path::new(".")),
+        )
+    });
     let mut summary = report::summarise(&r);
     if args.message_format == "human" {
         report::print(&summary);
@@ -180,6 +194,28 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.message_format == "json" {
         let mut json = summary.to_json(&target.name, &run_id, report_path.as_deref());
         json["allow_writes"] = target.allow_writes.into();
+        match &gated {
+            Some(Ok(g)) => {
+                let e = &g.evaluation;
+                json["gate"] = serde_json::json!({
+                    "verdict": e.verdict.to_string(),
+                    "exit_code": e.exit_code,
+                    "readiness": e.readiness,
+                    "min_readiness": e.min_readiness,
+                    "reasons": e.reasons,
+                    "report_md": g.markdown,
+                    "report_json": g.json,
+                });
+            }
+            Some(Err(e)) => {
+                json["gate"] = serde_json::json!({
+                    "verdict": null,
+                    "exit_code": carbon_gate::EXIT_NOT_RUN,
+                    "error": format!("{e:#}"),
+                });
+            }
+            None => {}
+        }
         println!("{json}");
     } else {
         if let Some(note) = &allow_writes_note {
@@ -198,6 +234,29 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             summary.failed(),
             summary.not_run()
         );
+    }
+    if let Some(gated) = gated {
+        let human = args.message_format == "human";
+        return Ok(match (gated, stopped) {
+            // A stopped run is incomplete: no verdict on it.
+            (_, Some(signal)) => {
+                if human {
+                    println!(
+                        "gate: no verdict: the run was stopped by {signal} (exit code {})",
+                        carbon_gate::EXIT_NOT_RUN
+                    );
+                }
+                ExitCode::from(carbon_gate::EXIT_NOT_RUN)
+            }
+            (Ok(g), None) => {
+                if human {
+                    crate::gate::print(&g);
+                }
+                ExitCode::from(g.evaluation.exit_code)
+            }
+            (Err(e), None) if human => crate::gate::not_run(&e),
+            (Err(_), None) => ExitCode::from(carbon_gate::EXIT_NOT_RUN),
+        });
     }
     Ok(if status.success() && stopped.is_none() {
         ExitCode::SUCCESS

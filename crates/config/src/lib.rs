@@ -15,6 +15,7 @@
 
 mod env;
 mod error;
+mod gate;
 mod load;
 mod paths;
 mod secret;
@@ -22,6 +23,7 @@ mod target;
 
 pub use env::Env;
 pub use error::ConfigError;
+pub use gate::{GateCategory, GateCategoryConfig, GateConfig};
 pub use load::{load, load_from_file, load_with, pin_target, target_file};
 pub use paths::{Paths, workspace_root};
 pub use secret::{Secret, scrub};

@@ -263,20 +263,36 @@ impl<'a> Origins<'a> {
     /// section (`false`: the key itself was not found).
     fn line_of(&self, dotted: &str) -> Option<(usize, bool)> {
         let spans = self.spans.as_ref()?;
-        let (section, key) = dotted.split_once('.').unwrap_or((dotted, ""));
-        let (section_key, section_value) = spans.iter().find(|(k, _)| k.get_ref() == section)?;
         let line = |offset: usize| {
             self.text[..offset.min(self.text.len())]
                 .matches('\n')
                 .count()
                 + 1
         };
-        if let toml::de::DeValue::Table(t) = section_value.get_ref()
-            && let Some((k, _)) = t.iter().find(|(k, _)| k.get_ref() == key)
-        {
-            return Some((line(k.span().start), true));
+        // Walk `section.key` or `section.table.key` (`gate.pod_health.weight`) as deep as the
+        // file goes; the deepest part found gives the line.
+        let mut parts = dotted.split('.');
+        let first = parts.next()?;
+        let (found_key, mut value) = spans.iter().find(|(k, _)| k.get_ref() == first)?;
+        let mut found = line(found_key.span().start);
+        let mut whole = true;
+        for part in parts {
+            let toml::de::DeValue::Table(t) = value.get_ref() else {
+                whole = false;
+                break;
+            };
+            match t.iter().find(|(k, _)| k.get_ref() == part) {
+                Some((k, v)) => {
+                    found = line(k.span().start);
+                    value = v;
+                }
+                None => {
+                    whole = false;
+                    break;
+                }
+            }
         }
-        Some((line(section_key.span().start), key.is_empty()))
+        Some((found, whole))
     }
 
     /// The error for `section.key`: `message` says what is wrong and what to write instead.
@@ -633,6 +649,9 @@ fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigError> {
         && l.window_minutes == 0
     {
         return Err(o.error("loki.window_minutes", "must be at least 1"));
+    }
+    if let Some((key, why)) = target.gate.as_ref().and_then(crate::GateConfig::problem) {
+        return Err(o.error(&key, why));
     }
     if let Some(g) = &target.grafana
         && g.token_env.is_none()
@@ -994,6 +1013,68 @@ min_schedules = 4
         let (_d, paths) = setup(&format!("{LOCAL}\n[kubernetes]\n[platform]\n"));
         let t = load_with(&Env::default(), &paths).unwrap();
         assert!(!t.platform.unwrap().critical_workloads.is_empty());
+    }
+
+    const GATE: &str = "
+[gate]
+min_readiness = 95.0
+optional_suites = []
+
+[gate.running_pods]
+target = 20.0
+weight = 1.0
+
+[gate.dashboards]
+required = false
+";
+
+    #[rstest::rstest]
+    #[case::min_readiness_above_100(
+        "min_readiness = 95.0",
+        "min_readiness = 101.0",
+        "[gate] min_readiness"
+    )]
+    #[case::min_readiness_zero("min_readiness = 95.0", "min_readiness = 0", "[gate] min_readiness")]
+    #[case::negative_weight("weight = 1.0", "weight = -1.0", "[gate.running_pods] weight")]
+    #[case::zero_target("target = 20.0", "target = 0.0", "[gate.running_pods] target")]
+    #[case::target_that_lives_in_platform(
+        "[gate.dashboards]\nrequired = false",
+        "[gate.pod_health]\ntarget = 95.0",
+        "[gate.pod_health] target"
+    )]
+    fn a_gate_setting_that_makes_no_sense_is_refused_naming_file_line_and_key(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] key: &str,
+    ) {
+        let good = format!("{LOCAL}{GATE}");
+        let (_d, paths) = setup(&good);
+        let t = load_with(&Env::default(), &paths).expect("the gate as written is fine");
+        let gate = t.gate.expect("a [gate]");
+        assert_eq!(gate.target(crate::GateCategory::RunningPods), Some(20.0));
+        assert!(!gate.required(crate::GateCategory::Dashboards));
+        let bad = good.replace(from, to);
+        let (_d, paths) = setup(&bad);
+        let e = load_with(&Env::default(), &paths).unwrap_err().to_string();
+        let line = format!("line {}", line_of(&bad, to.lines().last().unwrap()));
+        assert!(
+            e.contains("local.toml") && e.contains(&line) && e.contains(key),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn min_readiness_may_be_set_from_the_environment() {
+        let (_d, paths) = setup(LOCAL);
+        let env = Env::from_pairs([("E2E_GATE_MIN_READINESS", "98")]);
+        let t = load_with(&env, &paths).unwrap();
+        assert_eq!(t.gate.unwrap().min_readiness, 98.0);
+        let env = Env::from_pairs([("E2E_GATE_MIN_READINESS", "120")]);
+        let e = load_with(&env, &paths).unwrap_err().to_string();
+        assert!(
+            e.contains("E2E_GATE_MIN_READINESS") && e.contains("[gate] min_readiness"),
+            "{e}"
+        );
     }
 
     const INLINE: &str = "hunter2-Zq9/x+Kd";

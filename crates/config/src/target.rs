@@ -894,7 +894,7 @@ impl Service {
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 11] = [
+pub(crate) const SECTIONS: [&str; 12] = [
     "target",
     "minio",
     "victoriametrics",
@@ -906,6 +906,7 @@ pub(crate) const SECTIONS: [&str; 11] = [
     "kubernetes",
     "platform",
     "velero",
+    "gate",
 ];
 
 /// The raw file layout.
@@ -931,6 +932,8 @@ pub(crate) struct TargetFile {
     pub platform: Option<PlatformConfig>,
     #[serde(default)]
     pub velero: Option<VeleroConfig>,
+    #[serde(default)]
+    pub gate: Option<crate::GateConfig>,
 }
 
 /// A resolved target.
@@ -962,6 +965,8 @@ pub struct Target {
     pub platform: Option<PlatformConfig>,
     /// `[velero]`, when the target has a Velero to validate.
     pub velero: Option<VeleroConfig>,
+    /// `[gate]`: the acceptance gate's settings (absent: the defaults, staging's numbers).
+    pub gate: Option<crate::GateConfig>,
     /// Whether this run writes to a target its file makes read-only, because `validate
     /// --allow-writes` (`E2E_ALLOW_WRITES=1`) said so: every report of the run says it.
     pub allow_writes: bool,
@@ -985,6 +990,7 @@ impl Target {
             kubernetes: file.kubernetes,
             platform: file.platform,
             velero: file.velero,
+            gate: file.gate,
             allow_writes: false,
             env,
         }
@@ -1337,7 +1343,8 @@ pub fn is_variable_name(text: &str) -> bool {
 
 /// A dotted key as people read it in a target file: `trino.password_env` → `[trino] password_env`.
 pub(crate) fn display_key(dotted: &str) -> String {
-    match dotted.split_once('.') {
+    // `gate.pod_health.weight` is `[gate.pod_health] weight`.
+    match dotted.rsplit_once('.') {
         Some((section, key)) => format!("[{section}] {key}"),
         None => format!("[{dotted}]"),
     }

@@ -3,6 +3,7 @@
 //! Architecture invariant: nothing in the workspace sleeps except [`wait::wait_until`].
 
 pub mod http;
+pub mod measure;
 pub mod naming;
 pub mod signal;
 pub mod wait;

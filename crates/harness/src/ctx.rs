@@ -99,6 +99,15 @@ impl Ctx {
         );
     }
 
+    /// Records what a check measured, for the acceptance gate (`carbon-gate`): one
+    /// `carbon-e2e-measure {...}` line on stdout, which nextest keeps in the JUnit report.
+    /// `of` makes it a share (`412` of `420` pods healthy); without it, a count. Call it as soon
+    /// as the number is known, before the check can fail on it: a failing check's measurement
+    /// is evidence too. See [`carbon_core::measure`].
+    pub fn measure(&self, key: &str, value: f64, of: Option<f64>) {
+        carbon_core::measure::emit(key, value, of);
+    }
+
     /// Pushes a cleanup action. Cleanups run after the trial, last pushed first, whether the
     /// trial passed, failed, panicked or timed out; a failing cleanup fails the trial. Register
     /// it before the call that creates what it removes (so that a create whose answer is lost,

@@ -131,6 +131,13 @@ async fn required_rules(ctx: Ctx) -> Result<()> {
             ));
         }
     }
+    // Required rules present and not in error, of all required.
+    #[allow(clippy::cast_precision_loss)]
+    ctx.measure(
+        "alerts.required_rules_ok",
+        (cfg.required_rules.len() - missing.len() - failing.len()) as f64,
+        Some(cfg.required_rules.len() as f64),
+    );
     if !failing.is_empty() {
         offenders.push(format!(
             "rule(s) failing to evaluate: {}",

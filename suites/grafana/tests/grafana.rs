@@ -180,8 +180,12 @@ async fn panels(ctx: Ctx) -> Result<()> {
     let all_ds = grafana.datasources().await?;
     let mut findings = Vec::new();
     let mut checked = 0;
+    // A dashboard has data when it was found, queries something, and no panel of it showed
+    // a finding.
+    let mut with_data = 0_usize;
     for title in &cfg.dashboards {
         let before = checked;
+        let findings_before = findings.len();
         let hits = grafana.search_dashboards(title).await?;
         let Some(hit) = hits.iter().find(|h| &h.title == title) else {
             findings.push(format!("{title}: dashboard not found"));
@@ -235,8 +239,15 @@ async fn panels(ctx: Ctx) -> Result<()> {
                 d.panels.len()
             ));
         }
+        with_data += usize::from(findings.len() == findings_before);
     }
     ctx.step(format_args!("{checked} panel(s) queried"));
+    #[allow(clippy::cast_precision_loss)]
+    ctx.measure(
+        "grafana.dashboards_with_data",
+        with_data as f64,
+        Some(cfg.dashboards.len() as f64),
+    );
     ensure!(
         findings.is_empty(),
         "{} panel finding(s) over the last {} min:\n  {}",

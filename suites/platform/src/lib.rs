@@ -25,11 +25,12 @@ use carbon_kube::kube::{Resource, ResourceExt};
 use carbon_kube::{KubeClient, api_err};
 
 pub use objects::{
-    argocd_applications_healthy, critical_workloads_available, daemonsets_fully_ready,
-    failed_jobs_within_maximum, policy_exceptions_present, volumes_bound,
+    MEASURE_ARGOCD, MEASURE_CRITICAL, argocd_applications_healthy, critical_workloads_available,
+    daemonsets_fully_ready, failed_jobs_within_maximum, policy_exceptions_present, volumes_bound,
 };
 pub use pods::{
-    pod_offenders, pod_problem, running_share_meets_minimum, unhealthy_pods_below_maximum,
+    MEASURE_HEALTHY, MEASURE_RUNNING, pod_offenders, pod_problem, running_share_meets_minimum,
+    unhealthy_pods_below_maximum,
 };
 
 /// The namespaces the scoped checks look at, resolved against the cluster.

@@ -14,6 +14,15 @@ use carbon_kube::{ARGOCD_APPLICATION, KYVERNO_POLICY_EXCEPTION, KubeClient, api_
 
 use crate::{Scope, key, none_of};
 
+/// The measurement of [`argocd_applications_healthy`]: Applications counted as
+/// `[platform] argocd_counts` says, of all Applications.
+pub const MEASURE_ARGOCD: &str = "platform.argocd_ready";
+
+/// The measurement of [`critical_workloads_available`]: critical workloads available with all
+/// replicas ready, of all (a `[platform] critical_workloads` entry that matches nothing counts
+/// as one not available).
+pub const MEASURE_CRITICAL: &str = "platform.critical_available";
+
 fn available(conds: Option<&Vec<DeploymentCondition>>) -> bool {
     conds
         .into_iter()
@@ -104,6 +113,12 @@ pub async fn critical_workloads_available(
             }
         }
     }
+    #[allow(clippy::cast_precision_loss)]
+    carbon_core::measure::emit(
+        MEASURE_CRITICAL,
+        good.len() as f64,
+        Some((good.len() + bad.len()) as f64),
+    );
     ensure!(
         bad.is_empty(),
         "{} critical workload(s) not available: {}",
@@ -405,6 +420,8 @@ pub async fn argocd_applications_healthy(
             ));
         }
     }
+    #[allow(clippy::cast_precision_loss)]
+    carbon_core::measure::emit(MEASURE_ARGOCD, counted as f64, Some(n as f64));
     let numbers = format!(
         "Synced {synced}/{n}, Healthy {healthy}/{n}; {} {counted}/{n} (at least {})",
         cfg.argocd_counts, cfg.min_argocd_healthy

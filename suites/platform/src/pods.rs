@@ -130,6 +130,14 @@ pub async fn pod_offenders(
     Ok((scope, succeeded, offenders))
 }
 
+/// The measurement of [`running_share_meets_minimum`]: healthy pods of the pods in scope that
+/// have not completed (the share `[platform] min_running_percent` is compared with).
+pub const MEASURE_HEALTHY: &str = "platform.pods_healthy";
+
+/// The measurement of [`running_share_meets_minimum`]: pods in scope in phase Running (a count,
+/// the plan's "Running Pods").
+pub const MEASURE_RUNNING: &str = "platform.pods_running";
+
 /// The offenders as evidence lines (or "none").
 fn listed(offenders: &[String]) -> String {
     if offenders.is_empty() {
@@ -176,6 +184,20 @@ pub async fn running_share_meets_minimum(
 ) -> Result<String> {
     let (scope, succeeded, offenders) = pod_offenders(kube, cfg).await?;
     let live = scope.pods.len() - succeeded;
+    let running = scope
+        .pods
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .count();
+    #[allow(clippy::cast_precision_loss)]
+    {
+        carbon_core::measure::emit(MEASURE_RUNNING, running as f64, None);
+        carbon_core::measure::emit(
+            MEASURE_HEALTHY,
+            (live - offenders.len()) as f64,
+            Some(live as f64),
+        );
+    }
     ensure!(
         live > 0,
         "every pod in {} has completed: no running pod to measure",

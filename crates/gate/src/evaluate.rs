@@ -1,0 +1,577 @@
+//! The readiness table, the score and the verdict: a pure function of a run and the settings.
+
+use std::collections::BTreeMap;
+
+use carbon_config::{GateCategory, GateConfig, PlatformConfig, Target};
+use serde::Serialize;
+
+use crate::categories::{Part, fed_by, parts};
+use crate::run::{Run, Status, Trial};
+
+/// What the gate compares a category's measured value with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum Goal {
+    /// The share, in percent, at least this.
+    Percent(f64),
+    /// The value (a count) at least this.
+    AtLeast(f64),
+}
+
+/// A category's settings, resolved: weight, required, goal, and where the goal comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategorySettings {
+    /// The category.
+    #[serde(serialize_with = "ser_category")]
+    pub category: GateCategory,
+    /// Its weight in the readiness mean.
+    pub weight: f64,
+    /// Whether it must pass for GO.
+    pub required: bool,
+    /// Its goal.
+    pub goal: Goal,
+    /// The setting the goal comes from.
+    pub goal_from: String,
+}
+
+fn ser_category<S: serde::Serializer>(c: &GateCategory, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.key())
+}
+
+/// Everything the gate decides with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    /// Readiness at or above which the verdict may be GO.
+    pub min_readiness: f64,
+    /// Suites whose failures outside any required category do not block.
+    pub optional_suites: Vec<String>,
+    /// One per category, in table order.
+    pub categories: Vec<CategorySettings>,
+}
+
+impl Settings {
+    /// The settings of `[gate]`, with the goals `[platform]` holds (defaults where absent).
+    pub fn new(gate: &GateConfig, platform: &PlatformConfig) -> Self {
+        let categories = GateCategory::ALL
+            .into_iter()
+            .map(|c| {
+                let (goal, goal_from) = match c {
+                    GateCategory::PodHealth => (
+                        Goal::Percent(platform.min_running_percent),
+                        "[platform] min_running_percent".to_string(),
+                    ),
+                    #[allow(clippy::cast_precision_loss)]
+                    GateCategory::Argocd => (
+                        Goal::AtLeast(platform.min_argocd_healthy as f64),
+                        "[platform] min_argocd_healthy".to_string(),
+                    ),
+                    GateCategory::RunningPods | GateCategory::Dashboards => (
+                        Goal::AtLeast(gate.target(c).unwrap_or(1.0)),
+                        format!("[gate.{}] target", c.key()),
+                    ),
+                    _ => (Goal::Percent(100.0), "all must pass".to_string()),
+                };
+                CategorySettings {
+                    category: c,
+                    weight: gate.weight(c),
+                    required: gate.required(c),
+                    goal,
+                    goal_from,
+                }
+            })
+            .collect();
+        Self {
+            min_readiness: gate.min_readiness,
+            optional_suites: gate.optional_suites.clone(),
+            categories,
+        }
+    }
+
+    /// The settings of a loaded target (`[gate]` and `[platform]`, defaults where absent).
+    pub fn from_target(target: &Target) -> Self {
+        Self::new(
+            &target.gate.clone().unwrap_or_default(),
+            &target.platform.clone().unwrap_or_default(),
+        )
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::new(&GateConfig::default(), &PlatformConfig::default())
+    }
+}
+
+/// A category's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CategoryStatus {
+    /// Measured, meets its goal, nothing of it failed.
+    Pass,
+    /// Below its goal, or a trial of it failed.
+    Fail,
+    /// Something of it was not measured (and nothing of it failed): never counted as a pass.
+    Inconclusive,
+}
+
+/// One row of the readiness table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryResult {
+    /// Its settings.
+    #[serde(flatten)]
+    pub settings: CategorySettings,
+    /// Its status.
+    pub status: CategoryStatus,
+    /// The measured value (a sum over its parts), `None` when nothing was measured.
+    pub value: Option<f64>,
+    /// Out of how many, when the value is a share.
+    pub of: Option<f64>,
+    /// Its score, 0 to 1 (`None` when inconclusive): see the crate's formula.
+    pub score: Option<f64>,
+    /// The trials it came from (those the run holds).
+    pub trials: Vec<String>,
+    /// Its failed trials, one line each: the trial and its cause.
+    pub failures: Vec<String>,
+    /// Measured below its target: one line saying by how much and where the target is set.
+    pub shortfall: Option<String>,
+    /// Why it is inconclusive: what was not measured, one line each.
+    pub unmeasured: Vec<String>,
+}
+
+impl CategoryResult {
+    /// The measured value as the table shows it: `412 of 420 (98.1 %)`, `112`, or `—`.
+    pub fn measured(&self) -> String {
+        measured_text(self.value, self.of)
+    }
+
+    /// The goal as the table shows it: `≥ 85 %`, `≥ 15`, `all`.
+    pub fn target(&self) -> String {
+        target_text(self.settings.goal)
+    }
+}
+
+fn measured_text(value: Option<f64>, of: Option<f64>) -> String {
+    match (value, of) {
+        (Some(v), Some(of)) if of > 0.0 => {
+            format!("{} of {} ({:.1} %)", num(v), num(of), v * 100.0 / of)
+        }
+        (Some(v), _) => num(v),
+        (None, _) => "—".into(),
+    }
+}
+
+/// A number without a needless `.0`.
+pub(crate) fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// The verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// Readiness at or above the minimum, every required category passed, no blocking failure.
+    #[serde(rename = "GO")]
+    Go,
+    /// A blocking failure, or readiness below the minimum.
+    #[serde(rename = "NO-GO")]
+    NoGo,
+    /// A required category (or every category) was not measured: no decision.
+    #[serde(rename = "INCONCLUSIVE")]
+    Inconclusive,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Go => "GO",
+            Self::NoGo => "NO-GO",
+            Self::Inconclusive => "INCONCLUSIVE",
+        })
+    }
+}
+
+/// Exit code: GO.
+pub const EXIT_GO: u8 = 0;
+/// Exit code: the run could not be gated (no JUnit, or one `validate` did not complete).
+pub const EXIT_NOT_RUN: u8 = 2;
+/// Exit code: NO-GO, a required check failed.
+pub const EXIT_REQUIRED_FAILED: u8 = 3;
+/// Exit code: NO-GO, readiness below `[gate] min_readiness`.
+pub const EXIT_BELOW_READINESS: u8 = 4;
+/// Exit code: INCONCLUSIVE.
+pub const EXIT_INCONCLUSIVE: u8 = 5;
+
+/// Per-suite counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SuiteCounts {
+    /// Passed on the first attempt.
+    pub passed: usize,
+    /// Passed after a retry.
+    pub flaky: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Not run, by kind (`skip`, `refused`, `live-only`, ...).
+    pub not_run: BTreeMap<String, usize>,
+}
+
+/// A trial named in the report, with its one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listed {
+    /// The trial.
+    pub trial: String,
+    /// Its cause, or why it did not run.
+    pub line: String,
+    /// For a trial not run: why (`skip`, `refused`, `live-only`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// The target the run was against.
+    pub target: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Its exit code.
+    pub exit_code: u8,
+    /// Readiness, 0–100 rounded to one decimal (`None`: no category was conclusive).
+    pub readiness: Option<f64>,
+    /// The minimum for GO.
+    pub min_readiness: f64,
+    /// Why the verdict is not GO, blocking reasons first; one line each.
+    pub reasons: Vec<String>,
+    /// The readiness table.
+    pub categories: Vec<CategoryResult>,
+    /// Failed trials that do not block (a category that is not required, an optional suite).
+    pub non_blocking_failures: Vec<Listed>,
+    /// Trials that passed only on retry.
+    pub flaky: Vec<Listed>,
+    /// Trials that did not run, with why.
+    pub not_run: Vec<Listed>,
+    /// Per suite.
+    pub suites: BTreeMap<String, SuiteCounts>,
+}
+
+/// A part's outcome.
+struct PartOutcome {
+    /// `(value, of)` when measured.
+    measured: Option<(f64, Option<f64>)>,
+    /// It failed: the trial and its cause.
+    failed: Option<String>,
+    /// It was not measured: why.
+    unmeasured: Option<String>,
+    trials: Vec<String>,
+}
+
+fn not_run_line(t: &Trial) -> String {
+    match &t.status {
+        Status::NotRun { kind } if t.line.is_empty() => format!("{}: {kind}", t.name),
+        Status::NotRun { kind } if t.line.starts_with(kind.as_str()) => {
+            format!("{}: {}", t.name, t.line)
+        }
+        Status::NotRun { kind } => format!("{}: {kind}: {}", t.name, t.line),
+        _ => t.name.clone(),
+    }
+}
+
+fn outcome(part: Part, run: &Run) -> PartOutcome {
+    let mut o = PartOutcome {
+        measured: None,
+        failed: None,
+        unmeasured: None,
+        trials: Vec::new(),
+    };
+    if let Part::Suite { label, suite } = part {
+        let ran: Vec<&Trial> = run
+            .trials
+            .iter()
+            .filter(|t| t.suite == suite && t.ran())
+            .collect();
+        o.trials = run
+            .trials
+            .iter()
+            .filter(|t| t.suite == suite)
+            .map(|t| t.name.clone())
+            .collect();
+        if let Some(f) = ran.iter().find(|t| t.status == Status::Failed) {
+            o.failed = Some(format!("{}: {}", f.name, f.line));
+            o.measured = Some((0.0, Some(1.0)));
+        } else if ran.is_empty() {
+            o.unmeasured = Some(if o.trials.is_empty() {
+                format!("{label} ({suite}): no trial of the suite in the run")
+            } else {
+                format!("{label} ({suite}): none of its trials ran")
+            });
+        } else {
+            o.measured = Some((1.0, Some(1.0)));
+        }
+        return o;
+    }
+    let name = part.trial().expect("every other part reads one trial");
+    let Some(t) = run.trial(name) else {
+        // A guard adds no value: its absence leaves nothing unmeasured.
+        if !matches!(part, Part::Guard { .. }) {
+            o.unmeasured = Some(format!("{name}: not in the run"));
+        }
+        return o;
+    };
+    o.trials.push(t.name.clone());
+    let failed = t.status == Status::Failed;
+    if failed {
+        o.failed = Some(format!("{}: {}", t.name, t.line));
+    }
+    match part {
+        Part::Guard { .. } => {
+            // Adds no value; not running it leaves nothing unmeasured.
+        }
+        Part::Measured { key, .. } => match t.measurement(key) {
+            Some(m) => o.measured = Some((m.value, m.of)),
+            None if failed => {}
+            None if t.ran() => {
+                o.unmeasured = Some(format!(
+                    "{name}: ran but emitted no `{key}` measurement (a carbon-e2e older than the gate?)"
+                ));
+            }
+            None => o.unmeasured = Some(not_run_line(t)),
+        },
+        Part::Unit { key, .. } => match t.measurement(key) {
+            Some(m) => o.measured = Some((m.value, m.of.or(Some(1.0)))),
+            None if failed => o.measured = Some((0.0, Some(1.0))),
+            None if t.ran() => o.measured = Some((1.0, Some(1.0))),
+            None => o.unmeasured = Some(not_run_line(t)),
+        },
+        Part::Suite { .. } => unreachable!("handled above"),
+    }
+    o
+}
+
+/// Rounds to one decimal, so that a readiness exactly at the threshold compares as equal
+/// whatever the floating-point noise.
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn category(settings: &CategorySettings, run: &Run) -> CategoryResult {
+    let outcomes: Vec<PartOutcome> = parts(settings.category)
+        .iter()
+        .map(|p| outcome(*p, run))
+        .collect();
+    let failures: Vec<String> = outcomes.iter().filter_map(|o| o.failed.clone()).collect();
+    let failed = !failures.is_empty();
+    let unmeasured: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.unmeasured.clone())
+        .collect();
+    let measured: Vec<(f64, Option<f64>)> = outcomes.iter().filter_map(|o| o.measured).collect();
+    let value = (!measured.is_empty()).then(|| measured.iter().map(|m| m.0).sum::<f64>());
+    let of = (!measured.is_empty() && measured.iter().all(|m| m.1.is_some()))
+        .then(|| measured.iter().filter_map(|m| m.1).sum::<f64>());
+    // A measured part that failed without its measurement leaves the value incomplete.
+    let failed_unmeasured = parts(settings.category)
+        .iter()
+        .zip(&outcomes)
+        .any(|(p, o)| {
+            matches!(p, Part::Measured { .. }) && o.failed.is_some() && o.measured.is_none()
+        });
+    let trials = outcomes.iter().flat_map(|o| o.trials.clone()).collect();
+
+    let share = match (value, of) {
+        (Some(v), Some(of)) if of > 0.0 => Some(v / of),
+        _ => None,
+    };
+    let meets = match (settings.goal, value) {
+        (Goal::Percent(p), Some(_)) => share.is_some_and(|s| round1(s * 100.0) >= p),
+        (Goal::AtLeast(n), Some(v)) => v >= n,
+        (_, None) => false,
+    };
+    let status = if failed || (unmeasured.is_empty() && value.is_some() && !meets) {
+        CategoryStatus::Fail
+    } else if !unmeasured.is_empty() || value.is_none() {
+        CategoryStatus::Inconclusive
+    } else {
+        CategoryStatus::Pass
+    };
+    let shortfall = (value.is_some() && !meets && !failed_unmeasured).then(|| {
+        format!(
+            "{}: measured {}, target {} ({})",
+            settings.category,
+            measured_text(value, of),
+            target_text(settings.goal),
+            settings.goal_from
+        )
+    });
+    let score = match status {
+        CategoryStatus::Inconclusive => None,
+        _ if failed_unmeasured => Some(0.0),
+        _ => Some(match (share, settings.goal, value) {
+            (Some(s), _, _) => s.clamp(0.0, 1.0),
+            (None, Goal::AtLeast(n), Some(v)) if n > 0.0 => (v / n).clamp(0.0, 1.0),
+            _ => 0.0,
+        }),
+    };
+    let mut unmeasured = unmeasured;
+    if status == CategoryStatus::Inconclusive && unmeasured.is_empty() {
+        unmeasured.push("no trial of it ran".into());
+    }
+    CategoryResult {
+        settings: settings.clone(),
+        status,
+        value,
+        of,
+        score,
+        trials,
+        failures,
+        shortfall,
+        unmeasured,
+    }
+}
+
+fn target_text(goal: Goal) -> String {
+    match goal {
+        Goal::Percent(p) if p >= 100.0 => "all".into(),
+        Goal::Percent(p) => format!("≥ {} %", num(p)),
+        Goal::AtLeast(n) => format!("≥ {}", num(n)),
+    }
+}
+
+/// Gates a run: the readiness table, the score and the verdict.
+///
+/// Readiness = 100 × Σ(weightᵢ × scoreᵢ) / Σ weightᵢ over the conclusive categories (pass or
+/// fail) whose weight is above 0, rounded to one decimal. A category's score is its pass share
+/// (value ÷ of), or for a count without a whole (running pods) value ÷ target, at most 1; a
+/// category that failed without measuring scores 0. The verdict, in this order: NO-GO (exit 3)
+/// when a failure blocks (a trial of a required category failed, a required category is below
+/// its target, or a trial failed outside any category in a suite not listed in
+/// `optional_suites`); INCONCLUSIVE (exit 5) when a required category is inconclusive or no
+/// category is conclusive; NO-GO (exit 4) when readiness is below `min_readiness`; else GO
+/// (exit 0).
+pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
+    let categories: Vec<CategoryResult> = settings
+        .categories
+        .iter()
+        .map(|c| category(c, run))
+        .collect();
+    let required = |c: GateCategory| {
+        settings
+            .categories
+            .iter()
+            .any(|s| s.category == c && s.required)
+    };
+
+    let mut blocking = Vec::new();
+    let mut non_blocking_failures = Vec::new();
+    let mut flaky = Vec::new();
+    let mut not_run = Vec::new();
+    let mut suites: BTreeMap<String, SuiteCounts> = BTreeMap::new();
+    for t in &run.trials {
+        let counts = suites.entry(t.suite.clone()).or_default();
+        let listed = |kind: Option<String>| Listed {
+            trial: t.name.clone(),
+            line: t.line.clone(),
+            kind,
+        };
+        match &t.status {
+            Status::Passed => counts.passed += 1,
+            Status::Flaky => {
+                counts.flaky += 1;
+                flaky.push(listed(None));
+            }
+            Status::NotRun { kind } => {
+                *counts.not_run.entry(kind.clone()).or_default() += 1;
+                not_run.push(listed(Some(kind.clone())));
+            }
+            Status::Failed => {
+                counts.failed += 1;
+                let fed = fed_by(&t.name, &t.suite);
+                let blocks = if fed.is_empty() {
+                    !settings.optional_suites.contains(&t.suite)
+                } else {
+                    fed.iter().any(|c| required(*c))
+                };
+                if blocks {
+                    blocking.push(format!("{}: {}", t.name, t.line));
+                } else {
+                    non_blocking_failures.push(listed(None));
+                }
+            }
+        }
+    }
+    // A required category below its target without a failed trial of its own (a gate target
+    // stricter than the check's, e.g. running pods made required) blocks too.
+    for c in &categories {
+        if c.settings.required
+            && c.failures.is_empty()
+            && let Some(s) = &c.shortfall
+        {
+            blocking.push(s.clone());
+        }
+    }
+
+    let conclusive: Vec<&CategoryResult> = categories
+        .iter()
+        .filter(|c| c.score.is_some() && c.settings.weight > 0.0)
+        .collect();
+    let weights: f64 = conclusive.iter().map(|c| c.settings.weight).sum();
+    let readiness = (weights > 0.0).then(|| {
+        round1(
+            100.0
+                * conclusive
+                    .iter()
+                    .map(|c| c.settings.weight * c.score.unwrap_or(0.0))
+                    .sum::<f64>()
+                / weights,
+        )
+    });
+
+    let mut reasons = blocking.clone();
+    let inconclusive: Vec<&CategoryResult> = categories
+        .iter()
+        .filter(|c| c.settings.required && c.status == CategoryStatus::Inconclusive)
+        .collect();
+    for c in &inconclusive {
+        reasons.push(format!(
+            "{} (required) is inconclusive: {}",
+            c.settings.category,
+            c.unmeasured.join("; ")
+        ));
+    }
+    if run.trials.is_empty() {
+        reasons.push("the run holds no trial".into());
+    }
+    let below = readiness.is_some_and(|r| r < settings.min_readiness);
+    match readiness {
+        Some(r) if below => reasons.push(format!(
+            "readiness {}/100 is below the minimum {} ([gate] min_readiness)",
+            num(r),
+            num(settings.min_readiness)
+        )),
+        None => reasons.push("no category was measured: no readiness".into()),
+        _ => {}
+    }
+    let (verdict, exit_code) = if !blocking.is_empty() {
+        (Verdict::NoGo, EXIT_REQUIRED_FAILED)
+    } else if !inconclusive.is_empty() || readiness.is_none() {
+        (Verdict::Inconclusive, EXIT_INCONCLUSIVE)
+    } else if below {
+        (Verdict::NoGo, EXIT_BELOW_READINESS)
+    } else {
+        (Verdict::Go, EXIT_GO)
+    };
+    Evaluation {
+        target: run.target.clone(),
+        verdict,
+        exit_code,
+        readiness,
+        min_readiness: settings.min_readiness,
+        reasons,
+        categories,
+        non_blocking_failures,
+        flaky,
+        not_run,
+        suites,
+    }
+}

@@ -1,0 +1,356 @@
+//! The gate's decisions as data: each case a run (built from trials) and the verdict, exit code
+//! and category statuses it must give.
+
+use carbon_config::{GateCategory, GateConfig, PlatformConfig};
+use carbon_core::measure::Measurement;
+use carbon_gate::{
+    CategoryStatus, EXIT_BELOW_READINESS, EXIT_GO, EXIT_INCONCLUSIVE, EXIT_REQUIRED_FAILED, Run,
+    Settings, Status, Trial, Verdict, evaluate,
+};
+use rstest::rstest;
+
+const SHARE: &str = "platform::smoke::running_pod_share_meets_the_minimum";
+const UNHEALTHY: &str = "platform::smoke::unhealthy_pods_stay_below_the_maximum";
+const ARGOCD: &str = "platform::smoke::argocd_applications_synced_and_healthy_meet_the_minimum";
+const CRITICAL: &str = "platform::smoke::critical_workloads_are_available_with_all_replicas_ready";
+const NODES: &str = "platform::smoke::every_node_is_ready";
+const PANELS: &str = "grafana::full::every_panel_of_the_configured_dashboards_returns_data";
+const RULES: &str = "alerts::smoke::required_rules_exist_and_evaluate_without_error";
+const VMALERT: &str = "alerts::smoke::vmalert_health_answers_ok";
+const LOCATION: &str = "velero::smoke::storage_location_is_available_and_recently_validated";
+const SCHEDULES: &str =
+    "velero::smoke::schedules_exist_are_enabled_keep_the_retention_and_did_not_fail";
+const RECENT: &str = "velero::smoke::a_recent_backup_of_the_platform_namespace_completed";
+const RESTORE: &str =
+    "velero::full::restore_into_a_mapped_namespace_recreates_equal_objects_and_ready_pods";
+const TRINO: &str = "trino::smoke::select_one_returns_one";
+
+fn m(key: &str, value: f64, of: Option<f64>) -> Measurement {
+    Measurement::new(key, value, of)
+}
+
+fn passed(name: &str, measurements: Vec<Measurement>) -> Trial {
+    Trial::new(name, Status::Passed, "").measured(measurements)
+}
+
+/// A run of a healthy platform: every category measured and passing.
+fn healthy() -> Vec<Trial> {
+    vec![
+        passed("minio::smoke::health", vec![]),
+        passed(TRINO, vec![]),
+        passed("dolphinscheduler::smoke::api_health", vec![]),
+        passed("victoriametrics::smoke::health", vec![]),
+        passed("loki::smoke::ready", vec![]),
+        passed(
+            SHARE,
+            vec![
+                m("platform.pods_running", 120.0, None),
+                m("platform.pods_healthy", 100.0, Some(100.0)),
+            ],
+        ),
+        passed(UNHEALTHY, vec![]),
+        passed(NODES, vec![]),
+        passed(ARGOCD, vec![m("platform.argocd_ready", 17.0, Some(17.0))]),
+        passed(
+            CRITICAL,
+            vec![m("platform.critical_available", 6.0, Some(6.0))],
+        ),
+        passed(
+            PANELS,
+            vec![m("grafana.dashboards_with_data", 2.0, Some(2.0))],
+        ),
+        passed(RULES, vec![m("alerts.required_rules_ok", 3.0, Some(3.0))]),
+        passed(VMALERT, vec![]),
+        passed(
+            LOCATION,
+            vec![m("velero.location_available", 1.0, Some(1.0))],
+        ),
+        passed(SCHEDULES, vec![m("velero.schedules_ok", 1.0, Some(1.0))]),
+        passed(RECENT, vec![m("velero.recent_backup", 1.0, Some(1.0))]),
+        passed(RESTORE, vec![m("velero.restore_verified", 1.0, Some(1.0))]),
+    ]
+}
+
+fn not_run(kind: &str, why: &str) -> impl Fn(Trial) -> Trial {
+    move |t| {
+        Trial::new(
+            &t.name,
+            Status::NotRun { kind: kind.into() },
+            format!("{kind}: {why}"),
+        )
+    }
+}
+
+/// `healthy()` with the trial `name` replaced.
+fn with(mut trials: Vec<Trial>, name: &str, t: Trial) -> Vec<Trial> {
+    match trials.iter().position(|x| x.name == name) {
+        Some(i) => trials[i] = t,
+        None => trials.push(t),
+    }
+    trials
+}
+
+fn run(trials: Vec<Trial>) -> Run {
+    Run {
+        target: "staging".into(),
+        trials,
+    }
+}
+
+fn settings(min_readiness: f64) -> Settings {
+    let gate = GateConfig {
+        min_readiness,
+        ..GateConfig::default()
+    };
+    Settings::new(&gate, &PlatformConfig::default())
+}
+
+fn status_of(e: &carbon_gate::Evaluation, c: GateCategory) -> CategoryStatus {
+    e.categories
+        .iter()
+        .find(|r| r.settings.category == c)
+        .expect("every category has a row")
+        .status
+}
+
+#[rstest]
+#[case::healthy(healthy(), 95.0, Verdict::Go, EXIT_GO, Some(100.0))]
+#[case::empty_run(vec![], 95.0, Verdict::Inconclusive, EXIT_INCONCLUSIVE, None)]
+#[case::all_skipped(
+    healthy().into_iter().map(not_run("skip", "not configured")).collect(),
+    95.0, Verdict::Inconclusive, EXIT_INCONCLUSIVE, None
+)]
+#[case::all_refused(
+    healthy().into_iter().map(not_run("refused", "target is read-only")).collect(),
+    95.0, Verdict::Inconclusive, EXIT_INCONCLUSIVE, None
+)]
+#[case::one_required_failure(
+    with(healthy(), CRITICAL, Trial::new(CRITICAL, Status::Failed,
+        "error: 1 critical workload(s) not available: Deployment data-platform/minio (app=minio): scaled to 0 replicas")
+        .measured(vec![m("platform.critical_available", 5.0, Some(6.0))])),
+    // Critical services 5 of 6, weight 3 of 15: 100 × (15 − 0.5) / 15.
+    95.0, Verdict::NoGo, EXIT_REQUIRED_FAILED, Some(96.7)
+)]
+// Running pods (not required) 11 of the plan's 110: score 0.1, weight 1 of 15.
+#[case::below_score(
+    with(healthy(), SHARE, passed(SHARE, vec![
+        m("platform.pods_running", 11.0, None),
+        m("platform.pods_healthy", 11.0, Some(11.0)),
+    ])),
+    95.0, Verdict::NoGo, EXIT_BELOW_READINESS, Some(94.0)
+)]
+// 99 of 110 running pods: 100 × (15 − 0.1) / 15 = 99.33…, shown and compared as 99.3.
+#[case::exactly_at_threshold(
+    with(healthy(), SHARE, passed(SHARE, vec![
+        m("platform.pods_running", 99.0, None),
+        m("platform.pods_healthy", 100.0, Some(100.0)),
+    ])),
+    99.3, Verdict::Go, EXIT_GO, Some(99.3)
+)]
+#[case::just_below_threshold(
+    with(healthy(), SHARE, passed(SHARE, vec![
+        m("platform.pods_running", 99.0, None),
+        m("platform.pods_healthy", 100.0, Some(100.0)),
+    ])),
+    99.4, Verdict::NoGo, EXIT_BELOW_READINESS, Some(99.3)
+)]
+// Grafana is live-only on the local stack: dashboards are inconclusive (not required), never
+// passed, and left out of the mean.
+#[case::live_only_grafana(
+    with(healthy(), PANELS, Trial::new(PANELS, Status::NotRun { kind: "live-only".into() },
+        "live-only: Grafana is AGPL and not part of the local stack")),
+    95.0, Verdict::Go, EXIT_GO, Some(100.0)
+)]
+// A read-only target refuses the restore: backups (required) cannot be said to pass.
+#[case::restore_refused(
+    with(healthy(), RESTORE, Trial::new(RESTORE, Status::NotRun { kind: "refused".into() },
+        "refused: target `staging` is read-only")),
+    95.0, Verdict::Inconclusive, EXIT_INCONCLUSIVE, Some(100.0)
+)]
+// A trial outside every category blocks: its suite is not optional.
+#[case::failure_outside_the_categories(
+    with(
+        healthy(),
+        NODES,
+        Trial::new(NODES, Status::Failed, "error: node carbon-kwok-1 is not Ready")
+    ),
+    95.0,
+    Verdict::NoGo,
+    EXIT_REQUIRED_FAILED,
+    Some(100.0)
+)]
+// A failure in a category that is not required does not block; it lowers the score.
+#[case::failure_in_a_category_not_required(
+    with(healthy(), PANELS, Trial::new(PANELS, Status::Failed, "error: 1 panel finding(s)")
+        .measured(vec![m("grafana.dashboards_with_data", 1.0, Some(2.0))])),
+    95.0, Verdict::Go, EXIT_GO, Some(96.7)
+)]
+// A workflow that failed without measuring anything: workflows 5 of 6.
+#[case::workflow_failed(
+    with(
+        healthy(),
+        TRINO,
+        Trial::new(
+            TRINO,
+            Status::Failed,
+            "error: trino: POST http://trino/v1/statement: connection refused"
+        )
+    ),
+    95.0,
+    Verdict::NoGo,
+    EXIT_REQUIRED_FAILED,
+    Some(96.7)
+)]
+fn the_verdict_follows_the_documented_rules(
+    #[case] trials: Vec<Trial>,
+    #[case] min_readiness: f64,
+    #[case] verdict: Verdict,
+    #[case] exit: u8,
+    #[case] readiness: Option<f64>,
+) {
+    let e = evaluate(&run(trials), &settings(min_readiness));
+    assert_eq!(
+        (e.verdict, e.exit_code, e.readiness),
+        (verdict, exit, readiness),
+        "{e:#?}"
+    );
+    if verdict != Verdict::Go {
+        assert!(!e.reasons.is_empty(), "a verdict other than GO says why");
+    }
+}
+
+#[test]
+fn an_empty_category_is_inconclusive_never_a_pass() {
+    for trials in [
+        vec![],
+        healthy()
+            .into_iter()
+            .map(not_run("refused", "read-only"))
+            .collect(),
+    ] {
+        let e = evaluate(&run(trials), &Settings::default());
+        for c in &e.categories {
+            assert_eq!(c.status, CategoryStatus::Inconclusive, "{c:#?}");
+            assert_eq!(c.score, None);
+        }
+    }
+}
+
+#[test]
+fn live_only_dashboards_are_inconclusive_and_say_why() {
+    let trials = with(
+        healthy(),
+        PANELS,
+        Trial::new(
+            PANELS,
+            Status::NotRun {
+                kind: "live-only".into(),
+            },
+            "live-only: Grafana is AGPL and not part of the local stack",
+        ),
+    );
+    let e = evaluate(&run(trials), &Settings::default());
+    assert_eq!(
+        status_of(&e, GateCategory::Dashboards),
+        CategoryStatus::Inconclusive
+    );
+    let row = &e.categories[5];
+    assert_eq!(row.measured(), "—");
+    assert!(
+        row.unmeasured[0].contains("live-only: Grafana is AGPL"),
+        "{row:#?}"
+    );
+    assert_eq!(e.not_run.len(), 1);
+}
+
+#[test]
+fn the_blocking_reason_names_the_trial_and_its_cause_first() {
+    let cause = "error: 1 critical workload(s) not available: Deployment data-platform/minio (app=minio): scaled to 0 replicas";
+    let trials = with(
+        healthy(),
+        CRITICAL,
+        Trial::new(CRITICAL, Status::Failed, cause).measured(vec![m(
+            "platform.critical_available",
+            5.0,
+            Some(6.0),
+        )]),
+    );
+    let e = evaluate(&run(trials), &Settings::default());
+    assert_eq!(e.reasons[0], format!("{CRITICAL}: {cause}"));
+    let row = e
+        .categories
+        .iter()
+        .find(|c| c.settings.category == GateCategory::CriticalServices)
+        .unwrap();
+    assert_eq!(
+        (row.status, row.measured(), row.target()),
+        (
+            CategoryStatus::Fail,
+            "5 of 6 (83.3 %)".to_string(),
+            "all".to_string()
+        )
+    );
+    assert!((row.score.unwrap() - 5.0 / 6.0).abs() < 1e-9);
+}
+
+#[test]
+fn pod_health_and_argocd_take_their_targets_from_platform() {
+    let platform = PlatformConfig {
+        min_running_percent: 99.0,
+        min_argocd_healthy: 17,
+        ..PlatformConfig::default()
+    };
+    let trials = with(
+        with(
+            healthy(),
+            SHARE,
+            passed(
+                SHARE,
+                vec![
+                    m("platform.pods_running", 120.0, None),
+                    m("platform.pods_healthy", 98.0, Some(100.0)),
+                ],
+            ),
+        ),
+        ARGOCD,
+        passed(ARGOCD, vec![m("platform.argocd_ready", 16.0, Some(17.0))]),
+    );
+    let e = evaluate(
+        &run(trials),
+        &Settings::new(&GateConfig::default(), &platform),
+    );
+    // The checks passed (their own thresholds were lower when they ran), but the gate reads
+    // today's [platform]: both required categories are short, and each says where its target is.
+    assert_eq!(e.exit_code, EXIT_REQUIRED_FAILED);
+    assert!(
+        e.reasons.iter().any(|r| r.contains("Pod health: measured 98 of 100 (98.0 %), target ≥ 99 % ([platform] min_running_percent)")),
+        "{:#?}",
+        e.reasons
+    );
+    assert!(
+        e.reasons
+            .iter()
+            .any(|r| r.contains("ArgoCD: measured 16 of 17") && r.contains("min_argocd_healthy")),
+        "{:#?}",
+        e.reasons
+    );
+}
+
+#[test]
+fn an_optional_suite_does_not_block() {
+    let trials = with(
+        healthy(),
+        NODES,
+        Trial::new(NODES, Status::Failed, "error: node not Ready"),
+    );
+    let gate = GateConfig {
+        optional_suites: vec!["platform".into()],
+        ..GateConfig::default()
+    };
+    let e = evaluate(
+        &run(trials),
+        &Settings::new(&gate, &PlatformConfig::default()),
+    );
+    assert_eq!((e.verdict, e.exit_code), (Verdict::Go, EXIT_GO));
+    assert_eq!(e.non_blocking_failures.len(), 1);
+}
