@@ -335,10 +335,7 @@ impl LocalServer for Kwok {
         let pki = Pki::of(stack);
         let mut cmd = Command::new(bins.kwok());
         cmd.arg(format!("--kubeconfig={}", pki.kubeconfig(&KWOK).display()))
-            // Only the stack's own node (annotated so in its manifest): a node without the
-            // annotation reports no status, as a real node whose kubelet never started (the
-            // platform self test makes one to show the nodes check failing).
-            .arg("--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake")
+            .arg("--manage-all-nodes=true")
             .arg("--node-ip=127.0.0.1")
             .arg(format!("--node-port={KWOK_PORT}"))
             .arg(format!("--server-address=127.0.0.1:{KWOK_PORT}"))
