@@ -13,7 +13,7 @@
 //!   (group `carbon-e2e-broken` of the stack's vmalert);
 //! - platform: the API version check against an API server that is down, the permissions
 //!   check as `carbon-e2e-unbound` (a user of the stack's CA bound to nothing), the Velero
-//!   line on the broken Velero namespace (its pod, workload, node and object checks are shown
+//!   line on the broken Velero namespace (its pod, workload and object checks are shown
 //!   in suites/platform/tests/self_test.rs);
 //! - and each service down (a closed port): its health trial fails naming the endpoint.
 //!
