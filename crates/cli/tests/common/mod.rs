@@ -149,7 +149,10 @@ pub fn direct_artifacts(run_id: &str) -> Vec<String> {
             .await
             .expect("namespaces")
         {
-            found.push(format!("namespace {}", n.metadata.name.unwrap_or_default()));
+            // One being deleted is on its way out (namespace deletion finishes asynchronously).
+            if n.metadata.deletion_timestamp.is_none() {
+                found.push(format!("namespace {}", n.metadata.name.unwrap_or_default()));
+            }
         }
         for plural in [
             "backups",
