@@ -490,7 +490,9 @@ async fn reap_series(target: &Target, sel: &Selection, out: &mut Outcome) -> any
             naming::RUN_LABEL
         );
         if !sel.dry_run
-            && let Err(e) = vm.delete_series(&selector).await
+            && let Err(e) = vm
+                .delete_series_settled(&selector, carbon_victoriametrics::SERIES_CLEANUP)
+                .await
         {
             out.failed("victoriametrics", &what, &e.into());
             continue;

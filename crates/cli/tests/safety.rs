@@ -126,13 +126,12 @@ fn sigterm_mid_trial_runs_the_cleanups_and_leaves_nothing() {
             left, 0,
             "{trial} left artifacts after SIGTERM:\n{reap}\n{text}"
         );
-        // Known finding, open: a VictoriaMetrics sample written as SIGTERM arrives can land
-        // after the cleanup's delete_series (the write was in flight), so the series remains
-        // although the reaper's count says 0. Reported, not yet asserted, until the cleanup
-        // waits for the in-flight write (issue 14, §7).
-        if !direct.is_empty() {
-            println!("FINDING: {trial} left artifacts the reaper does not count: {direct:?}");
-        }
+        // Counted by asking each service too: a VictoriaMetrics sample in flight at SIGTERM
+        // could land after a plain delete; the cleanup now deletes until an export is empty.
+        assert!(
+            direct.is_empty(),
+            "{trial} left artifacts the services still hold after SIGTERM: {direct:?}\n{text}"
+        );
     }
 }
 

@@ -4,12 +4,32 @@ use std::path::{Path, PathBuf};
 
 use crate::Env;
 
-/// The workspace root, known at compile time (suites run from their own crate directory).
+/// The workspace root: the nearest directory holding `Cargo.lock` and `kind-config/` above the
+/// running package (`CARGO_MANIFEST_DIR` as cargo and nextest set it at run time; suites run
+/// from their own crate directory) or above the working directory, else the compile-time path.
+/// The compile-time path alone is not enough: a build cache shared between clones keeps the
+/// path of whichever clone compiled this crate, so a clean clone would read another checkout's
+/// targets and manifests.
+#[allow(clippy::disallowed_methods)] // where the build put the package, not configuration
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    let is_root = |p: &Path| p.join("Cargo.lock").is_file() && p.join("kind-config").is_dir();
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+    ];
+    starts
+        .into_iter()
+        .flatten()
+        .find_map(|start| {
+            start
+                .ancestors()
+                .find(|p| is_root(p))
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| {
+            let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            compiled.canonicalize().unwrap_or(compiled)
+        })
 }
 
 /// Directories the tools use.

@@ -162,7 +162,7 @@ mod tests {
     /// The table names trials by their exact names: a rename in a suite must show up here.
     #[test]
     fn every_named_trial_exists_in_its_suite() {
-        let suites = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites");
+        let suites = carbon_core::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../suites");
         for c in GateCategory::ALL {
             for p in parts(c) {
                 let (suite, what) = match p {

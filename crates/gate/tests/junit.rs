@@ -1,14 +1,12 @@
 //! Reading a run from a JUnit report completed by `validate`, and the reports written from it.
 
-use std::path::Path;
-
 use carbon_config::GateCategory;
 use carbon_gate::{
     CategoryStatus, EXIT_REQUIRED_FAILED, GateError, Run, Settings, Status, evaluate, report,
 };
 
 fn data(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    carbon_core::manifest_dir(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
 }

@@ -618,7 +618,10 @@ mod tests {
     use super::*;
 
     fn recorded(name: &str) -> String {
-        let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/data/{name}",
+            carbon_core::manifest_dir(env!("CARGO_MANIFEST_DIR")).display()
+        );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

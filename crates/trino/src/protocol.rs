@@ -274,8 +274,11 @@ mod tests {
     use crate::TrinoError;
 
     fn data(name: &str) -> String {
-        std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
+        std::fs::read_to_string(format!(
+            "{}/tests/data/{name}",
+            carbon_core::manifest_dir(env!("CARGO_MANIFEST_DIR")).display()
+        ))
+        .unwrap()
     }
 
     #[test]

@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use carbon_config::{ConfigError, Secret, Target};
+use std::time::Duration;
+
 use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use carbon_core::wait::{Check, WaitError, wait_until};
 use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use url::Url;
@@ -211,7 +214,80 @@ impl VmClient {
         self.http.send(self.request(Method::POST, url)).await?;
         Ok(())
     }
+
+    /// Asks the server to make the samples it holds in memory searchable now (single-node
+    /// `/internal/force_flush`). `Ok(false)` when the server does not offer it (4xx).
+    ///
+    /// # Errors
+    /// [`VmError::Http`] when the server cannot be reached or answers 5xx.
+    pub async fn force_flush(&self) -> Result<bool, VmError> {
+        let url = Self::url(&self.write_base, "/internal/force_flush")?;
+        match self.http.send(self.request(Method::GET, url)).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.status().is_some_and(|s| s.is_client_error()) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the series matching `selector` and confirms that none is left, within `timeout`.
+    ///
+    /// A delete alone can leave a series behind: samples an import (one still in flight when a
+    /// run was cancelled, say) had put in the server's buffer are flushed after the delete and
+    /// recreate it. So each round flushes, deletes, flushes and exports; it ends when the export
+    /// is empty. A server without `force_flush` is given [`UNFLUSHED_SETTLE`] after the first
+    /// delete to make its buffer searchable before an empty export counts.
+    ///
+    /// # Errors
+    /// [`VmError::Http`] from the calls, or [`VmError::Api`] naming the series still present when
+    /// the time runs out.
+    pub async fn delete_series_settled(
+        &self,
+        selector: &str,
+        timeout: Duration,
+    ) -> Result<(), VmError> {
+        let mut url = Self::url(&self.query_base, "api/v1/admin/tsdb/delete_series")?;
+        url.query_pairs_mut().append_pair("match[]", selector);
+        let request = RequestLine {
+            method: Method::POST,
+            url: carbon_core::http::redact_url(&url),
+        };
+        let started = tokio::time::Instant::now();
+        let outcome = wait_until(
+            format!("series {selector} to stay deleted"),
+            timeout,
+            || async {
+                let flushed = self.force_flush().await?;
+                self.delete_series(selector).await?;
+                let flushed = flushed && self.force_flush().await?;
+                let left = self.export(selector).await?;
+                Ok::<_, VmError>(if !left.is_empty() {
+                    Check::Pending(format!("{} series still exported", left.len()))
+                } else if !flushed && started.elapsed() < UNFLUSHED_SETTLE {
+                    Check::Pending(
+                        "none exported yet; the server's buffer may not be searchable".into(),
+                    )
+                } else {
+                    Check::Ready(())
+                })
+            },
+        )
+        .await;
+        outcome.map_err(|e| match e {
+            WaitError::Probe { source, .. } => source,
+            timed_out => VmError::Api {
+                request,
+                error_type: "not_deleted".into(),
+                error: timed_out.to_string(),
+            },
+        })
+    }
 }
+
+/// What a trial's cleanup gives [`VmClient::delete_series_settled`].
+pub const SERIES_CLEANUP: Duration = Duration::from_secs(10);
+
+/// How long a server without `force_flush` may keep imported samples unsearchable.
+pub const UNFLUSHED_SETTLE: Duration = Duration::from_secs(3);
 
 fn parse_vector(
     request: RequestLine,

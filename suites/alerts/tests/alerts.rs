@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use carbon_config::VmAlertConfig;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Backoff, Check, Ctx, Service, Suite};
+use carbon_victoriametrics::SERIES_CLEANUP;
 use carbon_vmalert::{VmAlertClient, VmAlertError, find_rule};
 
 const VMALERT: &[Service] = &[Service::VmAlert];
@@ -172,9 +173,15 @@ async fn probe_fires(ctx: Ctx) -> Result<()> {
         carbon_core::naming::OWNER
     );
     let (cleanup_vm, cleanup_selector) = (vm.clone(), selector.clone());
-    ctx.defer(format!("delete series {selector}"), async move {
-        Ok(cleanup_vm.delete_series(&cleanup_selector).await?)
-    });
+    ctx.defer_within(
+        format!("delete series {selector}"),
+        SERIES_CLEANUP + Duration::from_secs(5),
+        async move {
+            Ok(cleanup_vm
+                .delete_series_settled(&cleanup_selector, SERIES_CLEANUP)
+                .await?)
+        },
+    );
     // Stamped a minute back: VictoriaMetrics hides samples younger than its latency offset
     // (30 s by default) from queries at "now", and vmalert queries at now.
     let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;

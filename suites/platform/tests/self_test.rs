@@ -99,7 +99,8 @@ fn assert_fails_naming(what: &str, outcome: anyhow::Result<String>, needles: &[&
 }
 
 /// Waits (bounded) until the broken namespace shows every broken pod state: `stack up` applies
-/// the objects, and kwok and the controllers need a moment.
+/// the objects, and kwok and the controllers need a moment (a crash-looping pod's BackOff event
+/// is re-emitted every 20–30 s, `kind-config/local/stages.yaml`).
 async fn broken_state(kube: &KubeClient, cfg: &PlatformConfig) {
     wait_until(
         "the broken namespace to reach its broken state",
@@ -115,6 +116,7 @@ async fn broken_state(kube: &KubeClient, cfg: &PlatformConfig) {
                 .count();
             Ok::<_, std::io::Error>(
                 if has("CrashLoopBackOff")
+                    && has("last event: BackOff")
                     && has("ImagePullBackOff")
                     && has("Running, not Ready")
                     && pending >= 2

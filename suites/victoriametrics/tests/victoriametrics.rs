@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, ensure};
 use carbon_harness::{Check, Ctx, Service, Suite};
-use carbon_victoriametrics::{VmClient, VmError};
+use carbon_victoriametrics::{SERIES_CLEANUP, VmClient, VmError};
 
 const VM: &[Service] = &[Service::VictoriaMetrics];
 
@@ -108,9 +108,15 @@ async fn write_read_back(ctx: Ctx) -> Result<()> {
     );
     let cleanup_vm = vm.clone();
     let cleanup_selector = selector.clone();
-    ctx.defer(format!("delete series {selector}"), async move {
-        Ok(cleanup_vm.delete_series(&cleanup_selector).await?)
-    });
+    ctx.defer_within(
+        format!("delete series {selector}"),
+        SERIES_CLEANUP + Duration::from_secs(5),
+        async move {
+            Ok(cleanup_vm
+                .delete_series_settled(&cleanup_selector, SERIES_CLEANUP)
+                .await?)
+        },
+    );
 
     let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
     let stamp_ms = now_ms - 60_000;

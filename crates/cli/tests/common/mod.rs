@@ -24,9 +24,22 @@ pub fn nextest(filter: &str, run_id: &str) -> Command {
     cmd
 }
 
+/// The binary nextest built for this run (`NEXTEST_BIN_EXE_*`, set at run time), else the
+/// compile-time path, which a build cache shared between clones may point into another clone.
+#[allow(clippy::disallowed_methods)] // a test harness detail, not configuration
+fn carbon_e2e_binary() -> std::path::PathBuf {
+    ["NEXTEST_BIN_EXE_carbon-e2e", "NEXTEST_BIN_EXE_carbon_e2e"]
+        .into_iter()
+        .find_map(std::env::var_os)
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_BIN_EXE_carbon-e2e")),
+            std::path::PathBuf::from,
+        )
+}
+
 /// The `carbon-e2e` binary with `args`, without the outer nextest's variables.
 pub fn carbon_e2e(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carbon-e2e"));
+    let mut cmd = Command::new(carbon_e2e_binary());
     cmd.current_dir(carbon_config::workspace_root()).args(args);
     clean_env(&mut cmd);
     cmd.env("E2E_TARGET", "local");
