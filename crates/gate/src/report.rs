@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::evaluate::{CategoryStatus, Evaluation, num};
+use crate::evaluate::{CategoryResult, CategoryStatus, Evaluation, num};
 
 /// The version of `report.json`'s layout; raised whenever a field changes meaning or goes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -46,6 +46,20 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// One category's row, the same in `report.md` and on the console: metric, measured, target,
+/// status, score, weight, required.
+fn row(c: &CategoryResult) -> [String; 7] {
+    [
+        c.settings.category.to_string(),
+        c.measured(),
+        c.target(),
+        status(c.status).to_string(),
+        c.score.map_or("—".into(), |s| format!("{s:.2}")),
+        num(c.settings.weight),
+        (if c.settings.required { "yes" } else { "no" }).to_string(),
+    ]
+}
+
 /// `report.md`.
 pub fn markdown(e: &Evaluation) -> String {
     let mut md = String::new();
@@ -71,17 +85,8 @@ pub fn markdown(e: &Evaluation) -> String {
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
     for c in &e.categories {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            c.settings.category,
-            c.measured(),
-            c.target(),
-            status(c.status),
-            c.score.map_or("—".into(), |s| format!("{s:.2}")),
-            num(c.settings.weight),
-            if c.settings.required { "yes" } else { "no" }
-        );
+        let cells = row(c).map(|v| cell(&v));
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     md.push('\n');
     let _ = writeln!(
@@ -156,16 +161,10 @@ pub fn text(e: &Evaluation) -> String {
         "metric", "measured", "target", "status", "score", "weight"
     );
     for c in &e.categories {
+        let [category, measured, target, state, score, weight, required] = row(c);
         let _ = writeln!(
             t,
-            "{:<22} {:<28} {:<8} {:<13} {:>5} {:>6}  {}",
-            c.settings.category.to_string(),
-            c.measured(),
-            c.target(),
-            status(c.status),
-            c.score.map_or("—".into(), |s| format!("{s:.2}")),
-            num(c.settings.weight),
-            if c.settings.required { "yes" } else { "no" }
+            "{category:<22} {measured:<28} {target:<8} {state:<13} {score:>5} {weight:>6}  {required}"
         );
     }
     if !e.reasons.is_empty() {
