@@ -5,6 +5,7 @@
 pub mod http;
 pub mod measure;
 pub mod naming;
+pub mod promtext;
 pub mod signal;
 pub mod wait;
 

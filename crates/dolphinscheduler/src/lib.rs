@@ -32,6 +32,10 @@ use carbon_config::{DsApi, Secret};
 use carbon_core::http::HttpClient;
 use url::Url;
 
+/// Why [`DsClient::server_version`] answers `None`: DolphinScheduler 3.1 has no API that
+/// reports its version.
+pub const NO_VERSION_ENDPOINT: &str = "no version endpoint";
+
 pub use api::ApiGeneration;
 pub use error::DsError;
 pub use model::{

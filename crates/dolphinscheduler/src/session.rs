@@ -121,6 +121,23 @@ impl DsClient {
         }
     }
 
+    /// The version the server reports: always `Ok(None)`, and nothing is sent
+    /// ([`NO_VERSION_ENDPOINT`](crate::NO_VERSION_ENDPOINT) says why). DolphinScheduler 3.1
+    /// (the local stack's 3.1.1) reports its version nowhere in its API: not in `actuator`
+    /// (`health`, `metrics`, `prometheus` by default, none with the version), not in
+    /// `/monitor/*` (hosts and resources only), not at login. It is in the metadata database's
+    /// `t_ds_version` table and an installation's `soft_version` file (upstream issue 11537);
+    /// an authenticated product-info endpoint came later (upstream pull request 15933, 2024,
+    /// in neither API generation this client pins). Kept as a method so callers treat every
+    /// service alike and a later release can answer here.
+    ///
+    /// # Errors
+    /// None today.
+    #[allow(clippy::unused_async)] // the shape every client's `server_version` has
+    pub async fn server_version(&self) -> Result<Option<String>, DsError> {
+        Ok(None)
+    }
+
     /// The server's clock: the `Date` header of a health request, in unix seconds. Times the
     /// server writes into its objects have no zone (DolphinScheduler's chart runs in
     /// Asia/Shanghai); ages and markers use this clock instead.

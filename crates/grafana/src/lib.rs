@@ -52,6 +52,17 @@ pub struct Health {
     pub commit: String,
 }
 
+impl Health {
+    /// `version` as Grafana reports it (`12.3.1`), `None` when absent or empty: Grafana leaves
+    /// `version` and `commit` out of `/api/health` for every caller when
+    /// `[auth.anonymous] hide_version` is set.
+    pub fn reported_version(&self) -> Option<String> {
+        Some(self.version.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+}
+
 /// A datasource (`/api/datasources`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Datasource {
@@ -281,6 +292,15 @@ impl GrafanaClient {
             .http
             .json(self.request(Method::GET, "api/health")?)
             .await?)
+    }
+
+    /// The version the server reports, from one `GET /api/health`: its `version`
+    /// ([`Health::reported_version`]).
+    ///
+    /// # Errors
+    /// As [`Self::health`].
+    pub async fn server_version(&self) -> Result<Option<String>, GrafanaError> {
+        Ok(self.health().await?.reported_version())
     }
 
     /// Every datasource.
@@ -641,6 +661,17 @@ mod tests {
             },
         )
         .expect("client")
+    }
+
+    /// `/api/health` as documented (tests/data/health.json), with the version hidden
+    /// (`[auth.anonymous] hide_version`), and an empty one.
+    #[rstest::rstest]
+    #[case::documented(recorded("health.json"), Some("12.3.1"))]
+    #[case::hidden(r#"{"database":"ok"}"#.to_string(), None)]
+    #[case::empty(r#"{"commit":"","database":"ok","version":""}"#.to_string(), None)]
+    fn server_version_is_health_version(#[case] body: String, #[case] want: Option<&str>) {
+        let h: Health = serde_json::from_str(&body).expect("health");
+        assert_eq!(h.reported_version().as_deref(), want);
     }
 
     #[test]

@@ -361,6 +361,21 @@ impl KubeClient {
         Ok(info.git_version)
     }
 
+    /// The version the API server reports, from one `GET /version`: its `gitVersion`
+    /// (`v1.34.4`); `Ok(None)` when empty. What [`Self::version`] reads, in the shape every
+    /// client's `server_version` has.
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub async fn server_version(&self) -> Result<Option<String>, KubeError> {
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(api_err(format!("read the version of {}", self.server)))?;
+        Ok(git_version(&info))
+    }
+
     /// The API server's clock (its `Date` header), in unix seconds: what the reaper ages the
     /// run's objects by.
     ///
@@ -632,9 +647,37 @@ fn excerpt(text: &str) -> String {
     out
 }
 
+/// `gitVersion` of a `/version` answer, `None` when empty.
+fn git_version(info: &k8s_openapi::apimachinery::pkg::version::Info) -> Option<String> {
+    Some(info.git_version.trim())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/version` as the local stack's API server (v1.34.4, built with version ldflags)
+    /// answers, a managed cluster's, and a build without version stamping.
+    #[rstest::rstest]
+    #[case::local_stack(
+        r#"{"major":"1","minor":"34","emulationMajor":"1","emulationMinor":"34","minCompatibilityMajor":"1","minCompatibilityMinor":"33","gitVersion":"v1.34.4","gitCommit":"0000000000000000000000000000000000000000","gitTreeState":"clean","buildDate":"2026-01-01T00:00:00Z","goVersion":"go1.25.5","compiler":"gc","platform":"linux/amd64"}"#,
+        Some("v1.34.4")
+    )]
+    #[case::managed(
+        r#"{"major":"1","minor":"31+","gitVersion":"v1.31.4-eks-2d5f260","gitCommit":"2d5f260","gitTreeState":"clean","buildDate":"2024-12-12T05:08:48Z","goVersion":"go1.22.9","compiler":"gc","platform":"linux/amd64"}"#,
+        Some("v1.31.4-eks-2d5f260")
+    )]
+    #[case::unstamped(
+        r#"{"major":"","minor":"","gitVersion":"","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"go1.25.5","compiler":"gc","platform":"linux/amd64"}"#,
+        None
+    )]
+    fn server_version_is_git_version(#[case] body: &str, #[case] want: Option<&str>) {
+        let info: k8s_openapi::apimachinery::pkg::version::Info =
+            serde_json::from_str(body).expect("json");
+        assert_eq!(git_version(&info).as_deref(), want);
+    }
 
     #[test]
     fn permission_reads_like_rbac() {

@@ -300,6 +300,22 @@ impl LokiClient {
             })
     }
 
+    /// The version the server reports, from exactly one request: `GET /metrics`, the
+    /// `version` label of `loki_build_info`. Chosen over `/loki/api/v1/status/buildinfo`
+    /// because every Loki from 1.x (the local stack's 1.6.1 has no build-info endpoint) to 3.x
+    /// exposes `loki_build_info`, so one request answers on all of them, where the endpoint
+    /// would need a second request as a fallback ([`Self::version`] makes both, for the suites
+    /// that need [`LokiVersion`]). A gateway that forwards only `/loki/api/...` makes this an
+    /// error naming the request. `Ok(None)` when the label is empty.
+    ///
+    /// # Errors
+    /// [`LokiError::Http`], or [`LokiError::Unexpected`] without `loki_build_info`.
+    pub async fn server_version(&self) -> Result<Option<String>, LokiError> {
+        let url = Self::url_for(&self.base, "metrics")?;
+        let (line, text) = self.http.text(self.request(Method::GET, url)).await?;
+        build_version(line, &text)
+    }
+
     /// Label names seen between `start_ns` and `end_ns`.
     ///
     /// # Errors
@@ -556,16 +572,21 @@ fn error_message(body: &str) -> String {
     carbon_core::http::excerpt(body)
 }
 
+/// [`LokiClient::server_version`]'s reading of `/metrics`: `loki_build_info`'s `version`.
+fn build_version(request: RequestLine, text: &str) -> Result<Option<String>, LokiError> {
+    let labels = carbon_core::promtext::sample_labels(text, "loki_build_info").ok_or(
+        LokiError::Unexpected {
+            request,
+            message: "no loki_build_info sample on /metrics".into(),
+        },
+    )?;
+    Ok(labels.get("version").filter(|v| !v.is_empty()).cloned())
+}
+
 /// The `version` label of `loki_build_info` in Prometheus text.
 fn version_from_metrics(text: &str) -> Option<String> {
-    let line = text.lines().find(|l| l.starts_with("loki_build_info{"))?;
-    let labels = &line[line.find('{')? + 1..line.rfind('}')?];
-    labels
-        .split(',')
-        .find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k.trim() == "version").then(|| v.trim().trim_matches('"').to_string())
-        })
+    carbon_core::promtext::sample_labels(text, "loki_build_info")?
+        .remove("version")
         .filter(|v| !v.is_empty())
 }
 
@@ -698,6 +719,27 @@ mod tests {
         .expect("json");
         assert_eq!(LokiVersion::parse(&info.version).logql_v2(), Some(true));
         assert_eq!(LokiVersion::parse("v3.1.0").major_minor, Some((3, 1)));
+    }
+
+    /// `/metrics` as Loki 1.6.1 (recorded from the stack) and 3.x write it, and one without
+    /// the build metric.
+    #[rstest::rstest]
+    #[case::recorded_1_6_1(recorded("metrics_build_info.txt"), Ok(Some("1.6.1")))]
+    #[case::loki_3(
+        "loki_build_info{branch=\"release-3.1.x\",goversion=\"go1.22.5\",revision=\"935aee77ed\",tags=\"netgo\",version=\"3.1.0\"} 1\n".to_string(),
+        Ok(Some("3.1.0"))
+    )]
+    #[case::empty_version("loki_build_info{version=\"\"} 1\n".to_string(), Ok(None))]
+    #[case::not_loki("go_goroutines 12\n".to_string(), Err("no loki_build_info"))]
+    fn server_version_is_loki_build_info(
+        #[case] text: String,
+        #[case] want: Result<Option<&str>, &str>,
+    ) {
+        let got = build_version(line(), &text);
+        match want {
+            Ok(v) => assert_eq!(got.expect("version").as_deref(), v),
+            Err(e) => assert!(got.expect_err("error").to_string().contains(e)),
+        }
     }
 
     /// Only a release number decides; anything else is `None`, which makes the caller ask the

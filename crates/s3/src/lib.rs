@@ -170,6 +170,24 @@ impl S3Client {
         })
     }
 
+    /// What the store says it is, from one signed `HEAD` of `bucket` (the request
+    /// [`Self::bucket_exists`] makes): its `Server` response header, whatever the status (a
+    /// 403 or 404 carries it too). MinIO answers `MinIO` (no version: its release is only in
+    /// the admin API, which needs admin credentials), versitygw `VERSITYGW`. `Ok(None)` when
+    /// the answer has no `Server` header.
+    ///
+    /// # Errors
+    /// [`S3Error::Http`] when the store does not answer.
+    pub async fn server_version(&self, bucket: &str) -> Result<Option<String>, S3Error> {
+        let b = self.bucket(bucket)?;
+        let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
+        let (_, response) = self
+            .http
+            .send_any(self.http.request(Method::HEAD, url))
+            .await?;
+        Ok(server_header(response.headers()))
+    }
+
     /// The run id an object carries as its ownership marker, if any (HEAD object).
     ///
     /// # Errors
@@ -584,6 +602,41 @@ impl carbon_config::FromTarget for S3Client {
             },
             cfg.health_path.clone(),
         )
+    }
+}
+
+/// The `Server` header, trimmed; `None` when absent, empty or not text.
+fn server_header(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(reqwest::header::SERVER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod version_tests {
+    use reqwest::header::{HeaderMap, HeaderValue, SERVER};
+
+    /// Headers as MinIO and versitygw answer a HEAD bucket, and answers without the header.
+    #[rstest::rstest]
+    #[case::minio(Some(&b"MinIO"[..]), Some("MinIO"))]
+    #[case::versitygw(Some(&b"VERSITYGW"[..]), Some("VERSITYGW"))]
+    #[case::proxy_with_version(Some(&b" nginx/1.27.3 "[..]), Some("nginx/1.27.3"))]
+    #[case::absent(None, None)]
+    #[case::empty(Some(&b""[..]), None)]
+    #[case::not_text(Some(&b"caf\xe9"[..]), None)]
+    fn server_version_is_the_server_header(
+        #[case] header: Option<&[u8]>,
+        #[case] want: Option<&str>,
+    ) {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-request-id", HeaderValue::from_static("17E3"));
+        if let Some(h) = header {
+            headers.insert(SERVER, HeaderValue::from_bytes(h).expect("header value"));
+        }
+        assert_eq!(super::server_header(&headers).as_deref(), want);
     }
 }
 

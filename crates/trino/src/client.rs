@@ -161,6 +161,15 @@ impl TrinoClient {
         let body = self.http.body(&line, response).await?;
         Ok(self.http.decode(&line, &body)?)
     }
+    /// The version the server reports, from one `GET /v1/info`: `nodeVersion.version`
+    /// (`476`); `Ok(None)` when empty. `/v1/info` needs no credentials and runs no query.
+    ///
+    /// # Errors
+    /// As [`Self::info`].
+    pub async fn server_version(&self) -> Result<Option<String>, TrinoError> {
+        Ok(self.info().await?.reported_version())
+    }
+
     /// The catalogs the server has (`SHOW CATALOGS`).
     ///
     /// # Errors

@@ -146,6 +146,15 @@ pub struct ServerInfo {
     pub uptime: Option<String>,
 }
 
+impl ServerInfo {
+    /// `nodeVersion.version` as the server reports it (`476`), `None` when empty.
+    pub fn reported_version(&self) -> Option<String> {
+        Some(self.node_version.version.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+}
+
 /// The version part of [`ServerInfo`].
 #[derive(Debug, Clone, Deserialize)]
 pub struct NodeVersion {
@@ -279,6 +288,30 @@ mod tests {
             carbon_core::manifest_dir(env!("CARGO_MANIFEST_DIR")).display()
         ))
         .unwrap()
+    }
+
+    /// `GET /v1/info` in the shape Trino 476 answers (a coordinator, started or starting)
+    /// and the shape of an older release without `uptime`.
+    #[rstest::rstest]
+    #[case::started(
+        r#"{"nodeVersion":{"version":"476"},"environment":"carbon_e2e","coordinator":true,"starting":false,"uptime":"5.21m"}"#,
+        Some("476")
+    )]
+    #[case::starting(
+        r#"{"nodeVersion":{"version":"476"},"environment":"production","coordinator":true,"starting":true,"uptime":"2.00s"}"#,
+        Some("476")
+    )]
+    #[case::without_uptime(
+        r#"{"nodeVersion":{"version":"351-e.2"},"environment":"prod","coordinator":false,"starting":false}"#,
+        Some("351-e.2")
+    )]
+    #[case::empty(
+        r#"{"nodeVersion":{"version":""},"environment":"x","coordinator":true,"starting":false}"#,
+        None
+    )]
+    fn server_version_is_node_version(#[case] body: &str, #[case] want: Option<&str>) {
+        let info: ServerInfo = serde_json::from_str(body).expect("json");
+        assert_eq!(info.reported_version().as_deref(), want);
     }
 
     #[test]

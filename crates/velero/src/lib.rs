@@ -7,6 +7,7 @@
 //! bucket of its storage location ([`layout`]) and its tarball with [`tarball`].
 
 pub mod tarball;
+mod version;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +23,8 @@ use carbon_kube::{KubeClient, KubeError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+pub use version::{image_tag, server_image};
 
 /// Errors of the Velero client.
 #[derive(Debug, thiserror::Error)]

@@ -126,6 +126,22 @@ impl VmClient {
         Ok(())
     }
 
+    /// The version the server reports, from one `GET /metrics` on the query endpoint's host:
+    /// the `version` label of `vm_app_version` (e.g.
+    /// `victoria-metrics-20240201-143207-tags-v1.97.1-0-gd3d5c5b7a`). Not
+    /// `/api/v1/status/buildinfo`: that answers a fixed Prometheus version for Grafana's sake,
+    /// not VictoriaMetrics'. `Ok(None)` when the label is empty: a build without version
+    /// stamping, such as Debian's `victoria-metrics` package (the local stack's), reports
+    /// `vm_app_version{version="", short_version=""}`.
+    ///
+    /// # Errors
+    /// [`VmError::Http`] when the server does not answer, or answers without `vm_app_version`.
+    pub async fn server_version(&self) -> Result<Option<String>, VmError> {
+        let url = Self::url(&self.query_base, "/metrics")?;
+        let (line, text) = self.http.text(self.request(Method::GET, url)).await?;
+        app_version(&line, &text)
+    }
+
     /// The server's clock: the `Date` header of `/health`, in unix seconds.
     ///
     /// # Errors
@@ -343,6 +359,19 @@ impl carbon_config::FromTarget for VmClient {
     }
 }
 
+/// The `version` label of `vm_app_version` in a `/metrics` text (`None` when empty).
+fn app_version(line: &RequestLine, text: &str) -> Result<Option<String>, VmError> {
+    let labels = carbon_core::promtext::sample_labels(text, "vm_app_version").ok_or_else(|| {
+        HttpError::Decode {
+            service: "victoriametrics",
+            request: line.clone(),
+            message: "no vm_app_version sample: not a VictoriaMetrics /metrics".into(),
+            body: carbon_core::http::excerpt(text),
+        }
+    })?;
+    Ok(labels.get("version").filter(|v| !v.is_empty()).cloned())
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on recorded responses; the client itself is verified against a real
@@ -353,6 +382,29 @@ mod tests {
         RequestLine {
             method: Method::GET,
             url: "http://vm/api/v1/query".into(),
+        }
+    }
+
+    /// `/metrics` excerpts: a release build, Debian's unstamped build (the local stack's
+    /// 1.79.5 package), and a server that is not VictoriaMetrics.
+    #[rstest::rstest]
+    #[case::release(
+        "# HELP vm_app_version\nvm_app_version{version=\"victoria-metrics-20240201-143207-tags-v1.97.1-0-gd3d5c5b7a\", short_version=\"v1.97.1\"} 1\nvm_app_uptime_seconds 12.5\n",
+        Ok(Some("victoria-metrics-20240201-143207-tags-v1.97.1-0-gd3d5c5b7a"))
+    )]
+    #[case::debian_unstamped(
+        "vm_app_version{version=\"\", short_version=\"\"} 1\nvm_app_start_timestamp 1796580177\n",
+        Ok(None)
+    )]
+    #[case::not_victoriametrics("go_info{version=\"go1.22.1\"} 1\n", Err("no vm_app_version"))]
+    fn server_version_is_vm_app_version(
+        #[case] text: &str,
+        #[case] want: Result<Option<&str>, &str>,
+    ) {
+        let got = app_version(&line(), text);
+        match want {
+            Ok(v) => assert_eq!(got.expect("version").as_deref(), v),
+            Err(e) => assert!(got.expect_err("error").to_string().contains(e)),
         }
     }
 

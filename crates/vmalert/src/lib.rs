@@ -168,6 +168,18 @@ impl VmAlertClient {
         Ok(())
     }
 
+    /// The version the server reports, from one `GET /metrics`: the `version` label of
+    /// `vm_app_version`, as for VictoriaMetrics (vmalert is built from the same tree and
+    /// exposes the same build metric). `Ok(None)` when the label is empty: a build without
+    /// version stamping, such as Debian's `victoria-metrics` package (the local stack's).
+    ///
+    /// # Errors
+    /// [`VmAlertError::Http`], or [`VmAlertError::Unexpected`] without `vm_app_version`.
+    pub async fn server_version(&self) -> Result<Option<String>, VmAlertError> {
+        let (line, text) = self.http.text(self.request("metrics")?).await?;
+        app_version(line, &text)
+    }
+
     /// The rule groups and their rules.
     ///
     /// # Errors
@@ -200,6 +212,17 @@ fn open<T>(request: RequestLine, env: Envelope<T>) -> Result<T, VmAlertError> {
         request,
         message: "success without data".into(),
     })
+}
+
+/// The `version` label of `vm_app_version` in a `/metrics` text (`None` when empty).
+fn app_version(request: RequestLine, text: &str) -> Result<Option<String>, VmAlertError> {
+    let labels = carbon_core::promtext::sample_labels(text, "vm_app_version").ok_or_else(|| {
+        VmAlertError::Unexpected {
+            request,
+            message: "no vm_app_version sample: not a vmalert /metrics".into(),
+        }
+    })?;
+    Ok(labels.get("version").filter(|v| !v.is_empty()).cloned())
 }
 
 /// Finds a rule by name across groups, with its group.
@@ -256,6 +279,26 @@ mod tests {
             carbon_core::manifest_dir(env!("CARGO_MANIFEST_DIR")).display()
         );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// `/metrics` excerpts: a release build, Debian's unstamped build (the local stack's
+    /// 1.79.5 package), and a server that is not vmalert.
+    #[rstest::rstest]
+    #[case::release(
+        "vm_app_version{version=\"vmalert-20240201-143520-tags-v1.97.1-0-gd3d5c5b7a\", short_version=\"v1.97.1\"} 1\n",
+        Ok(Some("vmalert-20240201-143520-tags-v1.97.1-0-gd3d5c5b7a"))
+    )]
+    #[case::debian_unstamped("vm_app_version{version=\"\", short_version=\"\"} 1\n", Ok(None))]
+    #[case::not_vmalert("process_cpu_seconds_total 3.2\n", Err("no vm_app_version"))]
+    fn server_version_is_vm_app_version(
+        #[case] text: &str,
+        #[case] want: Result<Option<&str>, &str>,
+    ) {
+        let got = app_version(line(), text);
+        match want {
+            Ok(v) => assert_eq!(got.expect("version").as_deref(), v),
+            Err(e) => assert!(got.expect_err("error").to_string().contains(e)),
+        }
     }
 
     #[test]
