@@ -20,6 +20,25 @@ pub struct Args {
     /// `validate` run of the target, `target/nextest/ci/<target>/`.
     #[arg(long, value_name = "DIR")]
     run: Option<PathBuf>,
+    /// A run to compare with (its directory): new and fixed failures, score changes, and the
+    /// versions that differ, listed in the report; blocking when `[gate] block_on_drift`.
+    #[arg(long, value_name = "DIR")]
+    baseline: Option<PathBuf>,
+    /// Also pack the run's evidence (junit.xml with every trial's output, report.md,
+    /// report.json, run.json) into one `.tar.gz` beside the run's directory.
+    #[arg(long)]
+    bundle: bool,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The earlier run's directory (the baseline).
+    #[arg(value_name = "RUN_A")]
+    before: PathBuf,
+    /// The later run's directory.
+    #[arg(value_name = "RUN_B")]
+    after: PathBuf,
 }
 
 /// What a gate wrote.
@@ -45,8 +64,13 @@ pub fn run_dir(env: &Env, target: &Target) -> PathBuf {
 ///
 /// # Errors
 /// The JUnit is missing, unreadable or not completed by `validate`; a report cannot be written.
-pub fn gate(env: &Env, target: &Target, dir: &Path) -> anyhow::Result<Gated> {
-    let run = Run::read(&dir.join("junit.xml"))?;
+pub fn gate(
+    env: &Env,
+    target: &Target,
+    dir: &Path,
+    baseline: Option<&Path>,
+) -> anyhow::Result<Gated> {
+    let run = Run::read_dir(dir)?;
     if run.target != target.name && !run.target.starts_with(&format!("{} ", target.name)) {
         println!(
             "gate: the run was against `{}`; judged with the settings of target `{}` ({})",
@@ -55,7 +79,14 @@ pub fn gate(env: &Env, target: &Target, dir: &Path) -> anyhow::Result<Gated> {
             target.source.display()
         );
     }
-    let evaluation = carbon_gate::evaluate(&run, &Settings::from_target(target));
+    let settings = Settings::from_target(target);
+    let mut evaluation = carbon_gate::evaluate(&run, &settings);
+    if let Some(base) = baseline {
+        let before = Run::read_dir(base)
+            .with_context(|| format!("reading the baseline run {}", base.display()))?;
+        let comparison = compare(base, &before, &run, &evaluation, &settings);
+        carbon_gate::diff::apply_baseline(&mut evaluation, comparison, settings.block_on_drift);
+    }
     let markdown = dir.join("report.md");
     let json = dir.join("report.json");
     let md = report::markdown(&evaluation);
@@ -106,11 +137,180 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Ok(not_run(&e)),
     };
     let dir = args.run.unwrap_or_else(|| run_dir(&env, &target));
-    match gate(&env, &target, &dir) {
+    match gate(&env, &target, &dir, args.baseline.as_deref()) {
         Ok(gated) => {
+            if args.bundle {
+                bundle_and_upload(&target, &dir, &gated.evaluation).await;
+            }
             print(&gated);
             Ok(ExitCode::from(gated.evaluation.exit_code))
         }
         Err(e) => Ok(not_run(&e)),
+    }
+}
+
+/// Compares `after` (already evaluated) with the run `before` read from `base`, both judged
+/// with `settings`.
+fn compare(
+    base: &Path,
+    before: &Run,
+    after: &Run,
+    evaluated: &Evaluation,
+    settings: &Settings,
+) -> carbon_gate::diff::Comparison {
+    let eval_before = carbon_gate::evaluate(before, settings);
+    let label = match &before.manifest {
+        Some(m) => format!("{} run {}", m.target, m.run_id),
+        None => base.display().to_string(),
+    };
+    let versions = |r: &Run| {
+        r.manifest
+            .as_ref()
+            .map(carbon_gate::Manifest::versions)
+            .unwrap_or_default()
+    };
+    carbon_gate::diff::compare(
+        &label,
+        (before, &eval_before, &versions(before)),
+        (after, evaluated, &versions(after)),
+    )
+}
+
+/// `diff RUN_A RUN_B`: prints the comparison; exit 0 when both runs could be read, 2 otherwise.
+pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let env = match std::env::current_dir() {
+        Ok(cwd) => carbon_config::pin_target(&Env::from_process(), &cwd),
+        Err(_) => Env::from_process(),
+    };
+    let paths = carbon_config::Paths::from_env(&env);
+    let settings = match carbon_config::load_with(&env, &paths) {
+        Ok(t) => Settings::from_target(&t),
+        Err(_) => Settings::default(),
+    };
+    let read = |dir: &Path| {
+        Run::read_dir(dir).with_context(|| format!("reading the run {}", dir.display()))
+    };
+    let (before, after) = match (read(&args.before), read(&args.after)) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(e), _) | (_, Err(e)) => {
+            println!("diff: {e:#}");
+            return Ok(ExitCode::from(EXIT_NOT_RUN));
+        }
+    };
+    let evaluated = carbon_gate::evaluate(&after, &settings);
+    let c = compare(&args.before, &before, &after, &evaluated, &settings);
+    print!("{}", report::comparison_text(&c));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The files of a run's evidence, in the order they are packed.
+const EVIDENCE: [&str; 4] = ["report.md", "report.json", "run.json", "junit.xml"];
+
+/// Packs the run's evidence in `dir` into `<dir>/../<dir name>-<run id>.tar.gz` (the run id
+/// from `run.json`, else `run`); returns the archive's path. Files that are not there are left
+/// out (a run from before `run.json`).
+///
+/// # Errors
+/// The archive cannot be written or a file read.
+pub fn bundle(dir: &Path, run_id: &str) -> anyhow::Result<PathBuf> {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "run".to_string(), |n| n.to_string_lossy().into_owned());
+    let archive = dir
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{name}-{run_id}-evidence.tar.gz"));
+    let file = std::fs::File::create(&archive)
+        .with_context(|| format!("creating {}", archive.display()))?;
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::default(),
+    ));
+    for f in EVIDENCE {
+        let path = dir.join(f);
+        if path.exists() {
+            tar.append_path_with_name(&path, format!("{name}-{run_id}/{f}"))
+                .with_context(|| format!("packing {}", path.display()))?;
+        }
+    }
+    tar.into_inner()
+        .and_then(flate2::write::GzEncoder::finish)
+        .with_context(|| format!("finishing {}", archive.display()))?;
+    Ok(archive)
+}
+
+/// Bundles, prints where the archive is (or why there is none), and uploads it when `[report]
+/// bucket` is set and the target allows it.
+pub async fn bundle_and_upload(target: &Target, dir: &Path, e: &Evaluation) {
+    let run_id = e.manifest.as_ref().map_or("run", |m| m.run_id.as_str());
+    let archive = match bundle(dir, run_id) {
+        Ok(path) => {
+            println!("gate: evidence bundle {}", path.display());
+            path
+        }
+        Err(err) => {
+            println!("gate: no evidence bundle: {err:#}");
+            return;
+        }
+    };
+    match upload(target, &archive, run_id).await {
+        Ok(Some(url)) => println!("gate: evidence bundle uploaded to {url}"),
+        Ok(None) => {}
+        Err(err) => println!("gate: evidence bundle not uploaded: {err:#}"),
+    }
+}
+
+/// Where an uploaded bundle goes in `[report] bucket`.
+fn report_key(target: &str, run_id: &str) -> String {
+    let day = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{}{target}/{:04}-{:02}-{:02}-{run_id}/evidence.tar.gz",
+        carbon_config::REPORT_PREFIX,
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+/// Uploads the bundle to `[report] bucket` (a write: refused on a read-only target, and only
+/// with the opt-in `upload-report`). `Ok(None)`: no bucket configured.
+async fn upload(target: &Target, archive: &Path, run_id: &str) -> anyhow::Result<Option<String>> {
+    use carbon_config::FromTarget as _;
+    let Some(bucket) = target.report.as_ref().and_then(|r| r.bucket.clone()) else {
+        return Ok(None);
+    };
+    if target.settings.mode() == carbon_config::Mode::ReadOnly {
+        anyhow::bail!(
+            "target `{}` is read-only and an upload is a write ([report] bucket = {bucket})",
+            target.name
+        );
+    }
+    if !target.settings.allows("upload-report") {
+        anyhow::bail!(
+            "target `{}` does not opt in to `upload-report` ([target] opt_in)",
+            target.name
+        );
+    }
+    let (materialized, _guards) = carbon_kube::materialize(target)
+        .await
+        .context("reaching the object store")?;
+    let s3 =
+        carbon_s3::S3Client::from_target(&materialized).context("the object store ([minio])")?;
+    let body = std::fs::read(archive).with_context(|| format!("reading {}", archive.display()))?;
+    let key = report_key(&target.name, run_id);
+    s3.put_object(&bucket, &key, body)
+        .await
+        .with_context(|| format!("PUT s3://{bucket}/{key}"))?;
+    Ok(Some(format!("s3://{bucket}/{key}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_uploaded_report_is_outside_everything_the_reaper_lists() {
+        let key = super::report_key("staging", "1a2b3c4d");
+        assert!(key.starts_with("carbon-e2e-reports/staging/"), "{key}");
+        assert!(key.ends_with("-1a2b3c4d/evidence.tar.gz"), "{key}");
+        assert!(!key.starts_with(carbon_core::naming::S3_ROOT), "{key}");
     }
 }

@@ -10,10 +10,12 @@ mod bench_safety;
 mod bench_velero;
 mod doctor;
 mod gate;
+mod manifest;
 mod nextest;
 mod reap;
 mod report;
 mod validate;
+mod versions;
 
 use std::process::ExitCode;
 
@@ -47,6 +49,10 @@ enum Command {
     /// report.json beside it. Exit code 0 GO, 3 a required check failed, 4 below
     /// `[gate] min_readiness`, 5 inconclusive, 2 no run to gate.
     Gate(gate::Args),
+    /// Compare two finished runs (directories `validate` wrote): new and fixed failures, the
+    /// readiness and each category's score before and after (both judged with the current
+    /// target's settings), and the versions, images and revisions that differ. Reads only.
+    Diff(gate::DiffArgs),
     /// Remove what killed runs left behind, and only that: artifacts whose name has a run's
     /// shape and that carry the carbon-e2e ownership marker, aged on the server's clock.
     Reap(reap::Args),
@@ -118,6 +124,7 @@ fn main() -> ExitCode {
             Command::Stack { verb } => stack(verb).await,
             Command::Validate(args) => validate::run(args).await,
             Command::Gate(args) => gate::run(args).await,
+            Command::Diff(args) => gate::diff(args),
             Command::Reap(args) => reap::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }

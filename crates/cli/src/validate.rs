@@ -48,6 +48,13 @@ pub struct Args {
     /// 5 inconclusive, 2 no run to gate). Without it, the exit code is nextest's.
     #[arg(long)]
     gate: bool,
+    /// With `--gate`: a run to compare with (its directory), as `carbon-e2e gate --baseline`.
+    #[arg(long, value_name = "DIR", requires = "gate")]
+    baseline: Option<std::path::PathBuf>,
+    /// With `--gate`: also pack the run's evidence (junit.xml, report.md, report.json,
+    /// run.json) into one `.tar.gz` beside the run's directory.
+    #[arg(long, requires = "gate")]
+    bundle: bool,
     /// `human` (default) or `json`: the summary as one JSON object on the last line.
     #[arg(long, default_value = "human", value_parser = ["human", "json"])]
     message_format: String,
@@ -136,7 +143,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
     let plans = nextest::plans(&binaries, &child_env)?;
     let filter = (!args.workspace).then_some("package(/^suite-/)");
-    let mut cmd = nextest::run_command(&args.profile, filter, &args.nextest_args);
+    // The gate retries a failed trial ([gate] retries, default once): one that passes on a
+    // retry is reported flaky, and [gate] flaky decides whether that blocks. Without --gate a
+    // failure is a failure (the profile's retries = 0).
+    let mut nextest_args = args.nextest_args.clone();
+    let retries = target.gate.as_ref().map_or(1, |g| g.retries);
+    if args.gate && !nextest_args.iter().any(|a| a.starts_with("--retries")) {
+        println!(
+            "validate: --gate: a failed trial is retried {retries} time(s) ([gate] retries); one that then passes is flaky"
+        );
+        nextest_args.splice(0..0, ["--retries".to_string(), retries.to_string()]);
+    }
+    let mut cmd = nextest::run_command(&args.profile, filter, &nextest_args);
     cmd.envs(child_env.iter().copied());
     println!("validate: run id {run_id}");
     // The previous run's report must not pass for this one's.
@@ -169,11 +187,40 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| p.join(&target.name).join("junit.xml"))
         .unwrap_or_else(|| junit.clone());
     report::write(&r, &path)?;
+    let ended = std::time::SystemTime::now();
+    // A manifest left by an earlier run must not describe this one.
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_file(dir.join("run.json"));
+    }
+    // What was validated: each component's version as its server reports it (one read-only
+    // request per service), the platform's images and ArgoCD revisions. A stopped run skips it.
+    if stopped.is_none() {
+        let components = crate::versions::collect(&target).await;
+        let m = crate::manifest::build(
+            &crate::manifest::RunFacts {
+                run_id: &run_id,
+                target: &target.name,
+                profile: &args.profile,
+                started,
+                ended,
+            },
+            components,
+        );
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        match crate::manifest::write(dir, &m) {
+            Ok(()) if args.message_format == "human" => {
+                crate::versions::print(&m.components);
+            }
+            Ok(()) => {}
+            Err(e) => println!("validate: {e:#}"),
+        }
+    }
     let gated = args.gate.then(|| {
         crate::gate::gate(
             &env,
             &target,
             path.parent().unwrap_or(std::path::Path::new(".")),
+            args.baseline.as_deref(),
         )
     });
     let mut summary = report::summarise(&r);
@@ -249,6 +296,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ExitCode::from(carbon_gate::EXIT_NOT_RUN)
             }
             (Ok(g), None) => {
+                if args.bundle {
+                    let dir = g.markdown.parent().unwrap_or(std::path::Path::new("."));
+                    crate::gate::bundle_and_upload(&target, dir, &g.evaluation).await;
+                }
                 if human {
                     crate::gate::print(&g);
                 }

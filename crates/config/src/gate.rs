@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One category of the readiness table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,6 +130,81 @@ pub struct GateCategoryConfig {
     pub target: Option<f64>,
 }
 
+/// `[[gate.waiver]]`: a known failure accepted for a while, with who accepted it and why.
+///
+/// A waived failure is listed in the report's own section and left out of the score (the
+/// trial counts neither for nor against its category); a waiver past `expires` is a blocking
+/// finding naming it; a waiver that matched no failed or flaky trial is reported as stale.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// The trials it covers: a full trial name (`platform::smoke::every_node_is_ready`), where
+    /// `*` matches any run of characters (`velero::full::*`). Not nextest's filterset syntax:
+    /// the gate judges a finished run from its JUnit report, without nextest's test list.
+    pub trial: String,
+    /// Why the failure is accepted (a ticket, an incident).
+    pub reason: String,
+    /// Who accepted it (a person or a team that can be asked).
+    pub owner: String,
+    /// The last day (UTC, `YYYY-MM-DD`) it applies; the day after, it blocks.
+    pub expires: String,
+}
+
+impl Waiver {
+    /// Whether it covers the trial `name`: `*` matches any run of characters, the rest literally.
+    pub fn matches(&self, name: &str) -> bool {
+        glob(&self.trial, name)
+    }
+
+    /// `expires` as (year, month, day), `None` when it is not a `YYYY-MM-DD` date.
+    pub fn expires_ymd(&self) -> Option<(i32, u8, u8)> {
+        let mut it = self.expires.trim().splitn(3, '-');
+        let (y, m, d) = (it.next()?, it.next()?, it.next()?);
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return None;
+        }
+        let (y, m, d) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+        let days = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+            2 => 28,
+            _ => return None,
+        };
+        (1..=days).contains(&d).then_some((y, m, d))
+    }
+}
+
+/// `*` matches any run of characters; everything else literally.
+fn glob(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// `[gate] flaky`: what a trial that passed only on retry does to the verdict.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FlakyPolicy {
+    /// It blocks (NO-GO, exit 3) unless waived.
+    Fail,
+    /// It is listed apart and does not block.
+    Warn,
+}
+
 /// `[gate]`: the acceptance gate's settings. Absent: every default (staging's numbers).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +215,17 @@ pub struct GateConfig {
     /// Suites whose failed trials outside any required category do not block (default none:
     /// every failed trial blocks unless it only feeds a category that is not required).
     pub optional_suites: Vec<String>,
+    /// What a trial that passed only on retry does: `"fail"` blocks, `"warn"` lists it apart.
+    /// Default: `fail` on a read-only target (production), `warn` on any other (staging).
+    pub flaky: Option<FlakyPolicy>,
+    /// How many times `validate --gate` retries a failed trial (nextest `--retries`); one that
+    /// passes on a retry is flaky. Default 1; 0 turns retries off.
+    pub retries: u32,
+    /// Whether a component whose version differs from the baseline's (`gate --baseline`) is a
+    /// blocking finding. Default false: drift is listed, not blocking.
+    pub block_on_drift: bool,
+    /// `[[gate.waiver]]`: accepted failures, each with an owner and an expiry.
+    pub waiver: Vec<Waiver>,
     /// `[gate.workflows]`.
     pub workflows: GateCategoryConfig,
     /// `[gate.pod_health]`.
@@ -163,6 +249,10 @@ impl Default for GateConfig {
         Self {
             min_readiness: 95.0,
             optional_suites: Vec::new(),
+            flaky: None,
+            retries: 1,
+            block_on_drift: false,
+            waiver: Vec::new(),
             workflows: GateCategoryConfig::default(),
             pod_health: GateCategoryConfig::default(),
             running_pods: GateCategoryConfig::default(),
@@ -248,6 +338,36 @@ impl GateConfig {
                 _ => {}
             }
         }
+        if self.retries > 5 {
+            return Some((
+                "gate.retries".into(),
+                "at most 5: more retries only hide a broken check".into(),
+            ));
+        }
+        for (i, w) in self.waiver.iter().enumerate() {
+            let at = |k: &str| format!("gate.waiver[{i}].{k}");
+            if w.trial.trim_matches('*').trim().is_empty() {
+                return Some((
+                    at("trial"),
+                    "names no trial: a waiver of everything would turn any run GO".into(),
+                ));
+            }
+            if w.reason.trim().is_empty() {
+                return Some((at("reason"), "must say why the failure is accepted".into()));
+            }
+            if w.owner.trim().is_empty() {
+                return Some((at("owner"), "must name who accepted the failure".into()));
+            }
+            if w.expires_ymd().is_none() {
+                return Some((
+                    at("expires"),
+                    format!(
+                        "`{}` is not a date YYYY-MM-DD: a waiver must end",
+                        w.expires
+                    ),
+                ));
+            }
+        }
         if GateCategory::ALL.iter().all(|c| self.weight(*c) == 0.0) {
             return Some((
                 "gate.workflows.weight".into(),
@@ -286,6 +406,63 @@ mod tests {
         assert_eq!(g.problem().map(|(k, _)| k).as_deref(), Some(key));
     }
 
+    #[rstest]
+    #[case::everything(
+        "[[waiver]]\ntrial = \"*\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"2026-12-31\"",
+        "gate.waiver[0].trial"
+    )]
+    #[case::no_owner(
+        "[[waiver]]\ntrial = \"a::*\"\nreason = \"r\"\nowner = \" \"\nexpires = \"2026-12-31\"",
+        "gate.waiver[0].owner"
+    )]
+    #[case::no_reason(
+        "[[waiver]]\ntrial = \"a::*\"\nreason = \"\"\nowner = \"o\"\nexpires = \"2026-12-31\"",
+        "gate.waiver[0].reason"
+    )]
+    #[case::not_a_date(
+        "[[waiver]]\ntrial = \"a::*\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"next week\"",
+        "gate.waiver[0].expires"
+    )]
+    #[case::no_such_day(
+        "[[waiver]]\ntrial = \"a::*\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"2027-02-29\"",
+        "gate.waiver[0].expires"
+    )]
+    #[case::too_many_retries("retries = 9", "gate.retries")]
+    fn a_waiver_or_retry_that_makes_no_sense_is_refused(#[case] text: &str, #[case] key: &str) {
+        let g: GateConfig = toml::from_str(text).unwrap();
+        assert_eq!(g.problem().map(|(k, _)| k).as_deref(), Some(key));
+    }
+
+    #[rstest]
+    #[case(
+        "platform::smoke::every_node_is_ready",
+        "platform::smoke::every_node_is_ready",
+        true
+    )]
+    #[case(
+        "platform::smoke::every_node_is_ready",
+        "platform::smoke::every_node_is_read",
+        false
+    )]
+    #[case("velero::full::*", "velero::full::backup_completes", true)]
+    #[case("velero::full::*", "velero::smoke::backup", false)]
+    #[case("*::smoke::*node*", "platform::smoke::every_node_is_ready", true)]
+    #[case("*node*ready", "platform::smoke::every_node_is_ready_now", false)]
+    #[case("a*a", "a", false)]
+    fn a_waiver_matches_by_name_with_stars(
+        #[case] pattern: &str,
+        #[case] name: &str,
+        #[case] matches: bool,
+    ) {
+        let w = Waiver {
+            trial: pattern.into(),
+            reason: "r".into(),
+            owner: "o".into(),
+            expires: "2026-12-31".into(),
+        };
+        assert_eq!(w.matches(name), matches);
+    }
+
     #[test]
     fn every_weight_zero_is_refused() {
         let mut g = GateConfig::default();
@@ -305,3 +482,17 @@ mod tests {
         assert!(g.problem().is_some());
     }
 }
+
+/// `[report]`: where `validate --gate --bundle` uploads the run's evidence bundle.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// A bucket of the object store (`[minio]`): the bundle goes to
+    /// `carbon-e2e-reports/<target>/<date>-<run id>/evidence.tar.gz` there. A write: the
+    /// target must be read-write and opt in to `upload-report`. The reaper never lists that
+    /// prefix (it removes only under `e2e/`).
+    pub bucket: Option<String>,
+}
+
+/// The prefix of every uploaded evidence bundle.
+pub const REPORT_PREFIX: &str = "carbon-e2e-reports/";

@@ -23,7 +23,9 @@ mod target;
 
 pub use env::Env;
 pub use error::ConfigError;
-pub use gate::{GateCategory, GateCategoryConfig, GateConfig};
+pub use gate::{
+    FlakyPolicy, GateCategory, GateCategoryConfig, GateConfig, REPORT_PREFIX, ReportConfig, Waiver,
+};
 pub use load::{load, load_from_file, load_with, pin_target, target_file};
 pub use paths::{Paths, workspace_root};
 pub use secret::{Secret, scrub};

@@ -117,12 +117,13 @@ impl Mode {
 }
 
 /// The heavy or disruptive trial kinds a target can opt in to.
-pub const OPT_INS: [&str; 5] = [
+pub const OPT_INS: [&str; 6] = [
     "heavy-query",
     "delete-series",
     "admin-token",
     "failed-login",
     "platform-backup",
+    "upload-report",
 ];
 
 impl Settings {
@@ -894,7 +895,7 @@ impl Service {
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 12] = [
+pub(crate) const SECTIONS: [&str; 13] = [
     "target",
     "minio",
     "victoriametrics",
@@ -907,6 +908,7 @@ pub(crate) const SECTIONS: [&str; 12] = [
     "platform",
     "velero",
     "gate",
+    "report",
 ];
 
 /// The raw file layout.
@@ -934,6 +936,8 @@ pub(crate) struct TargetFile {
     pub velero: Option<VeleroConfig>,
     #[serde(default)]
     pub gate: Option<crate::GateConfig>,
+    #[serde(default)]
+    pub report: Option<crate::ReportConfig>,
 }
 
 /// A resolved target.
@@ -967,6 +971,8 @@ pub struct Target {
     pub velero: Option<VeleroConfig>,
     /// `[gate]`: the acceptance gate's settings (absent: the defaults, staging's numbers).
     pub gate: Option<crate::GateConfig>,
+    /// `[report]`: where the evidence bundle is uploaded (absent: it is not).
+    pub report: Option<crate::ReportConfig>,
     /// Whether this run writes to a target its file makes read-only, because `validate
     /// --allow-writes` (`E2E_ALLOW_WRITES=1`) said so: every report of the run says it.
     pub allow_writes: bool,
@@ -991,6 +997,7 @@ impl Target {
             platform: file.platform,
             velero: file.velero,
             gate: file.gate,
+            report: file.report,
             allow_writes: false,
             env,
         }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use carbon_config::{GateCategory, GateConfig, PlatformConfig, Target};
+use carbon_config::{FlakyPolicy, GateCategory, GateConfig, PlatformConfig, Target, Waiver};
 use serde::Serialize;
 
 use crate::categories::{Part, fed_by, parts};
@@ -47,6 +47,14 @@ pub struct Settings {
     pub optional_suites: Vec<String>,
     /// One per category, in table order.
     pub categories: Vec<CategorySettings>,
+    /// What a trial that passed only on retry does to the verdict.
+    pub flaky: FlakyPolicy,
+    /// Whether a version that differs from the baseline's blocks.
+    pub block_on_drift: bool,
+    /// Accepted failures.
+    pub waivers: Vec<Waiver>,
+    /// The day (UTC) the waivers are judged on, `(year, month, day)`.
+    pub today: (i32, u8, u8),
 }
 
 impl Settings {
@@ -84,16 +92,54 @@ impl Settings {
             min_readiness: gate.min_readiness,
             optional_suites: gate.optional_suites.clone(),
             categories,
+            flaky: gate.flaky.unwrap_or(FlakyPolicy::Warn),
+            block_on_drift: gate.block_on_drift,
+            waivers: gate.waiver.clone(),
+            today: today_utc(),
         }
     }
 
-    /// The settings of a loaded target (`[gate]` and `[platform]`, defaults where absent).
+    /// The settings of a loaded target (`[gate]` and `[platform]`, defaults where absent). A
+    /// read-only target (production) fails on a flaky trial unless `[gate] flaky` says otherwise.
     pub fn from_target(target: &Target) -> Self {
-        Self::new(
-            &target.gate.clone().unwrap_or_default(),
-            &target.platform.clone().unwrap_or_default(),
-        )
+        let gate = target.gate.clone().unwrap_or_default();
+        let mut s = Self::new(&gate, &target.platform.clone().unwrap_or_default());
+        if gate.flaky.is_none() && target.settings.mode() == carbon_config::Mode::ReadOnly {
+            s.flaky = FlakyPolicy::Fail;
+        }
+        s
     }
+
+    /// Judged on another day (tests, and re-gating an old run as of its day).
+    #[must_use]
+    pub fn on(mut self, today: (i32, u8, u8)) -> Self {
+        self.today = today;
+        self
+    }
+}
+
+/// Today's date in UTC, from the system clock.
+fn today_utc() -> (i32, u8, u8) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    #[allow(clippy::cast_possible_wrap)]
+    civil_from_days((secs / 86_400) as i64)
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn civil_from_days(z: i64) -> (i32, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let y = (yoe + era * 400 + i64::from(m <= 2)) as i32;
+    (y, m, d)
 }
 
 impl Default for Settings {
@@ -112,6 +158,9 @@ pub enum CategoryStatus {
     Fail,
     /// Something of it was not measured (and nothing of it failed): never counted as a pass.
     Inconclusive,
+    /// Every trial that would have measured it failed and is waived: left out of the score,
+    /// not blocking, listed with its waivers.
+    Waived,
 }
 
 /// One row of the readiness table.
@@ -136,6 +185,8 @@ pub struct CategoryResult {
     pub shortfall: Option<String>,
     /// Why it is inconclusive: what was not measured, one line each.
     pub unmeasured: Vec<String>,
+    /// Its waived trials (their failures left out of it).
+    pub waived: Vec<String>,
 }
 
 impl CategoryResult {
@@ -229,6 +280,26 @@ pub struct Listed {
     pub kind: Option<String>,
 }
 
+/// A failed (or flaky) trial a waiver covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaivedTrial {
+    /// The trial.
+    pub trial: String,
+    /// Its cause.
+    pub line: String,
+    /// The waiver's pattern, reason, owner and expiry.
+    pub waiver: Waiver,
+}
+
+/// A waiver that did not apply: expired (blocking) or stale (matched no failure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaiverFinding {
+    /// The waiver.
+    pub waiver: Waiver,
+    /// One line: what is wrong with it and what to do.
+    pub line: String,
+}
+
 /// The gate's answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evaluation {
@@ -250,10 +321,22 @@ pub struct Evaluation {
     pub non_blocking_failures: Vec<Listed>,
     /// Trials that passed only on retry.
     pub flaky: Vec<Listed>,
+    /// What a flaky trial does to the verdict.
+    pub flaky_policy: FlakyPolicy,
+    /// Failed or flaky trials a waiver covers: left out of the score, not blocking.
+    pub waived: Vec<WaivedTrial>,
+    /// Waivers past their expiry (each one blocks).
+    pub expired_waivers: Vec<WaiverFinding>,
+    /// Waivers that matched no failed or flaky trial: remove them.
+    pub stale_waivers: Vec<WaiverFinding>,
     /// Trials that did not run, with why.
     pub not_run: Vec<Listed>,
     /// Per suite.
     pub suites: BTreeMap<String, SuiteCounts>,
+    /// What the run validated (its `run.json`), when it has one.
+    pub manifest: Option<crate::Manifest>,
+    /// The comparison with a baseline run (`gate --baseline`).
+    pub baseline: Option<crate::diff::Comparison>,
 }
 
 /// A part's outcome.
@@ -264,6 +347,8 @@ struct PartOutcome {
     failed: Option<String>,
     /// It was not measured: why.
     unmeasured: Option<String>,
+    /// Its failure is waived: it counts neither for nor against the category.
+    waived: Vec<String>,
     trials: Vec<String>,
 }
 
@@ -278,18 +363,26 @@ fn not_run_line(t: &Trial) -> String {
     }
 }
 
-fn outcome(part: Part, run: &Run) -> PartOutcome {
+fn outcome(part: Part, run: &Run, waived: &[&str]) -> PartOutcome {
     let mut o = PartOutcome {
         measured: None,
         failed: None,
         unmeasured: None,
+        waived: Vec::new(),
         trials: Vec::new(),
     };
+    let is_waived = |t: &Trial| waived.contains(&t.name.as_str());
     if let Part::Suite { label, suite } = part {
+        o.waived = run
+            .trials
+            .iter()
+            .filter(|t| t.suite == suite && is_waived(t))
+            .map(|t| t.name.clone())
+            .collect();
         let ran: Vec<&Trial> = run
             .trials
             .iter()
-            .filter(|t| t.suite == suite && t.ran())
+            .filter(|t| t.suite == suite && t.ran() && !is_waived(t))
             .collect();
         o.trials = run
             .trials
@@ -300,6 +393,8 @@ fn outcome(part: Part, run: &Run) -> PartOutcome {
         if let Some(f) = ran.iter().find(|t| t.status == Status::Failed) {
             o.failed = Some(format!("{}: {}", f.name, f.line));
             o.measured = Some((0.0, Some(1.0)));
+        } else if ran.is_empty() && !o.waived.is_empty() {
+            // Every trial of it that ran failed and is waived: nothing left to say.
         } else if ran.is_empty() {
             o.unmeasured = Some(if o.trials.is_empty() {
                 format!("{label} ({suite}): no trial of the suite in the run")
@@ -320,6 +415,10 @@ fn outcome(part: Part, run: &Run) -> PartOutcome {
         return o;
     };
     o.trials.push(t.name.clone());
+    if is_waived(t) {
+        o.waived.push(t.name.clone());
+        return o;
+    }
     let failed = t.status == Status::Failed;
     if failed {
         o.failed = Some(format!("{}: {}", t.name, t.line));
@@ -355,11 +454,12 @@ fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-fn category(settings: &CategorySettings, run: &Run) -> CategoryResult {
+fn category(settings: &CategorySettings, run: &Run, waived: &[&str]) -> CategoryResult {
     let outcomes: Vec<PartOutcome> = parts(settings.category)
         .iter()
-        .map(|p| outcome(*p, run))
+        .map(|p| outcome(*p, run, waived))
         .collect();
+    let waived: Vec<String> = outcomes.iter().flat_map(|o| o.waived.clone()).collect();
     let failures: Vec<String> = outcomes.iter().filter_map(|o| o.failed.clone()).collect();
     let failed = !failures.is_empty();
     let unmeasured: Vec<String> = outcomes
@@ -390,6 +490,8 @@ fn category(settings: &CategorySettings, run: &Run) -> CategoryResult {
     };
     let status = if failed || (unmeasured.is_empty() && value.is_some() && !meets) {
         CategoryStatus::Fail
+    } else if unmeasured.is_empty() && value.is_none() && !waived.is_empty() {
+        CategoryStatus::Waived
     } else if !unmeasured.is_empty() || value.is_none() {
         CategoryStatus::Inconclusive
     } else {
@@ -405,7 +507,7 @@ fn category(settings: &CategorySettings, run: &Run) -> CategoryResult {
         )
     });
     let score = match status {
-        CategoryStatus::Inconclusive => None,
+        CategoryStatus::Inconclusive | CategoryStatus::Waived => None,
         _ if failed_unmeasured => Some(0.0),
         _ => Some(match (share, settings.goal, value) {
             (Some(s), _, _) => s.clamp(0.0, 1.0),
@@ -427,6 +529,7 @@ fn category(settings: &CategorySettings, run: &Run) -> CategoryResult {
         failures,
         shortfall,
         unmeasured,
+        waived,
     }
 }
 
@@ -450,10 +553,56 @@ fn target_text(goal: Goal) -> String {
 /// category is conclusive; NO-GO (exit 4) when readiness is below `min_readiness`; else GO
 /// (exit 0).
 pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
+    let expired = |w: &Waiver| w.expires_ymd().is_none_or(|e| e < settings.today);
+    let mut waived = Vec::new();
+    let mut matched = vec![(0usize, 0usize); settings.waivers.len()];
+    for t in &run.trials {
+        let mut covered = false;
+        for (i, w) in settings.waivers.iter().enumerate() {
+            if !w.matches(&t.name) {
+                continue;
+            }
+            matched[i].0 += 1;
+            if matches!(t.status, Status::Failed | Status::Flaky) {
+                matched[i].1 += 1;
+                if !covered && !expired(w) {
+                    covered = true;
+                    waived.push(WaivedTrial {
+                        trial: t.name.clone(),
+                        line: t.line.clone(),
+                        waiver: w.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let mut expired_waivers = Vec::new();
+    let mut stale_waivers = Vec::new();
+    for (w, (trials, failures)) in settings.waivers.iter().zip(&matched) {
+        if expired(w) {
+            expired_waivers.push(WaiverFinding {
+                waiver: w.clone(),
+                line: format!(
+                    "waiver `{}` (owner {}: {}) expired on {}: fix the failure, or renew the waiver with a new date",
+                    w.trial, w.owner, w.reason, w.expires
+                ),
+            });
+        } else if *failures == 0 {
+            stale_waivers.push(WaiverFinding {
+                waiver: w.clone(),
+                line: if *trials == 0 {
+                    format!("waiver `{}` (owner {}) matched no trial of the run: remove it or fix its pattern", w.trial, w.owner)
+                } else {
+                    format!("waiver `{}` (owner {}) matched {trials} trial(s), none failed: remove it", w.trial, w.owner)
+                },
+            });
+        }
+    }
+    let waived_names: Vec<&str> = waived.iter().map(|w| w.trial.as_str()).collect();
     let categories: Vec<CategoryResult> = settings
         .categories
         .iter()
-        .map(|c| category(c, run))
+        .map(|c| category(c, run, &waived_names))
         .collect();
     let required = |c: GateCategory| {
         settings
@@ -474,12 +623,20 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
             line: t.line.clone(),
             kind,
         };
+        let is_waived = waived_names.contains(&t.name.as_str());
         match &t.status {
             Status::Passed => counts.passed += 1,
             Status::Flaky => {
                 counts.flaky += 1;
                 flaky.push(listed(None));
+                if settings.flaky == FlakyPolicy::Fail && !is_waived {
+                    blocking.push(format!(
+                        "{}: flaky (passed only on retry; [gate] flaky = \"fail\"): {}",
+                        t.name, t.line
+                    ));
+                }
             }
+            Status::Failed if is_waived => counts.failed += 1,
             Status::NotRun { kind } => {
                 *counts.not_run.entry(kind.clone()).or_default() += 1;
                 not_run.push(listed(Some(kind.clone())));
@@ -500,6 +657,7 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
             }
         }
     }
+    blocking.extend(expired_waivers.iter().map(|w| w.line.clone()));
     // A required category below its target without a failed trial of its own (a gate target
     // stricter than the check's, e.g. running pods made required) blocks too.
     for c in &categories {
@@ -571,7 +729,13 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
         categories,
         non_blocking_failures,
         flaky,
+        flaky_policy: settings.flaky,
+        waived,
+        expired_waivers,
+        stale_waivers,
         not_run,
         suites,
+        manifest: run.manifest.clone(),
+        baseline: None,
     }
 }

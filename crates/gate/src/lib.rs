@@ -20,16 +20,19 @@
 //! whole (running pods) value ÷ target, at most 1; one that failed without measuring scores 0.
 //! **Readiness = 100 × Σ(weightᵢ × scoreᵢ) ÷ Σ weightᵢ** over the categories that are not
 //! inconclusive, rounded to one decimal. Verdict, first match wins: **NO-GO, exit 3** when a
-//! failure blocks (a trial of a required category failed, a required category is below its
-//! target, or a trial outside every category failed in a suite not in
-//! `[gate] optional_suites`); **INCONCLUSIVE, exit 5** when a required category is
+//! finding blocks (an unwaived trial of a required category failed, a required category is
+//! below its target, an unwaived trial outside every category failed in a suite not in
+//! `[gate] optional_suites`, a waiver expired, a flaky trial under `[gate] flaky = "fail"`, or
+//! with a baseline a version drifted under `[gate] block_on_drift`); **INCONCLUSIVE, exit 5** when a required category is
 //! inconclusive or none is conclusive; **NO-GO, exit 4** when readiness < `[gate]
 //! min_readiness`; else **GO, exit 0**. A run that cannot be read is exit 2
 //! ([`EXIT_NOT_RUN`]).
 
 pub mod categories;
+pub mod diff;
 mod error;
 mod evaluate;
+mod manifest;
 pub mod report;
 mod run;
 
@@ -37,6 +40,10 @@ pub use error::GateError;
 pub use evaluate::{
     CategoryResult, CategorySettings, CategoryStatus, EXIT_BELOW_READINESS, EXIT_GO,
     EXIT_INCONCLUSIVE, EXIT_NOT_RUN, EXIT_REQUIRED_FAILED, Evaluation, Goal, Listed, Settings,
-    SuiteCounts, Verdict, evaluate,
+    SuiteCounts, Verdict, WaivedTrial, WaiverFinding, evaluate,
+};
+pub use manifest::{
+    AppRevision, ComponentVersion, Components, MANIFEST_SCHEMA_VERSION, Manifest, Tool,
+    WorkloadImage,
 };
 pub use run::{Run, Status, Trial};

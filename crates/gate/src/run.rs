@@ -87,12 +87,26 @@ pub struct Run {
     pub target: String,
     /// Every trial, in the report's order.
     pub trials: Vec<Trial>,
+    /// Its `run.json`, when the run directory holds one.
+    #[serde(skip)]
+    pub manifest: Option<crate::Manifest>,
 }
 
 impl Run {
     /// The trial of this name, if the run holds it.
     pub fn trial(&self, name: &str) -> Option<&Trial> {
         self.trials.iter().find(|t| t.name == name)
+    }
+
+    /// Reads a run's directory: the `junit.xml` `validate` completed and its `run.json` (what
+    /// was validated) when there is one.
+    ///
+    /// # Errors
+    /// As [`Run::read`]; a `run.json` that is there but unreadable.
+    pub fn read_dir(dir: &Path) -> Result<Self, GateError> {
+        let mut run = Self::read(&dir.join("junit.xml"))?;
+        run.manifest = crate::Manifest::read(dir)?;
+        Ok(run)
     }
 
     /// Reads a JUnit report completed by `carbon-e2e validate`.
@@ -133,7 +147,11 @@ impl Run {
             .iter()
             .flat_map(|s| s.test_cases.iter().map(move |c| trial(s.name.as_str(), c)))
             .collect();
-        Some(Self { target, trials })
+        Some(Self {
+            target,
+            trials,
+            manifest: None,
+        })
     }
 }
 

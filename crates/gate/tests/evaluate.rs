@@ -94,6 +94,7 @@ fn run(trials: Vec<Trial>) -> Run {
     Run {
         target: "staging".into(),
         trials,
+        manifest: None,
     }
 }
 
@@ -353,4 +354,274 @@ fn an_optional_suite_does_not_block() {
     );
     assert_eq!((e.verdict, e.exit_code), (Verdict::Go, EXIT_GO));
     assert_eq!(e.non_blocking_failures.len(), 1);
+}
+
+fn waiver(trial: &str, expires: &str) -> carbon_config::Waiver {
+    carbon_config::Waiver {
+        trial: trial.into(),
+        reason: "OPS-42: minio scaled down for the storage migration".into(),
+        owner: "data-platform-team".into(),
+        expires: expires.into(),
+    }
+}
+
+fn gated(trials: Vec<Trial>, gate: GateConfig) -> carbon_gate::Evaluation {
+    evaluate(
+        &run(trials),
+        &Settings::new(&gate, &PlatformConfig::default()).on((2026, 12, 6)),
+    )
+}
+
+fn critical_failed() -> Vec<Trial> {
+    with(
+        healthy(),
+        CRITICAL,
+        Trial::new(
+            CRITICAL,
+            Status::Failed,
+            "error: 1 critical workload(s) not available: Deployment data-platform/minio",
+        )
+        .measured(vec![m("platform.critical_available", 5.0, Some(6.0))]),
+    )
+}
+
+#[rstest]
+// Waived: the failure is listed apart, left out of the score; the rest decides.
+#[case::waived(
+    "platform::smoke::critical_*",
+    "2026-12-31",
+    Verdict::Go,
+    EXIT_GO,
+    Some(100.0)
+)]
+// The last day of a waiver still counts.
+#[case::waived_on_its_last_day(CRITICAL, "2026-12-06", Verdict::Go, EXIT_GO, Some(100.0))]
+// Expired: the failure blocks again, and so does the waiver itself.
+#[case::expired(
+    CRITICAL,
+    "2026-12-05",
+    Verdict::NoGo,
+    EXIT_REQUIRED_FAILED,
+    Some(96.7)
+)]
+fn a_waiver_takes_a_failure_out_until_it_expires(
+    #[case] pattern: &str,
+    #[case] expires: &str,
+    #[case] verdict: Verdict,
+    #[case] exit: u8,
+    #[case] readiness: Option<f64>,
+) {
+    let gate = GateConfig {
+        waiver: vec![waiver(pattern, expires)],
+        ..GateConfig::default()
+    };
+    let e = gated(critical_failed(), gate);
+    assert_eq!(
+        (e.verdict, e.exit_code, e.readiness),
+        (verdict, exit, readiness),
+        "{e:#?}"
+    );
+    if verdict == Verdict::Go {
+        assert_eq!(e.waived.len(), 1);
+        assert_eq!(e.waived[0].trial, CRITICAL);
+        assert_eq!(e.waived[0].waiver.owner, "data-platform-team");
+        assert_eq!(
+            status_of(&e, GateCategory::CriticalServices),
+            CategoryStatus::Waived
+        );
+        assert!(e.stale_waivers.is_empty() && e.expired_waivers.is_empty());
+    } else {
+        assert!(e.waived.is_empty());
+        assert!(
+            e.reasons.iter().any(|r| r.starts_with(&format!(
+                "waiver `{pattern}` (owner data-platform-team: OPS-42"
+            )) && r.contains("expired on 2026-12-05")),
+            "{:#?}",
+            e.reasons
+        );
+    }
+}
+
+#[test]
+fn an_expired_waiver_blocks_even_when_nothing_failed() {
+    let gate = GateConfig {
+        waiver: vec![waiver(CRITICAL, "2026-11-30")],
+        ..GateConfig::default()
+    };
+    let e = gated(healthy(), gate);
+    assert_eq!(
+        (e.verdict, e.exit_code),
+        (Verdict::NoGo, EXIT_REQUIRED_FAILED)
+    );
+    assert_eq!(e.expired_waivers.len(), 1);
+}
+
+#[rstest]
+#[case::no_such_trial("trino::full::no_such_trial", "matched no trial of the run")]
+#[case::trial_passed(CRITICAL, "matched 1 trial(s), none failed")]
+fn a_waiver_that_matched_no_failure_is_stale_not_blocking(
+    #[case] pattern: &str,
+    #[case] says: &str,
+) {
+    let gate = GateConfig {
+        waiver: vec![waiver(pattern, "2027-01-31")],
+        ..GateConfig::default()
+    };
+    let e = gated(healthy(), gate);
+    assert_eq!((e.verdict, e.exit_code), (Verdict::Go, EXIT_GO));
+    assert_eq!(e.stale_waivers.len(), 1, "{e:#?}");
+    assert!(e.stale_waivers[0].line.contains(says), "{e:#?}");
+}
+
+#[test]
+fn every_failure_waived_is_inconclusive_not_go() {
+    let trials: Vec<Trial> = healthy()
+        .into_iter()
+        .map(|t| Trial::new(&t.name, Status::Failed, "error: down"))
+        .collect();
+    let gate = GateConfig {
+        waiver: vec![waiver("*::*", "2027-01-31")],
+        ..GateConfig::default()
+    };
+    let e = gated(trials, gate);
+    assert_eq!(
+        (e.verdict, e.exit_code, e.readiness),
+        (Verdict::Inconclusive, EXIT_INCONCLUSIVE, None),
+        "{e:#?}"
+    );
+    assert_eq!(e.waived.len(), healthy().len());
+}
+
+#[rstest]
+#[case::warn(carbon_config::FlakyPolicy::Warn, None, Verdict::Go, EXIT_GO)]
+#[case::fail(
+    carbon_config::FlakyPolicy::Fail,
+    None,
+    Verdict::NoGo,
+    EXIT_REQUIRED_FAILED
+)]
+#[case::fail_but_waived(carbon_config::FlakyPolicy::Fail, Some(TRINO), Verdict::Go, EXIT_GO)]
+fn a_flaky_trial_blocks_only_when_the_policy_says_fail(
+    #[case] policy: carbon_config::FlakyPolicy,
+    #[case] waived: Option<&str>,
+    #[case] verdict: Verdict,
+    #[case] exit: u8,
+) {
+    let trials = with(
+        healthy(),
+        TRINO,
+        Trial::new(
+            TRINO,
+            Status::Flaky,
+            "passed after 1 failed attempt(s); the first: error: trino: 503",
+        ),
+    );
+    let gate = GateConfig {
+        flaky: Some(policy),
+        waiver: waived
+            .map(|w| waiver(w, "2027-01-31"))
+            .into_iter()
+            .collect(),
+        ..GateConfig::default()
+    };
+    let e = gated(trials, gate);
+    assert_eq!((e.verdict, e.exit_code), (verdict, exit), "{e:#?}");
+    assert_eq!(e.flaky.len(), 1, "a flaky trial is always listed apart");
+    if verdict != Verdict::Go {
+        assert!(
+            e.reasons[0].starts_with(&format!("{TRINO}: flaky (passed only on retry")),
+            "{:#?}",
+            e.reasons
+        );
+    }
+}
+
+fn versions(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+#[rstest]
+#[case::drift_listed(false, Verdict::Go, EXIT_GO)]
+#[case::drift_blocks(true, Verdict::NoGo, EXIT_REQUIRED_FAILED)]
+fn a_baseline_shows_new_and_fixed_failures_and_the_versions_that_drifted(
+    #[case] block_on_drift: bool,
+    #[case] verdict: Verdict,
+    #[case] exit: u8,
+) {
+    let before = run(with(
+        healthy(),
+        NODES,
+        Trial::new(
+            NODES,
+            Status::Failed,
+            "error: node carbon-kwok-1 is not Ready",
+        ),
+    ));
+    let after = run(healthy());
+    let s = Settings::default();
+    let (eb, mut ea) = (evaluate(&before, &s), evaluate(&after, &s));
+    let c = carbon_gate::diff::compare(
+        "staging run 1a2b3c4d",
+        (
+            &before,
+            &eb,
+            &versions(&[
+                ("trino", "476"),
+                ("dolphinscheduler", "3.1.1"),
+                ("loki", "2.9.4"),
+            ]),
+        ),
+        (
+            &after,
+            &ea,
+            &versions(&[
+                ("trino", "475"),
+                ("dolphinscheduler", "3.1.1"),
+                ("loki", "2.9.4"),
+            ]),
+        ),
+    );
+    assert_eq!(c.fixed, vec![NODES.to_string()]);
+    assert!(c.new_failures.is_empty());
+    assert_eq!(
+        c.drift.iter().map(|d| d.line()).collect::<Vec<_>>(),
+        vec!["trino: 476 → 475".to_string()]
+    );
+    carbon_gate::diff::apply_baseline(&mut ea, c, block_on_drift);
+    assert_eq!((ea.verdict, ea.exit_code), (verdict, exit), "{ea:#?}");
+    if block_on_drift {
+        assert_eq!(
+            ea.reasons[0],
+            "drift from the baseline staging run 1a2b3c4d ([gate] block_on_drift): trino: 476 → 475"
+        );
+    }
+    let md = carbon_gate::report::markdown(&ea);
+    assert!(
+        md.contains("## Compared with the baseline staging run 1a2b3c4d"),
+        "{md}"
+    );
+    assert!(md.contains("- trino: 476 → 475"), "{md}");
+}
+
+#[test]
+fn a_new_failure_is_named_against_the_baseline() {
+    let before = run(healthy());
+    let after = run(critical_failed());
+    let s = Settings::default();
+    let c = carbon_gate::diff::compare(
+        "A",
+        (&before, &evaluate(&before, &s), &versions(&[])),
+        (&after, &evaluate(&after, &s), &versions(&[])),
+    );
+    assert_eq!(c.new_failures.len(), 1);
+    assert!(c.new_failures[0].starts_with(CRITICAL), "{c:#?}");
+    assert_eq!(c.categories.len(), 1, "{c:#?}");
+    assert_eq!(c.categories[0].category, "critical_services");
+    assert!(
+        c.drift.is_empty(),
+        "no run.json on either side: nothing to compare"
+    );
 }
