@@ -177,7 +177,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.only.as_deref() == Some("unreachable") {
         let target = carbon_config::load()?;
-        crate::bench_safety::run(args.repeat_slow, target.settings.request_timeout())?;
+        crate::bench_safety::run(args.repeat_slow, &target)?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.only.as_deref() == Some("loki") {
@@ -263,7 +263,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // 3b. A dead and a hung store: what one unreachable service costs a whole run.
     let target = carbon_config::load()?;
-    crate::bench_safety::run(args.repeat_slow, target.settings.request_timeout())?;
+    crate::bench_safety::run(args.repeat_slow, &target)?;
 
     // 4. Full suite.
     let mut full = Vec::new();

@@ -213,7 +213,25 @@ pub mod breaker {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
 
     /// How long a cleanup's request may take when its service is recorded as unreachable.
-    pub const CLEANUP_ATTEMPT: Duration = Duration::from_secs(3);
+    pub const CLEANUP_ATTEMPT: Duration = Duration::from_secs(2);
+
+    /// The endpoints this process sent a write to (or tried to: a write that timed out may
+    /// have landed). A trial is one process, so this is what the trial may have created.
+    static WROTE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+    /// Notes that this process is sending a write to `key`.
+    pub(super) fn note_write(key: &str) {
+        if let Ok(mut w) = WROTE.lock()
+            && !w.iter().any(|k| k == key)
+        {
+            w.push(key.to_string());
+        }
+    }
+
+    /// Whether this process sent (or tried to send) a write to `key`.
+    pub(super) fn wrote(key: &str) -> bool {
+        WROTE.lock().is_ok_and(|w| w.iter().any(|k| k == key))
+    }
 
     tokio::task_local! {
         static ATTEMPT: Duration;
@@ -262,6 +280,24 @@ pub mod breaker {
         std::fs::read_to_string(DIR.get()?.join(key))
             .ok()
             .filter(|s| !s.is_empty())
+    }
+
+    /// The endpoints a request of this process (one trial) got no response from in time.
+    static TIMED_OUT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+    /// Notes that a request of this process to `key` got no response in time.
+    pub(super) fn note_timeout(key: &str) {
+        if let Ok(mut w) = TIMED_OUT.lock()
+            && !w.iter().any(|k| k == key)
+        {
+            w.push(key.to_string());
+        }
+    }
+
+    /// Whether a request of this process (this trial) to `key` got no response in time: its
+    /// cleanup then waits briefly, not a second full timeout.
+    pub(super) fn timed_out_here(key: &str) -> bool {
+        TIMED_OUT.lock().is_ok_and(|w| w.iter().any(|k| k == key))
     }
 
     /// Records `failure` under `key`, unless a failure is recorded already (the first stays).
@@ -474,7 +510,33 @@ impl HttpClient {
         let endpoint = breaker::key(self.service, request.url());
         let attempt = breaker::attempt_deadline();
         let tripped = breaker::tripped(&endpoint);
-        if let (Some(_), Some(deadline)) = (&tripped, attempt) {
+        let write = !matches!(line.method, Method::GET | Method::HEAD);
+        // A cleanup's request to a service recorded as down, or that already left a request
+        // of this trial without a response: sent only where the trial wrote, and briefly.
+        let suspect = match (&tripped, attempt) {
+            (Some(first), Some(_)) => Some(first.clone()),
+            (None, Some(_)) if breaker::timed_out_here(&endpoint) => {
+                Some("a request of this trial got no response in time".to_string())
+            }
+            _ => None,
+        };
+        if let Some(first) = &suspect
+            && !breaker::wrote(&endpoint)
+        {
+            // A cleanup of a trial that never sent this service a write: nothing of the
+            // trial's can be there, so it is not worth a wait on a service recorded as down.
+            return Err(HttpError::Transport {
+                service: self.service,
+                request: line,
+                detail: format!(
+                    "not sent: {} did not answer earlier in this run and this trial sent it \
+                     no write, so it holds nothing of the trial's (first failure: {first})",
+                    self.service
+                ),
+                timed_out: false,
+            });
+        }
+        if let (Some(_), Some(deadline)) = (&suspect, attempt) {
             // A cleanup is attempted once even so, briefly.
             let limit = request
                 .timeout()
@@ -494,6 +556,9 @@ impl HttpClient {
                 timed_out: false,
             });
         }
+        if write {
+            breaker::note_write(&endpoint);
+        }
         match self.inner.execute(request).await {
             Ok(response) => Ok((line, response)),
             // A certificate problem is a setting to fix, not an unreachable service.
@@ -512,6 +577,9 @@ impl HttpClient {
                     // cleanup's attempt records nothing.
                     let read = matches!(line.method, Method::GET | Method::HEAD);
                     let failure = format!("{line}: {detail}");
+                    if e.is_timeout() && attempt.is_none() {
+                        breaker::note_timeout(&endpoint);
+                    }
                     if attempt.is_none() && e.is_connect() {
                         breaker::trip(&endpoint, &failure);
                     } else if attempt.is_none() && (e.is_timeout() || read) {
@@ -767,6 +835,44 @@ mod tests {
         let c = client(2000);
         let err = c.send(c.request(Method::GET, url)).await.unwrap_err();
         assert!(err.is_transport(), "{err}");
+    }
+
+    /// On a service the breaker recorded, a cleanup is attempted only where the trial sent a
+    /// write: a trial that wrote nothing there waits for nothing.
+    #[tokio::test]
+    async fn a_cleanup_waits_on_a_recorded_service_only_where_the_trial_wrote() {
+        let dir = std::env::temp_dir().join(format!("carbon-breaker-{}", std::process::id()));
+        breaker::enable(&dir);
+        let c = client(1000);
+        // Recorded as hung; this process never wrote to it.
+        let hung = serve(None);
+        breaker::trip(&breaker::key("demo", &hung), "GET /api: timed out");
+        let t0 = std::time::Instant::now();
+        let err = breaker::attempting(Duration::from_millis(800), async {
+            c.send(c.request(Method::GET, hung)).await
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            t0.elapsed() < Duration::from_millis(300),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(err.contains("sent it no write"), "{err}");
+        // A write was tried there (it may have landed; the refused connection records the
+        // service): its cleanup is attempted.
+        let dead = Url::parse("http://127.0.0.1:9/api").unwrap();
+        let _ = c.send(c.request(Method::PUT, dead.clone())).await;
+        assert!(breaker::tripped(&breaker::key("demo", &dead)).is_some());
+        let err = breaker::attempting(Duration::from_millis(800), async {
+            c.send(c.request(Method::GET, dead)).await
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("not sent"), "attempted: {err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

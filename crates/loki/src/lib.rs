@@ -10,6 +10,7 @@
 //! `loki.query_timeout_secs` rather than the request timeout: over a long window they take longer.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use carbon_config::{ConfigError, Secret, Target};
 use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
@@ -229,6 +230,9 @@ pub struct LokiClient {
     /// Limit for one log query (`loki.query_timeout_secs`).
     query_timeout: std::time::Duration,
 }
+
+/// Whether Loki has answered a request of this process (one trial): see `LokiClient::get`.
+static ANSWERED: AtomicBool = AtomicBool::new(false);
 
 fn base(url: &Url) -> Url {
     let mut u = url.clone();
@@ -489,8 +493,18 @@ impl LokiClient {
     /// GET of a query (log lines, labels, series over a window), with the query timeout rather
     /// than the request timeout; Loki's 400 becomes [`LokiError::Query`].
     async fn get(&self, url: Url) -> Result<(RequestLine, String), LokiError> {
+        // A query may take the query timeout (60 s by default); a server that never answers
+        // should cost one ordinary request timeout. Until Loki has answered this process (a
+        // trial) once, a query is preceded by `GET /ready` within the request timeout: any
+        // HTTP answer, even a 503 or a gateway's 404, shows the server is alive.
+        if self.query_timeout > self.http.timeout() && !ANSWERED.load(Ordering::Relaxed) {
+            let ready = Self::url_for(&self.base, "ready")?;
+            self.http.send_any(self.request(Method::GET, ready)).await?;
+            ANSWERED.store(true, Ordering::Relaxed);
+        }
         let request = self.request(Method::GET, url).timeout(self.query_timeout);
         let (line, response) = self.http.send_any(request).await?;
+        ANSWERED.store(true, Ordering::Relaxed);
         let status = response.status();
         if status.is_success() {
             let body = self.http.body(&line, response).await?;
