@@ -28,7 +28,11 @@ pub struct RunFacts<'a> {
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()
+    let t = OffsetDateTime::from(t);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 /// The first line a command prints, if it runs and succeeds.

@@ -117,6 +117,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
         let plans = nextest::plans(&binaries, &child_env)?;
         print_plan(&plans);
+        if let Some(bucket) = target.report.as_ref().and_then(|r| r.bucket.as_deref()) {
+            let allowed = target.settings.mode() == carbon_config::Mode::ReadWrite
+                && target.settings.allows("upload-report");
+            println!(
+                "plan: with --gate --bundle the evidence bundle is uploaded to s3://{bucket}/{}{}/<date>-<run id>/evidence.tar.gz, a write: {}",
+                carbon_config::REPORT_PREFIX,
+                target.name,
+                if allowed {
+                    "allowed (read-write, opt-in upload-report)"
+                } else {
+                    "refused here (needs a read-write target and opt-in upload-report)"
+                }
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
 

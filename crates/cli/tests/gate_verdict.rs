@@ -62,12 +62,38 @@ expires = '{expires}'
 /// Removes the run's directory and the target files however the test ends.
 struct Cleanup(Vec<PathBuf>);
 
+impl Cleanup {
+    fn push(&mut self, p: PathBuf) {
+        self.0.push(p);
+    }
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for p in &self.0 {
             let _ = std::fs::remove_dir_all(p);
+            let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// The uploaded bundle's bytes, read back from the stack's object store; the object is then
+/// removed (the upload is meant to stay on a real platform, not on the test's stack).
+fn uploaded_then_removed(key: &str) -> Vec<u8> {
+    use carbon_config::FromTarget as _;
+    let target = carbon_config::load().expect("the local target loads");
+    let s3 = carbon_s3::S3Client::from_target(&target).expect("an S3 client");
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    rt.block_on(async {
+        let body = s3
+            .get_object("carbon-e2e", key)
+            .await
+            .expect("the upload is there");
+        s3.delete_object("carbon-e2e", key)
+            .await
+            .expect("removing the upload");
+        body
+    })
 }
 
 fn last_line(out: &std::process::Output) -> String {
@@ -87,7 +113,7 @@ fn a_failed_required_check_is_no_go_a_waiver_makes_it_go_until_it_expires() {
     let run_dir = carbon_config::workspace_root()
         .join("target/nextest/selftest")
         .join(&name);
-    let _cleanup = Cleanup(vec![run_dir.clone(), tmp.clone()]);
+    let mut bundles = Cleanup(vec![run_dir.clone(), tmp.clone()]);
 
     // 1. The real run: NO-GO, exit 3, the offender named in the verdict's reasons.
     let out = common::carbon_e2e(&[
@@ -136,12 +162,19 @@ fn a_failed_required_check_is_no_go_a_waiver_makes_it_go_until_it_expires() {
         "{manifest:#}"
     );
 
-    // 2. The same run, a waiver for the failure: GO, the waived trial listed with its owner.
+    // 2. The same run, a waiver for the failure: GO, the waived trial listed with its owner;
+    //    the evidence bundled and uploaded to the stack's object store.
     let waived = target_file(&tmp, &name, &waiver("2099-12-31"));
-    let out = common::carbon_e2e(&["gate", "--run", run_dir.to_str().expect("utf-8 path")])
-        .env("E2E_TARGET", &waived)
-        .output()
-        .expect("carbon-e2e gate runs");
+    let out = common::carbon_e2e(&[
+        "gate",
+        "--run",
+        run_dir.to_str().expect("utf-8 path"),
+        "--bundle",
+    ])
+    .env("E2E_TARGET", &waived)
+    .env("E2E_REPORT_BUCKET", "carbon-e2e")
+    .output()
+    .expect("carbon-e2e gate runs");
     let console = common::console(&out);
     assert_eq!(out.status.code(), Some(0), "{console}");
     assert!(
@@ -162,6 +195,29 @@ fn a_failed_required_check_is_no_go_a_waiver_makes_it_go_until_it_expires() {
     assert!(
         md.contains("| Critical services | — | all | waived |"),
         "{md}"
+    );
+    let run_id = manifest["run_id"].as_str().expect("a run id").to_string();
+    let archive = run_dir.with_file_name(format!("{name}-{run_id}-evidence.tar.gz"));
+    bundles.push(archive.clone());
+    assert!(
+        console.contains(&format!("gate: evidence bundle {}", archive.display())),
+        "{console}"
+    );
+    let key = console
+        .lines()
+        .find_map(|l| l.strip_prefix("gate: evidence bundle uploaded to s3://carbon-e2e/"))
+        .unwrap_or_else(|| panic!("no upload line:\n{console}"))
+        .to_string();
+    assert!(
+        key.starts_with(&format!("carbon-e2e-reports/{name}/"))
+            && key.ends_with(&format!("-{run_id}/evidence.tar.gz")),
+        "{key}"
+    );
+    let local = std::fs::read(&archive).expect("the bundle beside the run");
+    assert_eq!(
+        uploaded_then_removed(&key),
+        local,
+        "the upload is the bundle"
     );
 
     // 3. The waiver expired: NO-GO again, the failure and the expired waiver both named.

@@ -156,8 +156,8 @@ impl Run {
 }
 
 /// `binary` is nextest's test binary (`suite-minio::minio`, `carbon-config`): a suite's trials
-/// name their suite and tier; any other test (the workspace's own, under `validate
-/// --workspace`) belongs to its binary.
+/// name their suite and tier; any other test (the workspace's own under `validate
+/// --workspace`, a suite crate's unit and self tests) belongs to its binary.
 fn trial(binary: &str, case: &TestCase) -> Trial {
     let out = case.system_out.as_ref().map_or("", |s| s.as_str());
     let (status, line) = match &case.status {
@@ -192,7 +192,9 @@ fn trial(binary: &str, case: &TestCase) -> Trial {
         ),
     };
     let mut t = Trial::new(case.name.as_str(), status, line).measured(Measurement::all_in(out));
-    if !binary.starts_with("suite-") {
+    // A suite's trial is `<suite>::<smoke|full>::<behaviour>` in a `suite-*` binary; a suite
+    // crate's own unit or self test (`pods::tests::…`) is named otherwise.
+    if !binary.starts_with("suite-") || !matches!(t.tier.as_str(), "smoke" | "full") {
         t.suite = binary.to_string();
         t.tier = String::new();
     }

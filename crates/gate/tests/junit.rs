@@ -141,3 +141,27 @@ fn a_report_validate_did_not_complete_cannot_be_gated() {
     assert!(matches!(e, GateError::Read { .. }), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_suite_crates_own_tests_belong_to_its_binary_not_to_a_suite() {
+    use quick_junit::{Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("carbon-e2e local");
+    let mut lib = TestSuite::new("suite-platform");
+    lib.add_test_case(TestCase::new(
+        "pods::tests::a_pending_pod_is_unhealthy",
+        TestCaseStatus::success(),
+    ));
+    let mut trials = TestSuite::new("suite-platform::platform");
+    trials.add_test_case(TestCase::new(
+        "platform::smoke::every_node_is_ready",
+        TestCaseStatus::success(),
+    ));
+    report.add_test_suites([lib, trials]);
+    let run = Run::from_report(&report).unwrap();
+    let suites: Vec<(&str, &str)> = run
+        .trials
+        .iter()
+        .map(|t| (t.suite.as_str(), t.tier.as_str()))
+        .collect();
+    assert_eq!(suites, vec![("suite-platform", ""), ("platform", "smoke")]);
+}
