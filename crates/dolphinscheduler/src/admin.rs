@@ -7,6 +7,14 @@ use serde_json::Value;
 use crate::envelope::unexpected;
 use crate::{AccessToken, DsClient, DsError};
 
+/// An access token as the list (and the create) answers it: id and token string.
+pub(crate) fn access_token(t: &Value) -> Option<AccessToken> {
+    Some(AccessToken {
+        id: t.get("id")?.as_i64()?,
+        token: Secret::new(t.get("token")?.as_str()?),
+    })
+}
+
 impl DsClient {
     /// Tenant codes.
     ///
@@ -84,15 +92,7 @@ impl DsClient {
         let list: Vec<Value> = self
             .every_page("access-tokens", &[("searchVal", String::new())], 100)
             .await?;
-        Ok(list
-            .iter()
-            .filter_map(|t| {
-                Some(AccessToken {
-                    id: t.get("id")?.as_i64()?,
-                    token: Secret::new(t.get("token")?.as_str()?),
-                })
-            })
-            .collect())
+        Ok(list.iter().filter_map(access_token).collect())
     }
 
     /// Deletes an access token.

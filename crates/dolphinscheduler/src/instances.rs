@@ -10,6 +10,12 @@ use crate::{ApiGeneration, DsClient, DsError, TaskInstance, WorkflowInstance};
 /// What a DELETE of an instance may take beyond the request timeout (see `delete_instance`).
 const SLOW_DELETE_EXTRA: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// The task list in an instance's `tasks` answer: `{"taskList": [...], "processInstanceState":
+/// ...}` on 3.1; 3.3 names the second field `workflowInstanceState`.
+pub(crate) fn task_list(data: &Value) -> Value {
+    data.get("taskList").cloned().unwrap_or(Value::Null)
+}
+
 impl DsClient {
     /// Starts an instance of an online workflow definition on `worker_group`, its tasks running
     /// as `tenant`. Returns the instance id when the server tells it (3.3 and after); older
@@ -95,8 +101,7 @@ impl DsClient {
             self.generation().await?.instances(project)
         );
         let (line, data) = self.call(Method::GET, &path).await?;
-        let list = data.get("taskList").cloned().unwrap_or(Value::Null);
-        typed(line, list)
+        typed(line, task_list(&data))
     }
 
     /// Deletes a finished instance and its task instances.

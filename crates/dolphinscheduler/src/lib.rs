@@ -26,6 +26,9 @@ mod model;
 mod projects;
 mod session;
 
+#[cfg(test)]
+mod recorded;
+
 use std::sync::{Arc, Mutex};
 
 use carbon_config::{DsApi, Secret};

@@ -3,9 +3,28 @@
 use carbon_core::http::RequestLine;
 use carbon_core::wait::{Check, WaitError, wait_until};
 use reqwest::Method;
+use serde_json::Value;
 
 use crate::envelope::typed;
 use crate::{DsClient, DsError, Project, WorkflowDefinition, WorkflowSpec, fixture};
+
+/// Task-definition fields a server may require although older servers do not know them, with
+/// the value that changes nothing: `isCache` (task result caching, added in 3.2) is `"NO"`.
+/// 3.2 and after fail a definition without it with a bare code 10001 ("request parameter {0}
+/// is not valid": a `NullPointerException` on `getIsCache()` in the server log, seen on a
+/// 3.3-dev build); 3.1 ignores fields it does not know. A value the definition sets is kept.
+pub(crate) fn with_server_defaults(task_definitions: &Value) -> Value {
+    const DEFAULTS: [(&str, &str); 1] = [("isCache", "NO")];
+    let mut out = task_definitions.clone();
+    if let Value::Array(tasks) = &mut out {
+        for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
+            for (key, value) in DEFAULTS {
+                task.entry(key).or_insert_with(|| value.into());
+            }
+        }
+    }
+    out
+}
 
 impl DsClient {
     /// Every project the user can see, optionally filtered by a name fragment, read
@@ -67,7 +86,8 @@ impl DsClient {
         typed(line, data)
     }
 
-    /// Creates a workflow definition (offline).
+    /// Creates a workflow definition (offline). Task definitions without `isCache` are sent
+    /// with `"isCache": "NO"` (`with_server_defaults`).
     ///
     /// # Errors
     /// [`DsError::Api`] when the server rejects the definition (e.g. 10168, name exists).
@@ -88,7 +108,10 @@ impl DsClient {
                     ("globalParams", "[]".into()),
                     ("timeout", "0".into()),
                     ("executionType", "PARALLEL".into()),
-                    ("taskDefinitionJson", spec.task_definitions.to_string()),
+                    (
+                        "taskDefinitionJson",
+                        with_server_defaults(&spec.task_definitions).to_string(),
+                    ),
                     ("taskRelationJson", spec.task_relations.to_string()),
                     ("locations", spec.locations.to_string()),
                 ],
@@ -176,7 +199,8 @@ impl DsClient {
             if !instance.is_finished() {
                 if let Err(e) = self.stop_instance(project, instance.id).await {
                     // It may have finished between the listing and the stop (3.1.1 then
-                    // answers 50006, "cannot perform STOP"): only a live one is an error.
+                    // answers 50006, "cannot perform STOP"; 3.3 answers 10000, "... status
+                    // is SUCCESS, can not stop"): only a live one is an error.
                     if !self.instance(project, instance.id).await?.is_finished() {
                         return Err(e);
                     }
@@ -210,5 +234,28 @@ impl DsClient {
             self.delete_instance(project, instance.id).await?;
         }
         self.delete_workflow(project, workflow).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_server_defaults;
+    use serde_json::json;
+
+    #[test]
+    fn task_definitions_get_is_cache_no_unless_they_set_it() {
+        let given = json!([
+            {"code": 1, "name": "a", "taskType": "SHELL"},
+            {"code": 2, "name": "b", "taskType": "SHELL", "isCache": "YES"}
+        ]);
+        assert_eq!(
+            with_server_defaults(&given),
+            json!([
+                {"code": 1, "name": "a", "taskType": "SHELL", "isCache": "NO"},
+                {"code": 2, "name": "b", "taskType": "SHELL", "isCache": "YES"}
+            ])
+        );
+        // Not a list of objects: sent as it is, for the server to refuse.
+        assert_eq!(with_server_defaults(&json!("x")), json!("x"));
     }
 }

@@ -127,9 +127,11 @@ impl DsClient {
     /// (`health`, `metrics`, `prometheus` by default, none with the version), not in
     /// `/monitor/*` (hosts and resources only), not at login. It is in the metadata database's
     /// `t_ds_version` table and an installation's `soft_version` file (upstream issue 11537);
-    /// an authenticated product-info endpoint came later (upstream pull request 15933, 2024,
-    /// in neither API generation this client pins). Kept as a method so callers treat every
-    /// service alike and a later release can answer here.
+    /// an authenticated product-info endpoint came later (upstream pull request 15933, 2024):
+    /// `GET ui-plugins/query-product-info`, which a 3.3-dev build answers with
+    /// `{"version": "3.3.0"}` and 3.1.1 with code 110003 ("query plugins error"). Not asked
+    /// yet: it needs a login, and `carbon-e2e versions` reports this as "nothing sent". Kept
+    /// as a method so callers treat every service alike and a later release can answer here.
     ///
     /// # Errors
     /// None today.
@@ -172,15 +174,11 @@ impl DsClient {
             ("userPassword", password.expose()),
         ]);
         let data = self.envelope(request).await?;
-        let session = data
-            .1
-            .get("sessionId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| DsError::Unexpected {
-                request: data.0.clone(),
-                message: "login answered without a sessionId".into(),
-                body: excerpt(&data.1.to_string()),
-            })?;
+        let session = session_id(&data.1).ok_or_else(|| DsError::Unexpected {
+            request: data.0.clone(),
+            message: "login answered without a sessionId".into(),
+            body: excerpt(&data.1.to_string()),
+        })?;
         *self.session.lock().unwrap_or_else(|p| p.into_inner()) = Some(Secret::new(session));
         Ok(())
     }
@@ -385,13 +383,22 @@ impl DsClient {
     /// When the credentials are refused.
     pub async fn current_user(&self) -> Result<(i64, String), DsError> {
         let (line, data) = self.call(Method::GET, "users/get-user-info").await?;
-        let id = data.get("id").and_then(Value::as_i64);
-        let name = data.get("userName").and_then(Value::as_str);
-        match (id, name) {
-            (Some(id), Some(name)) => Ok((id, name.to_string())),
-            _ => Err(unexpected(line, "user info without id and userName", &data)),
-        }
+        user_id_and_name(&data)
+            .ok_or_else(|| unexpected(line, "user info without id and userName", &data))
     }
+}
+
+/// The session id in a login answer's data (`{"securityConfigType": ..., "sessionId": ...}`
+/// on 3.1.1 and 3.3).
+pub(crate) fn session_id(data: &Value) -> Option<&str> {
+    data.get("sessionId").and_then(Value::as_str)
+}
+
+/// The id and name in `users/get-user-info`'s data.
+pub(crate) fn user_id_and_name(data: &Value) -> Option<(i64, String)> {
+    let id = data.get("id").and_then(Value::as_i64)?;
+    let name = data.get("userName").and_then(Value::as_str)?;
+    Some((id, name.to_string()))
 }
 
 impl carbon_config::FromTarget for DsClient {
