@@ -13,6 +13,10 @@ use crate::{DsClient, DsError, Project, WorkflowDefinition, WorkflowSpec, fixtur
 /// 3.2 and after fail a definition without it with a bare code 10001 ("request parameter {0}
 /// is not valid": a `NullPointerException` on `getIsCache()` in the server log, seen on a
 /// 3.3-dev build); 3.1 ignores fields it does not know. A value the definition sets is kept.
+/// The server's code for a workflow that still has instances running ("delete process
+/// definition by code fail, for there are 1 process instances in executing using it").
+const INSTANCES_EXECUTING: i64 = 10163;
+
 pub(crate) fn with_server_defaults(task_definitions: &Value) -> Value {
     const DEFAULTS: [(&str, &str); 1] = [("isCache", "NO")];
     let mut out = task_definitions.clone();
@@ -195,6 +199,46 @@ impl DsClient {
         stop_timeout: std::time::Duration,
     ) -> Result<(), DsError> {
         self.release(project, workflow, false).await?;
+        // A start the server accepted just before (a trial stopped right after it) creates its
+        // instance asynchronously: one listing may miss it, and the delete then answers
+        // `INSTANCES_EXECUTING`. Until `stop_timeout`, the instances are listed, stopped and
+        // deleted again before the next try.
+        wait_until(
+            format!("workflow {workflow} to be deleted with its instances"),
+            stop_timeout,
+            || async move {
+                self.remove_instances(project, workflow, stop_timeout)
+                    .await?;
+                match self.delete_workflow(project, workflow).await {
+                    Ok(()) => Ok(Check::Ready(())),
+                    Err(e) if e.code() == Some(INSTANCES_EXECUTING) => {
+                        Ok(Check::Pending(e.to_string()))
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            WaitError::Probe { source, .. } => source,
+            timed_out => DsError::Unexpected {
+                request: RequestLine {
+                    method: Method::DELETE,
+                    url: format!("{}projects/{project}", self.base),
+                },
+                message: timed_out.to_string(),
+                body: String::new(),
+            },
+        })
+    }
+
+    /// Stops (waiting up to `stop_timeout` each) and deletes every instance of `workflow`.
+    async fn remove_instances(
+        &self,
+        project: i64,
+        workflow: i64,
+        stop_timeout: std::time::Duration,
+    ) -> Result<(), DsError> {
         for instance in self.instances(project, workflow).await? {
             if !instance.is_finished() {
                 if let Err(e) = self.stop_instance(project, instance.id).await {
@@ -233,7 +277,7 @@ impl DsClient {
             }
             self.delete_instance(project, instance.id).await?;
         }
-        self.delete_workflow(project, workflow).await
+        Ok(())
     }
 }
 
