@@ -156,22 +156,13 @@ impl Waiver {
         glob(&self.trial, name)
     }
 
-    /// `expires` as (year, month, day), `None` when it is not a `YYYY-MM-DD` date.
-    pub fn expires_ymd(&self) -> Option<(i32, u8, u8)> {
-        let mut it = self.expires.trim().splitn(3, '-');
-        let (y, m, d) = (it.next()?, it.next()?, it.next()?);
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-            return None;
-        }
-        let (y, m, d) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-        let days = match m {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (1..=days).contains(&d).then_some((y, m, d))
+    /// `expires` as a date, `None` when it is not a `YYYY-MM-DD` date (one that exists).
+    pub fn expires_date(&self) -> Option<time::Date> {
+        time::Date::parse(
+            self.expires.trim(),
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .ok()
     }
 }
 
@@ -358,7 +349,7 @@ impl GateConfig {
             if w.owner.trim().is_empty() {
                 return Some((at("owner"), "must name who accepted the failure".into()));
             }
-            if w.expires_ymd().is_none() {
+            if w.expires_date().is_none() {
                 return Some((
                     at("expires"),
                     format!(

@@ -215,22 +215,53 @@ pub mod breaker {
     /// How long a cleanup's request may take when its service is recorded as unreachable.
     pub const CLEANUP_ATTEMPT: Duration = Duration::from_secs(2);
 
+    /// Endpoints this process (one trial) saw something of: a set kept for the process's life.
+    struct Seen(std::sync::Mutex<Vec<String>>);
+
+    impl Seen {
+        const fn new() -> Self {
+            Self(std::sync::Mutex::new(Vec::new()))
+        }
+
+        fn note(&self, key: &str) {
+            if let Ok(mut w) = self.0.lock()
+                && !w.iter().any(|k| k == key)
+            {
+                w.push(key.to_string());
+            }
+        }
+
+        fn holds(&self, key: &str) -> bool {
+            self.0.lock().is_ok_and(|w| w.iter().any(|k| k == key))
+        }
+    }
+
     /// The endpoints this process sent a write to (or tried to: a write that timed out may
     /// have landed). A trial is one process, so this is what the trial may have created.
-    static WROTE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    static WROTE: Seen = Seen::new();
+
+    /// The endpoints a request of this process (one trial) got no response from in time: its
+    /// cleanup then waits briefly there, not a second full timeout.
+    static TIMED_OUT: Seen = Seen::new();
 
     /// Notes that this process is sending a write to `key`.
     pub(super) fn note_write(key: &str) {
-        if let Ok(mut w) = WROTE.lock()
-            && !w.iter().any(|k| k == key)
-        {
-            w.push(key.to_string());
-        }
+        WROTE.note(key);
     }
 
     /// Whether this process sent (or tried to send) a write to `key`.
     pub(super) fn wrote(key: &str) -> bool {
-        WROTE.lock().is_ok_and(|w| w.iter().any(|k| k == key))
+        WROTE.holds(key)
+    }
+
+    /// Notes that a request of this process to `key` got no response in time.
+    pub(super) fn note_timeout(key: &str) {
+        TIMED_OUT.note(key);
+    }
+
+    /// Whether a request of this process to `key` got no response in time.
+    pub(super) fn timed_out_here(key: &str) -> bool {
+        TIMED_OUT.holds(key)
     }
 
     tokio::task_local! {
@@ -280,24 +311,6 @@ pub mod breaker {
         std::fs::read_to_string(DIR.get()?.join(key))
             .ok()
             .filter(|s| !s.is_empty())
-    }
-
-    /// The endpoints a request of this process (one trial) got no response from in time.
-    static TIMED_OUT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-    /// Notes that a request of this process to `key` got no response in time.
-    pub(super) fn note_timeout(key: &str) {
-        if let Ok(mut w) = TIMED_OUT.lock()
-            && !w.iter().any(|k| k == key)
-        {
-            w.push(key.to_string());
-        }
-    }
-
-    /// Whether a request of this process (this trial) to `key` got no response in time: its
-    /// cleanup then waits briefly, not a second full timeout.
-    pub(super) fn timed_out_here(key: &str) -> bool {
-        TIMED_OUT.lock().is_ok_and(|w| w.iter().any(|k| k == key))
     }
 
     /// Records `failure` under `key`, unless a failure is recorded already (the first stays).

@@ -219,17 +219,23 @@ impl DsClient {
             },
         )
         .await
-        .map_err(|e| match e {
+        .map_err(|e| self.wait_error(e, Method::DELETE, format!("projects/{project}")))
+    }
+
+    /// A wait's failure as the client's error: the probe's own error, or the timeout against
+    /// the request it waited for.
+    fn wait_error(&self, e: WaitError<DsError>, method: Method, path: String) -> DsError {
+        match e {
             WaitError::Probe { source, .. } => source,
             timed_out => DsError::Unexpected {
                 request: RequestLine {
-                    method: Method::DELETE,
-                    url: format!("{}projects/{project}", self.base),
+                    method,
+                    url: format!("{}{path}", self.base),
                 },
                 message: timed_out.to_string(),
                 body: String::new(),
             },
-        })
+        }
     }
 
     /// Stops (waiting up to `stop_timeout` each) and deletes every instance of `workflow`.
@@ -263,16 +269,12 @@ impl DsClient {
                     },
                 )
                 .await
-                .map_err(|e| match e {
-                    WaitError::Probe { source, .. } => source,
-                    timed_out => DsError::Unexpected {
-                        request: RequestLine {
-                            method: Method::POST,
-                            url: format!("{}projects/{project}/executors/execute", self.base),
-                        },
-                        message: timed_out.to_string(),
-                        body: String::new(),
-                    },
+                .map_err(|e| {
+                    self.wait_error(
+                        e,
+                        Method::POST,
+                        format!("projects/{project}/executors/execute"),
+                    )
                 })?;
             }
             self.delete_instance(project, instance.id).await?;

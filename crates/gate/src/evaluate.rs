@@ -53,8 +53,9 @@ pub struct Settings {
     pub block_on_drift: bool,
     /// Accepted failures.
     pub waivers: Vec<Waiver>,
-    /// The day (UTC) the waivers are judged on, `(year, month, day)`.
-    pub today: (i32, u8, u8),
+    /// The day (UTC) the waivers are judged on.
+    #[serde(skip)]
+    pub today: time::Date,
 }
 
 impl Settings {
@@ -95,7 +96,7 @@ impl Settings {
             flaky: gate.flaky.unwrap_or(FlakyPolicy::Warn),
             block_on_drift: gate.block_on_drift,
             waivers: gate.waiver.clone(),
-            today: today_utc(),
+            today: time::OffsetDateTime::now_utc().date(),
         }
     }
 
@@ -112,34 +113,10 @@ impl Settings {
 
     /// Judged on another day (tests, and re-gating an old run as of its day).
     #[must_use]
-    pub fn on(mut self, today: (i32, u8, u8)) -> Self {
+    pub fn on(mut self, today: time::Date) -> Self {
         self.today = today;
         self
     }
-}
-
-/// Today's date in UTC, from the system clock.
-fn today_utc() -> (i32, u8, u8) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    #[allow(clippy::cast_possible_wrap)]
-    civil_from_days((secs / 86_400) as i64)
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = (yoe + era * 400 + i64::from(m <= 2)) as i32;
-    (y, m, d)
 }
 
 impl Default for Settings {
@@ -553,7 +530,7 @@ fn target_text(goal: Goal) -> String {
 /// category is conclusive; NO-GO (exit 4) when readiness is below `min_readiness`; else GO
 /// (exit 0).
 pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
-    let expired = |w: &Waiver| w.expires_ymd().is_none_or(|e| e < settings.today);
+    let expired = |w: &Waiver| w.expires_date().is_none_or(|e| e < settings.today);
     let mut waived = Vec::new();
     let mut matched = vec![(0usize, 0usize); settings.waivers.len()];
     for t in &run.trials {

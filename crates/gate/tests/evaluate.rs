@@ -368,7 +368,7 @@ fn waiver(trial: &str, expires: &str) -> carbon_config::Waiver {
 fn gated(trials: Vec<Trial>, gate: GateConfig) -> carbon_gate::Evaluation {
     evaluate(
         &run(trials),
-        &Settings::new(&gate, &PlatformConfig::default()).on((2026, 12, 6)),
+        &Settings::new(&gate, &PlatformConfig::default()).on(time::macros::date!(2026 - 12 - 06)),
     )
 }
 
