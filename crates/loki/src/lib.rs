@@ -635,8 +635,10 @@ impl carbon_config::FromTarget for LokiClient {
 
 #[cfg(test)]
 mod tests {
-    //! Parsing only, on responses recorded from the local Loki 1.6.1 (`tests/data/`); the
-    //! client itself is verified against that real Loki by the `loki` suite.
+    //! Parsing only, on responses recorded from a real Loki: 1.6.1 (`tests/data/`, the local
+    //! stack's server until 2026-12) and 2.2.1 (`tests/data/2.2.1/`, the stack's server now).
+    //! The client itself is verified against the stack's real Loki by the `loki` suite; these
+    //! keep a 1.x server's answers (no LogQL v2, no build-info endpoint) handled.
     use super::*;
 
     fn line() -> RequestLine {
@@ -667,6 +669,19 @@ mod tests {
         let (ts, text) = s.entries()[0];
         assert!(ts > 1_000_000_000_000_000_000, "{ts}");
         assert!(text.contains("recorded line"), "{text}");
+    }
+
+    /// Loki 2.2.1 with a LogQL v2 pipeline: the parser's extracted labels come back in each
+    /// stream's labels, one stream per distinct label set.
+    #[test]
+    fn logfmt_pipeline_streams_carry_extracted_labels() {
+        let r = query("2.2.1/query_range_streams_logfmt.json");
+        assert!(!r.streams().is_empty());
+        for s in r.streams() {
+            assert_eq!(s.stream["level"], "info", "{:?}", s.stream);
+            assert_eq!(s.stream["app"], "loki");
+            assert!(!s.entries().is_empty());
+        }
     }
 
     #[test]
@@ -735,10 +750,11 @@ mod tests {
         assert_eq!(LokiVersion::parse("v3.1.0").major_minor, Some((3, 1)));
     }
 
-    /// `/metrics` as Loki 1.6.1 (recorded from the stack) and 3.x write it, and one without
+    /// `/metrics` as Loki 1.6.1 and 2.2.1 (recorded from the stack) and 3.x write it, and one without
     /// the build metric.
     #[rstest::rstest]
     #[case::recorded_1_6_1(recorded("metrics_build_info.txt"), Ok(Some("1.6.1")))]
+    #[case::recorded_2_2_1(recorded("2.2.1/metrics_build_info.txt"), Ok(Some("2.2.1")))]
     #[case::loki_3(
         "loki_build_info{branch=\"release-3.1.x\",goversion=\"go1.22.5\",revision=\"935aee77ed\",tags=\"netgo\",version=\"3.1.0\"} 1\n".to_string(),
         Ok(Some("3.1.0"))
@@ -786,13 +802,16 @@ mod tests {
             status: StatusCode::BAD_REQUEST,
             message: message.to_string(),
         };
-        // What Loki 1.6.1 answered the suite's malformed query (recorded).
-        assert!(is_parse_rejection(&query(&error_message(&recorded(
-            "error_parse.txt"
-        )))));
-        assert!(!is_parse_rejection(&query(&error_message(&recorded(
-            "error_limit.txt"
-        )))));
+        // What Loki 1.6.1 and 2.2.1 answered the suite's malformed query and a query over the
+        // entries limit (recorded).
+        for dir in ["", "2.2.1/"] {
+            assert!(is_parse_rejection(&query(&error_message(&recorded(
+                &format!("{dir}error_parse.txt")
+            )))));
+            assert!(!is_parse_rejection(&query(&error_message(&recorded(
+                &format!("{dir}error_limit.txt")
+            )))));
+        }
         assert!(!is_parse_rejection(&LokiError::Unexpected {
             request: line(),
             message: "status error".into(),

@@ -1,4 +1,5 @@
-//! S3 client for the platform's object store: MinIO on the platform, versitygw in the local stack.
+//! S3 client for the platform's object store: MinIO on the platform and in the local stack
+//! (RELEASE.2021-04-22), any path-style S3 store (the `s3_compat` self test uses versitygw).
 //!
 //! Requests are signed with `rusty-s3` (SigV4, no I/O of its own) and sent with the shared
 //! [`HttpClient`], so every failure names method, URL (signature removed), status and body.

@@ -196,6 +196,71 @@ pub(crate) fn apt(
     }
 }
 
+/// A server built from its Go module through a small wrapper module of ours (`go.mod`, `go.sum`,
+/// `tools.go` under `assets/<dir>/`): `go install module@version` refuses a module with replace
+/// directives (Loki's) and cannot force a dependency (both need reflect2 1.0.2 on modern Go).
+pub(crate) struct GoWrapper {
+    /// The cache directory's stem: `<cache>/<dir>-build-<version>/`.
+    pub dir: &'static str,
+    pub version: &'static str,
+    /// `go.mod`, `go.sum` and `tools.go`, as embedded in the binary.
+    pub files: [(&'static str, &'static str); 3],
+    /// Build tags, `-tags` (empty for none).
+    pub tags: &'static str,
+    /// A cold build's deadline.
+    pub timeout: Duration,
+}
+
+impl GoWrapper {
+    /// Builds `package` as `<cache>/bin/<binary>-<version>` once, statically (`CGO_ENABLED=0`)
+    /// with `ldflags` (version stamps); returns the binary.
+    pub(crate) fn build(
+        &self,
+        stack: &Stack,
+        binary: &str,
+        package: &str,
+        ldflags: &str,
+    ) -> Result<PathBuf, StackError> {
+        let version = self.version;
+        let bin_dir = stack.cache.join("bin");
+        let installed = bin_dir.join(format!("{binary}-{version}"));
+        if installed.exists() {
+            return Ok(installed);
+        }
+        let module_dir = stack.cache.join(format!("{}-build-{version}", self.dir));
+        std::fs::create_dir_all(&module_dir).map_err(io_err("create", &module_dir))?;
+        for (name, text) in self.files {
+            let path = module_dir.join(name);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+                std::fs::write(&path, text).map_err(io_err("write", &path))?;
+            }
+        }
+        std::fs::create_dir_all(&bin_dir).map_err(io_err("create", &bin_dir))?;
+        println!(
+            "stack: building {binary} {version} from the Go module proxy (once, up to {} min cold; cached in {})",
+            self.timeout.as_secs() / 60,
+            bin_dir.display()
+        );
+        let partial = bin_dir.join(format!(".{binary}-{version}.partial"));
+        let mut cmd = Command::new("go");
+        cmd.current_dir(&module_dir)
+            .env("CGO_ENABLED", "0")
+            .args(["build", "-ldflags", ldflags]);
+        if !self.tags.is_empty() {
+            cmd.args(["-tags", self.tags]);
+        }
+        cmd.arg("-o").arg(&partial).arg(package);
+        run_logged(
+            stack,
+            &format!("build {binary} {version}"),
+            self.timeout,
+            &mut cmd,
+        )?;
+        std::fs::rename(&partial, &installed).map_err(io_err("move", &partial))?;
+        Ok(installed)
+    }
+}
+
 /// Builds `module@version` with `go install` into the cache, once per version; returns the binary.
 pub(crate) fn go(
     stack: &Stack,

@@ -40,6 +40,7 @@ pub use services::dolphinscheduler::{
 pub use services::kube::{
     audit_log as kube_audit_log, readonly_kubeconfig, readwrite_kubeconfig, unbound_kubeconfig,
 };
+pub use services::objectstore::VERSITYGW_PORT;
 pub use services::tls_front::{PORT as TLS_FRONT_PORT, ca_file as tls_ca_file};
 pub use status::{ServiceStatus, status};
 pub use up::{Started, up};

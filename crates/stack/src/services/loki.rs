@@ -1,12 +1,13 @@
-//! Loki v1.6.1 (Apache-2.0; later Loki releases are AGPL) and promtail, its log shipper,
-//! built from the Go module proxy.
+//! Loki v2.2.1 (the last Apache-2.0 release; later Loki releases are AGPL) and promtail, its log
+//! shipper, built from the Go module proxy.
 //!
-//! `go install github.com/grafana/loki/cmd/loki@v1.6.1` refuses a module with replace
-//! directives, so a small wrapper module (`assets/loki/`: `go.mod`, `go.sum`, `tools.go`)
-//! requires Loki, repeats its replaces and forces `github.com/modern-go/reflect2` v1.0.2 (with
-//! Loki's 1.0.1, stream queries and `/series` answer HTTP 500 on modern Go). promtail is built
-//! with `CGO_ENABLED=0` (no systemd journal headers needed). Both binaries are cached under the
-//! stack's cache dir; Go's own build and module caches are kept, so a rebuild is a link.
+//! The v2.2.1 tag is not a Go module version (Loki's tags lack the `/v2` module path), so the
+//! wrapper module (`assets/loki/`: `go.mod`, `go.sum`, `tools.go`) requires Loki at the tag's
+//! commit as the pseudo-version `v1.6.2-0.20210406003638-babea82ef558`, repeats Loki's replace
+//! directives (which `go install` refuses) and forces `github.com/modern-go/reflect2` v1.0.2
+//! (with Loki's 1.0.1, stream queries and `/series` answer HTTP 500 on modern Go). Both binaries
+//! are static (`CGO_ENABLED=0`, `netgo`; promtail then has no systemd journal reader) and cached
+//! under the stack's cache dir; Go's own build and module caches are kept.
 //!
 //! Loki runs as one process: boltdb index and filesystem chunks under `data/loki/`, auth off,
 //! in-memory ring, 127.0.0.1 only. The ingester's join wait and minimum ready duration are set
@@ -23,11 +24,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::install::run_logged;
+use crate::install::GoWrapper;
 use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
-/// The Loki release: the last line of Apache-2.0 Loki is 2.2; 1.6.1 is what builds here.
-pub(crate) const VERSION: &str = "v1.6.1";
+/// The Loki release (its tag; the module version is the tag commit's pseudo-version).
+pub(crate) const VERSION: &str = "v2.2.1";
 pub(crate) const HTTP_PORT: u16 = 13100;
 const GRPC_PORT: u16 = 19095;
 pub(crate) const PROMTAIL_PORT: u16 = 19080;
@@ -36,12 +37,19 @@ const PROMTAIL_GRPC_PORT: u16 = 19081;
 pub(crate) const NAMESPACE: &str = "carbon-e2e";
 /// The `app` label of files trials write into the shipper's directory.
 pub(crate) const TRIAL_APP: &str = "e2e-trial";
-/// A cold build of both binaries takes about 7 minutes on two busy cores.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-const GO_MOD: &str = include_str!("../../assets/loki/go.mod");
-const GO_SUM: &str = include_str!("../../assets/loki/go.sum");
-const TOOLS_GO: &str = include_str!("../../assets/loki/tools.go");
+const WRAPPER: GoWrapper = GoWrapper {
+    dir: "loki",
+    version: VERSION,
+    files: [
+        ("go.mod", include_str!("../../assets/loki/go.mod")),
+        ("go.sum", include_str!("../../assets/loki/go.sum")),
+        ("tools.go", include_str!("../../assets/loki/tools.go")),
+    ],
+    tags: "netgo",
+    // A cold build of both binaries takes about 4 minutes on two busy cores.
+    timeout: Duration::from_secs(30 * 60),
+};
 
 pub(crate) struct Loki;
 pub(crate) struct Promtail;
@@ -53,51 +61,17 @@ pub(crate) fn shipper_dir(stack_dir: &Path) -> PathBuf {
 
 /// Builds `cmd/<binary>` of Loki into the cache once; returns the binary.
 fn build(stack: &Stack, binary: &str) -> Result<PathBuf, StackError> {
-    let bin_dir = stack.cache.join("bin");
-    let installed = bin_dir.join(format!("{binary}-{VERSION}"));
-    if installed.exists() {
-        return Ok(installed);
-    }
-    let module_dir = stack.cache.join(format!("loki-build-{VERSION}"));
-    std::fs::create_dir_all(&module_dir).map_err(io_err("create", &module_dir))?;
-    for (name, text) in [
-        ("go.mod", GO_MOD),
-        ("go.sum", GO_SUM),
-        ("tools.go", TOOLS_GO),
-    ] {
-        let path = module_dir.join(name);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-            std::fs::write(&path, text).map_err(io_err("write", &path))?;
-        }
-    }
-    std::fs::create_dir_all(&bin_dir).map_err(io_err("create", &bin_dir))?;
-    println!(
-        "stack: building {binary} {VERSION} from the Go module proxy (once, up to {} min cold; cached in {})",
-        BUILD_TIMEOUT.as_secs() / 60,
-        bin_dir.display()
-    );
     let version = VERSION.trim_start_matches('v');
     // Loki reports its version through `loki_build_info` (and `-version`) only when linked in.
     let ldflags = format!(
-        "-s -w -X github.com/grafana/loki/pkg/build.Version={version} -X github.com/grafana/loki/pkg/build.Branch=HEAD -X github.com/grafana/loki/pkg/build.Revision={VERSION}"
+        "-s -w -X github.com/grafana/loki/pkg/build.Version={version} -X github.com/grafana/loki/pkg/build.Branch=HEAD -X github.com/grafana/loki/pkg/build.Revision=babea82ef558"
     );
-    let partial = bin_dir.join(format!(".{binary}-{VERSION}.partial"));
-    let mut cmd = std::process::Command::new("go");
-    cmd.current_dir(&module_dir)
-        .args(["build", "-ldflags", &ldflags, "-o"])
-        .arg(&partial)
-        .arg(format!("github.com/grafana/loki/cmd/{binary}"));
-    if binary == "promtail" {
-        cmd.env("CGO_ENABLED", "0");
-    }
-    run_logged(
+    WRAPPER.build(
         stack,
-        &format!("build {binary} {VERSION}"),
-        BUILD_TIMEOUT,
-        &mut cmd,
-    )?;
-    std::fs::rename(&partial, &installed).map_err(io_err("move", &partial))?;
-    Ok(installed)
+        binary,
+        &format!("github.com/grafana/loki/cmd/{binary}"),
+        &ldflags,
+    )
 }
 
 /// The schema's `from` date: chosen on first start, then kept.
@@ -125,7 +99,7 @@ impl LocalServer for Loki {
     }
 
     fn role(&self) -> &'static str {
-        "Loki 1.6.1 (single binary, boltdb + filesystem)"
+        "Loki 2.2.1 (single binary, boltdb + filesystem)"
     }
 
     fn endpoint(&self) -> String {
@@ -219,7 +193,7 @@ impl LocalServer for Promtail {
     }
 
     fn role(&self) -> &'static str {
-        "promtail 1.6.1 (ships the stack's logs to Loki, as Fluent Bit does)"
+        "promtail 2.2.1 (ships the stack's logs to Loki, as Fluent Bit does)"
     }
 
     fn endpoint(&self) -> String {

@@ -3,7 +3,7 @@
 pub(crate) mod dolphinscheduler;
 pub(crate) mod kube;
 mod loki;
-mod objectstore;
+pub(crate) mod objectstore;
 mod postgres;
 pub(crate) mod tls_front;
 mod trino;
@@ -17,6 +17,7 @@ use crate::LocalServer;
 pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
     vec![
         Box::new(postgres::Postgres),
+        Box::new(objectstore::Minio),
         Box::new(objectstore::VersityGw),
         Box::new(tls_front::TlsFront),
         Box::new(victoriametrics::VictoriaMetrics),
