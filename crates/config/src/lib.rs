@@ -19,6 +19,7 @@ mod gate;
 mod load;
 mod paths;
 mod secret;
+mod section;
 mod target;
 
 pub use env::Env;

@@ -183,22 +183,6 @@ impl DsClient {
         Ok(())
     }
 
-    /// Ends the session, if there is one. The server hands a user the same session for every
-    /// login from one address, so this logs out every client of that user there too.
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub async fn sign_out(&self) -> Result<(), DsError> {
-        if self.current_session().is_none() {
-            return Ok(());
-        }
-        let url = self.join("signOut")?;
-        let r = self.authed(Method::POST, url).await?;
-        self.envelope(r).await?;
-        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        Ok(())
-    }
-
     fn current_session(&self) -> Option<Secret> {
         self.session
             .lock()

@@ -5,8 +5,10 @@
 //! ```no_run
 //! use carbon_harness::{Ctx, Service, Suite};
 //!
+//! use carbon_victoriametrics::VmClient;
+//!
 //! async fn health(ctx: Ctx) -> anyhow::Result<()> {
-//!     ctx.victoriametrics()?.health().await?;
+//!     ctx.client::<VmClient>()?.health().await?;
 //!     Ok(())
 //! }
 //!

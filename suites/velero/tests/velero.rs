@@ -14,14 +14,14 @@
 //! v1.18.3 with the AWS plugin on the stack's control plane, storing into the stack's S3 store.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Ctx, Service, Suite};
 use carbon_kube::k8s_openapi::api::apps::v1::Deployment;
-use carbon_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service as KService};
-use carbon_kube::kube::api::{Api, DeleteParams, PostParams};
+use carbon_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use carbon_kube::kube::api::Api;
 use carbon_s3::S3Client;
 use carbon_velero::tarball::Tarball;
 use carbon_velero::{
@@ -137,208 +137,9 @@ fn measured(
     Ok(())
 }
 
-/// How long a run's backups are kept: Velero's own garbage collection removes one whose
-/// cleanup never ran.
-const BACKUP_TTL: &str = "2h0m0s";
+mod fixture;
 
-/// What a trial's namespace holds, to compare against a backup or a restore.
-struct Fixture {
-    namespace: String,
-    config: BTreeMap<String, String>,
-    labels: BTreeMap<String, String>,
-}
-
-const CONFIG_MAP: &str = "e2e-settings";
-const SECRET: &str = "e2e-credentials";
-const APP: &str = "e2e-probe";
-
-/// Whether the fixture's Deployment runs a pod: only a trial that waits for one asks for it,
-/// so the others pull no image and start nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pods {
-    None,
-    One,
-}
-
-/// Creates the trial's namespace `e2e-<run>-<what>` with a ConfigMap, a Secret, a Deployment
-/// (of `pods`) and a Service; registers its deletion. `what` keeps names under Kubernetes' 63
-/// characters.
-async fn fixture(ctx: &Ctx, v: &VeleroClient, what: &str, pods: Pods) -> Result<Fixture> {
-    let client = v.kube().client();
-    let namespace = ctx.unique(what);
-    let labels = naming::kube_labels(ctx.run_id());
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(namespace.clone());
-    ns.metadata.labels = Some(labels.clone());
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let (cleanup_api, name) = (namespaces.clone(), namespace.clone());
-    ctx.defer(format!("delete namespace {namespace}"), async move {
-        delete_namespace(&cleanup_api, &name).await
-    });
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .with_context(|| format!("create namespace {namespace}"))?;
-    let config = BTreeMap::from([
-        ("run".to_string(), ctx.run_id().to_string()),
-        ("trial".to_string(), ctx.trial().to_string()),
-    ]);
-    let mut labelled = labels.clone();
-    labelled.insert("app".into(), APP.into());
-    let mut cm = ConfigMap::default();
-    cm.metadata.name = Some(CONFIG_MAP.into());
-    cm.metadata.labels = Some(labelled.clone());
-    cm.data = Some(config.clone());
-    Api::<ConfigMap>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &cm)
-        .await
-        .context("create the ConfigMap")?;
-    let mut secret = Secret::default();
-    secret.metadata.name = Some(SECRET.into());
-    secret.metadata.labels = Some(labelled.clone());
-    // Not a credential: a value the backup must carry and the restore bring back.
-    secret.string_data = Some(BTreeMap::from([(
-        "token".to_string(),
-        format!("not-a-secret-{}", ctx.run_id()),
-    )]));
-    Api::<Secret>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &secret)
-        .await
-        .context("create the Secret")?;
-    // The image must exist for the cluster (`velero.probe_image`, a pause image by default);
-    // it runs as the restricted Pod Security profile asks, so admission policies let it in.
-    let deployment: Deployment = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": APP, "labels": labelled},
-        "spec": {
-            "replicas": i32::from(pods == Pods::One),
-            "selector": {"matchLabels": {"app": APP}},
-            "template": {
-                "metadata": {"labels": {"app": APP}},
-                "spec": {
-                    "automountServiceAccountToken": false,
-                    "securityContext": {"runAsNonRoot": true, "runAsUser": 65535,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": APP,
-                        "image": v.config().probe_image,
-                        "ports": [{"name": "http", "containerPort": 8080}],
-                        "resources": {"requests": {"cpu": "5m", "memory": "8Mi"},
-                                      "limits": {"cpu": "50m", "memory": "32Mi"}},
-                        "securityContext": {"allowPrivilegeEscalation": false,
-                                            "readOnlyRootFilesystem": true,
-                                            "capabilities": {"drop": ["ALL"]}}
-                    }]
-                }
-            }
-        }
-    }))?;
-    Api::<Deployment>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &deployment)
-        .await
-        .context("create the Deployment")?;
-    let service: KService = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": APP, "labels": labelled},
-        "spec": {"selector": {"app": APP}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}
-    }))?;
-    Api::<KService>::namespaced(client, &namespace)
-        .create(&PostParams::default(), &service)
-        .await
-        .context("create the Service")?;
-    ctx.step(format!(
-        "namespace {namespace}: ConfigMap {CONFIG_MAP}, Secret {SECRET}, Deployment {APP} ({} replica(s) of {}) and Service {APP}",
-        i32::from(pods == Pods::One),
-        v.config().probe_image
-    ));
-    Ok(Fixture {
-        namespace,
-        config,
-        labels: labelled,
-    })
-}
-
-async fn delete_namespace(api: &Api<Namespace>, name: &str) -> Result<()> {
-    match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(carbon_kube::kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("delete namespace {name}")),
-    }
-}
-
-/// Creates a Backup of `namespaces` (ttl 2h, no snapshots), registers its deletion through a
-/// DeleteBackupRequest, and waits until it ends; returns it and the time the client saw it end.
-async fn backup(
-    ctx: &Ctx,
-    v: &VeleroClient,
-    name: &str,
-    namespaces: &[&str],
-    location: Option<&str>,
-) -> Result<(Backup, Duration)> {
-    let spec = BackupSpec::of_namespaces(
-        namespaces,
-        location.unwrap_or(&v.config().storage_location),
-        BACKUP_TTL,
-    );
-    let obj: Backup = new_object(Kind::Backup, v.namespace(), name, ctx.run_id(), spec);
-    let (cleanup, backup_name) = (v.clone(), name.to_string());
-    let run = ctx.run_id().to_string();
-    // Velero removes the files before the object, and first lets a running backup end.
-    ctx.defer_within(
-        format!("delete Backup {name} and its files (DeleteBackupRequest)"),
-        DELETE_TIMEOUT + Duration::from_secs(5),
-        async move {
-            Ok(cleanup
-                .delete_backup(&backup_name, &run, DELETE_TIMEOUT)
-                .await?)
-        },
-    );
-    let started = Instant::now();
-    v.create(Kind::Backup, &obj).await?;
-    ctx.step(format!(
-        "created Backup {name} of {} to location {}",
-        namespaces.join(","),
-        location.unwrap_or(&v.config().storage_location)
-    ));
-    let done: Backup = v
-        .wait_ended(Kind::Backup, name, v.config().backup_timeout())
-        .await?;
-    let seen = started.elapsed();
-    let status = done.status.clone().unwrap_or_default();
-    ctx.step(format!(
-        "Backup {name} ended after {seen:.2?} (client), {} s on Velero's clock: {}",
-        status
-            .server_duration_secs()
-            .map_or("?".into(), |s| s.to_string()),
-        status.describe()
-    ));
-    Ok((done, seen))
-}
-
-/// A Completed backup with no errors (warnings are reported, not failed).
-fn ensure_completed(b: &Backup) -> Result<()> {
-    let status = b.status.clone().unwrap_or_default();
-    ensure!(
-        status.phase.as_deref() == Some("Completed") && status.errors.unwrap_or(0) == 0,
-        "Backup {} did not complete cleanly: {} (Velero's log: `velero backup logs {}`)",
-        b.metadata.name.as_deref().unwrap_or_default(),
-        status.describe(),
-        b.metadata.name.as_deref().unwrap_or_default()
-    );
-    Ok(())
-}
-
-/// How long deleting a backup may take: Velero first lets a running backup end, then removes
-/// its files, then the object. The cleanup gets this (plus 5 s) as its own deadline, beyond the
-/// default step, within the trial's cleanup budget.
-const DELETE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The location's bucket and prefix, read from the cluster.
-async fn bucket_of(v: &VeleroClient, location: &str) -> Result<(String, Option<String>)> {
-    let bsl: StorageLocation = v.storage_location(location).await?;
-    Ok((
-        bsl.spec.object_storage.bucket.clone(),
-        bsl.spec.object_storage.prefix.clone(),
-    ))
-}
+use fixture::*;
 
 async fn backup_files(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
