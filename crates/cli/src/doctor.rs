@@ -296,6 +296,7 @@ fn display_name(service: Service) -> &'static str {
     match service {
         Service::DolphinSchedulerDatabase => "dolphinscheduler db",
         Service::IcebergWarehouse => "iceberg warehouse",
+        Service::IcebergRestCatalog => "iceberg rest catalog",
         Service::LokiShipper => "loki shipper",
         Service::VmAlertProbe => "vmalert probe",
         other => other.section(),
@@ -392,6 +393,17 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
             Ok(format!(
                 "bucket {bucket} readable with the [minio] credentials (prefix `{}`)",
                 t.warehouse_prefix
+            ))
+        }
+        Service::IcebergRestCatalog => {
+            let rest = carbon_trino::RestCatalogClient::from_target(target)?;
+            let (settings, server) = rest.config().await?;
+            let namespaces = rest.namespaces(&settings).await?;
+            Ok(format!(
+                "{} answers /v1/config (server {}), {} namespace(s)",
+                rest.base(),
+                server.as_deref().unwrap_or("not named"),
+                namespaces.len()
             ))
         }
         Service::Loki => {

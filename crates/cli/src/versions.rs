@@ -187,6 +187,23 @@ async fn versions(target: &Target, secrets: &[Secret], timeout: Duration) -> Vec
             Err(e) => not_built(probe, secrets, &e),
         })
     };
+    let iceberg_rest = async {
+        target.trino.as_ref()?.rest_catalog_url.as_ref()?;
+        let probe = Probe {
+            component: "iceberg-rest",
+            source: "GET /v1/config Server header (the REST protocol has no version endpoint)"
+                .into(),
+            none: "the catalog's answer names no server",
+        };
+        Some(match carbon_trino::RestCatalogClient::from_target(target) {
+            Ok(c) => {
+                probe
+                    .run(secrets, timeout, async { c.config().await.map(|(_, s)| s) })
+                    .await
+            }
+            Err(e) => not_built(probe, secrets, &e),
+        })
+    };
     let dolphinscheduler = async {
         target.dolphinscheduler.as_ref()?;
         let probe = Probe {
@@ -255,13 +272,14 @@ async fn versions(target: &Target, secrets: &[Secret], timeout: Duration) -> Vec
         victoriametrics,
         vmalert,
         trino,
+        iceberg_rest,
         dolphinscheduler,
         loki,
         grafana,
         velero
     );
     [
-        all.0, all.1, all.2, all.3, all.4, all.5, all.6, all.7, all.8,
+        all.0, all.1, all.2, all.3, all.4, all.5, all.6, all.7, all.8, all.9,
     ]
     .into_iter()
     .flatten()

@@ -11,6 +11,8 @@
 //!   server does not enforce, a shipper selector nothing ships to;
 //! - alerts: a required rule that does not exist and one that fails at every evaluation
 //!   (group `carbon-e2e-broken` of the stack's vmalert);
+//! - trino: the REST catalog check with Trino's `memory` catalog as the Iceberg catalog (schema
+//!   `default` is no namespace of the REST catalog);
 //! - platform: the API version check against an API server that is down, the permissions
 //!   check as `carbon-e2e-unbound` (a user of the stack's CA bound to nothing), the Velero
 //!   line on the broken Velero namespace (its pod, workload and object checks are shown
@@ -96,6 +98,12 @@ fn run_failing(label: &str, env: &[(&str, &str)], cases: &[Case]) -> usize {
 }
 
 const SETTINGS: &[Case] = &[
+    // Trino's `memory` catalog in place of its Iceberg catalog: its schema `default` is no
+    // namespace of the REST catalog (a Trino whose Iceberg is not on this REST catalog).
+    Case {
+        trial: "trino::smoke::iceberg_rest_catalog_serves_every_schema_trino_shows",
+        needles: &["does not list: default", "http://127.0.0.1:18181/"],
+    },
     Case {
         trial: "velero::smoke::storage_location_is_available_and_recently_validated",
         needles: &["BackupStorageLocation default is (never validated)"],
@@ -153,6 +161,10 @@ const SETTINGS: &[Case] = &[
 ];
 
 const DOWN: &[Case] = &[
+    Case {
+        trial: "trino::smoke::iceberg_rest_catalog_serves_every_schema_trino_shows",
+        needles: &["http://127.0.0.1:9/v1/config", "cannot connect"],
+    },
     Case {
         trial: "loki::smoke::ready_endpoint_answers_ready",
         needles: &["http://127.0.0.1:9/", "cannot connect"],
@@ -235,6 +247,7 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
                 "{namespace=\"carbon-e2e\", app=\"e2e-nowhere\"}",
             ),
             ("E2E_LOKI_SHIP_LATENCY_SECS", "5"),
+            ("E2E_TRINO_ICEBERG_CATALOG", "memory"),
             (
                 "E2E_VMALERT_REQUIRED_RULES",
                 "[\"ServiceDown\", \"CarbonE2eBrokenRule\", \"CarbonE2eNoSuchRule\"]",
@@ -246,6 +259,7 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
         "down",
         &[
             ("E2E_LOKI_URL", "http://127.0.0.1:9"),
+            ("E2E_TRINO_REST_CATALOG_URL", "http://127.0.0.1:9"),
             ("E2E_VMALERT_URL", "http://127.0.0.1:9"),
         ],
         DOWN,

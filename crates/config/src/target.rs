@@ -195,6 +195,8 @@ pub enum Service {
     DolphinSchedulerDatabase,
     /// `[trino]` with `warehouse_bucket` set (and `[minio]`): the Iceberg warehouse's files.
     IcebergWarehouse,
+    /// `[trino]` with `rest_catalog_url` set: the Iceberg REST catalog Trino's Iceberg uses.
+    IcebergRestCatalog,
     /// `[loki]`.
     Loki,
     /// `[loki]` with `shipper_dir` set: a directory the log shipper watches on this machine.
@@ -213,11 +215,12 @@ pub enum Service {
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 13] = [
+    pub const ALL: [Service; 14] = [
         Service::Minio,
         Service::VictoriaMetrics,
         Service::Trino,
         Service::IcebergWarehouse,
+        Service::IcebergRestCatalog,
         Service::DolphinScheduler,
         Service::DolphinSchedulerDatabase,
         Service::Loki,
@@ -234,7 +237,7 @@ impl Service {
         match self {
             Service::Minio => "minio",
             Service::VictoriaMetrics => "victoriametrics",
-            Service::Trino | Service::IcebergWarehouse => "trino",
+            Service::Trino | Service::IcebergWarehouse | Service::IcebergRestCatalog => "trino",
             Service::DolphinScheduler | Service::DolphinSchedulerDatabase => "dolphinscheduler",
             Service::Loki | Service::LokiShipper => "loki",
             Service::VmAlert | Service::VmAlertProbe => "vmalert",
@@ -373,6 +376,19 @@ impl Target {
                     ));
                 }
                 self.service_configured(Service::Minio)?;
+                true
+            }
+            Service::IcebergRestCatalog => {
+                let Some(t) = &self.trino else {
+                    return self.service_configured(Service::Trino);
+                };
+                if t.rest_catalog_url.is_none() {
+                    return Err(format!(
+                        "no Iceberg REST catalog named for target `{}`: set trino.rest_catalog_url in {} to the REST catalog Trino's Iceberg catalog uses",
+                        self.name,
+                        self.source.display()
+                    ));
+                }
                 true
             }
             Service::Kubernetes => self.kubernetes.is_some(),
@@ -538,6 +554,11 @@ impl Target {
         }
         if let Some(t) = &self.trino {
             vars.extend(t.password_env.as_deref().map(|p| ("trino.password_env", p)));
+            vars.extend(
+                t.rest_catalog_token_env
+                    .as_deref()
+                    .map(|p| ("trino.rest_catalog_token_env", p)),
+            );
         }
         if let Some(d) = &self.dolphinscheduler {
             vars.push(("dolphinscheduler.password_env", d.password_env.as_str()));
@@ -589,6 +610,11 @@ impl Target {
         }
         if let Some(t) = &self.trino {
             urls.push(("trino.url", &t.url));
+            urls.extend(
+                t.rest_catalog_url
+                    .iter()
+                    .map(|u| ("trino.rest_catalog_url", u)),
+            );
         }
         if let Some(d) = &self.dolphinscheduler {
             urls.push(("dolphinscheduler.url", &d.url));
@@ -623,6 +649,11 @@ impl Target {
         }
         if let Some(t) = &mut self.trino {
             urls.push(("trino.url", &mut t.url));
+            urls.extend(
+                t.rest_catalog_url
+                    .iter_mut()
+                    .map(|u| ("trino.rest_catalog_url", u)),
+            );
         }
         if let Some(d) = &mut self.dolphinscheduler {
             urls.push(("dolphinscheduler.url", &mut d.url));

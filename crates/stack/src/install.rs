@@ -106,6 +106,18 @@ pub fn run_with_deadline(
     })
 }
 
+/// Whether `program arg` runs and succeeds within [`PROBE_TIMEOUT`] (e.g. `mvn -v`): the
+/// presence check before installing a package.
+pub(crate) fn runs(program: &str, arg: &str) -> bool {
+    let mut cmd = Command::new(program);
+    cmd.arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    run_with_deadline(&mut cmd, PROBE_TIMEOUT, None)
+        .is_ok_and(|f| f.failure(PROBE_TIMEOUT).is_none())
+}
+
 /// Runs `cmd` under the deadline `limit`, its output appended to `<stack>/logs/install.log`.
 pub(crate) fn run_logged(
     stack: &Stack,

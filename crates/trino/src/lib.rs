@@ -19,6 +19,7 @@ mod client;
 mod error;
 mod protocol;
 mod query;
+mod rest_catalog;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ pub use protocol::{
     QuerySummary, QuerySummaryStats, ServerInfo, Stats,
 };
 pub use query::Query;
+pub use rest_catalog::{CatalogConfig, RestCatalogClient};
 
 /// The client capabilities every request announces.
 pub const CLIENT_CAPABILITIES: &str = "PARAMETRIC_DATETIME";

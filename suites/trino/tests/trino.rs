@@ -11,12 +11,15 @@ use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Check, Ctx, Service, Suite};
 use carbon_s3::S3Client;
-use carbon_trino::{QueryOutput, TrinoClient, TrinoError};
+use carbon_trino::{QueryOutput, RestCatalogClient, TrinoClient, TrinoError};
 use serde::Deserialize;
 use serde_json::Value;
 
 const TRINO: &[Service] = &[Service::Trino];
 const TRINO_WAREHOUSE: &[Service] = &[Service::Trino, Service::IcebergWarehouse];
+const TRINO_REST: &[Service] = &[Service::Trino, Service::IcebergRestCatalog];
+/// Schemas Trino's Iceberg connector shows that are not the catalog's namespaces.
+const TRINO_OWN_SCHEMAS: [&str; 2] = ["information_schema", "system"];
 
 /// A query that runs far longer than any trial: a cross join of generated tpch tables.
 const LONG_QUERY: &str = "SELECT count(*) FROM tpch.sf1.lineitem CROSS JOIN tpch.sf1.orders";
@@ -27,6 +30,11 @@ fn main() -> std::process::ExitCode {
         .smoke("select_1_returns_1", TRINO, select_one)
         .smoke("tpch_tiny_nation_has_25_rows", TRINO, nation_count)
         .smoke("every_required_catalog_exists", TRINO, required_catalogs)
+        .smoke(
+            "iceberg_rest_catalog_serves_every_schema_trino_shows",
+            TRINO_REST,
+            rest_catalog,
+        )
         .full(
             "iceberg_table_round_trips_every_type_through_the_object_store",
             TRINO_WAREHOUSE,
@@ -154,6 +162,76 @@ async fn required_catalogs(ctx: Ctx) -> Result<()> {
         trino.url(),
         missing.join(", "),
         present.join(", ")
+    );
+    Ok(())
+}
+
+/// The Iceberg REST catalog answers the protocol and is the one Trino's Iceberg catalog uses:
+/// every schema `SHOW SCHEMAS FROM <iceberg_catalog>` lists is a namespace of the REST catalog.
+/// Schemas a run creates and drops while this runs (`e2e_<run>_...`) are left out of the
+/// comparison; an empty catalog is nothing to compare and fails.
+async fn rest_catalog(ctx: Ctx) -> Result<()> {
+    let rest = ctx.client::<RestCatalogClient>()?;
+    let (settings, server) = rest.config().await?;
+    ctx.step(format_args!(
+        "GET {}v1/config: prefix {:?}, {} default(s), {} override(s), server {}",
+        rest.base(),
+        settings.prefix().unwrap_or(""),
+        settings.defaults.len(),
+        settings.overrides.len(),
+        server.as_deref().unwrap_or("not named")
+    ));
+    let namespaces = rest.namespaces(&settings).await?;
+    ctx.step(format_args!(
+        "{} namespace(s): {}",
+        namespaces.len(),
+        namespaces.join(", ")
+    ));
+    ensure!(
+        !namespaces.is_empty(),
+        "the REST catalog at {} lists no namespace: nothing Trino could be reading from it",
+        rest.base()
+    );
+    let catalog = config(&ctx)?.iceberg_catalog.clone();
+    let out = trino(&ctx)?
+        .execute(&format!("SHOW SCHEMAS FROM {catalog}"))
+        .await?;
+    let schemas: Vec<String> = out
+        .rows
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string))
+        .filter(|s| {
+            !TRINO_OWN_SCHEMAS.contains(&s.as_str())
+                && carbon_core::naming::parse_identifier(s).is_none()
+        })
+        .collect();
+    ctx.step(format_args!(
+        "SHOW SCHEMAS FROM {catalog}: {}",
+        schemas.join(", ")
+    ));
+    ensure!(
+        !schemas.is_empty(),
+        "Trino's {catalog} catalog shows no schema besides its own ({}) and runs': nothing to compare",
+        TRINO_OWN_SCHEMAS.join(", ")
+    );
+    let missing: Vec<&String> = schemas
+        .iter()
+        .filter(|s| !namespaces.iter().any(|n| n == *s))
+        .collect();
+    ctx.measure(
+        "trino.rest_catalog_schemas",
+        (schemas.len() - missing.len()) as f64,
+        Some(schemas.len() as f64),
+    );
+    ensure!(
+        missing.is_empty(),
+        "Trino's {catalog} catalog shows schema(s) the REST catalog at {} does not list: {} — Trino is not using this catalog (trino.rest_catalog_url, trino.iceberg_catalog)",
+        rest.base(),
+        missing
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }

@@ -39,6 +39,20 @@ pub struct TrinoConfig {
     /// How long one query may take from submission to its last page. Default 120 s.
     #[serde(default = "default_query_timeout")]
     pub query_timeout_secs: u64,
+    /// The Iceberg REST catalog the Iceberg catalog of Trino uses (its base URL, without
+    /// `/v1`), e.g. `http://iceberg-rest.data-platform:8181` or a `k8s://` reference. When set,
+    /// the suite checks the catalog answers the REST protocol and serves every schema Trino's
+    /// Iceberg catalog shows. Absent: those trials are skipped, saying this key is unset.
+    #[serde(default)]
+    pub rest_catalog_url: Option<Url>,
+    /// Environment variable holding a bearer token for the REST catalog (OAuth2 token or
+    /// static key). Absent: requests carry no credentials.
+    #[serde(default)]
+    pub rest_catalog_token_env: Option<String>,
+    /// The warehouse the REST catalog's `/v1/config` is asked for (`?warehouse=`), for catalogs
+    /// that serve several (Polaris, Lakekeeper). Absent: none is named.
+    #[serde(default)]
+    pub rest_catalog_warehouse: Option<String>,
     /// How long a cancelled query may still show as running on the server. Default 10 s.
     #[serde(default = "default_cancel_timeout")]
     pub cancel_timeout_secs: u64,

@@ -1,6 +1,7 @@
 //! One declaration per service of the local stack.
 
 pub(crate) mod dolphinscheduler;
+pub(crate) mod iceberg_rest;
 pub(crate) mod kube;
 mod loki;
 pub(crate) mod objectstore;
@@ -22,6 +23,7 @@ pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
         Box::new(tls_front::TlsFront),
         Box::new(victoriametrics::VictoriaMetrics),
         Box::new(victoriametrics::VmAgent),
+        Box::new(iceberg_rest::IcebergRest),
         Box::new(trino::Trino),
         Box::new(dolphinscheduler::NetnsForward),
         Box::new(dolphinscheduler::DolphinScheduler),

@@ -60,7 +60,9 @@ pub(crate) const HEALTH: &str = "/minio/health/live";
 
 /// Buckets the stack creates: the suites' scratch bucket, the one the platform's Velero uses,
 /// and the Iceberg warehouse.
-pub(crate) const BUCKETS: &[&str] = &["carbon-e2e", "velero-backups", "iceberg"];
+pub(crate) const BUCKETS: &[&str] = &["carbon-e2e", "velero-backups", WAREHOUSE_BUCKET];
+/// The Iceberg warehouse's bucket.
+pub(crate) const WAREHOUSE_BUCKET: &str = "iceberg";
 
 pub(crate) struct Minio;
 pub(crate) struct VersityGw;

@@ -1,6 +1,6 @@
 //! Trino 476 from Maven Central on Temurin 25: one coordinator that also schedules work, port
-//! 18080, heap at most 2 GB, catalogs `tpch`, `memory` and `iceberg`. Iceberg keeps its catalog
-//! in the stack's PostgreSQL (JDBC catalog, database `iceberg_catalog`) and its warehouse in the
+//! 18080, heap at most 2 GB, catalogs `tpch`, `memory` and `iceberg`. Iceberg's catalog is the
+//! stack's Iceberg REST catalog (`iceberg_rest.rs`), as on the platform; the warehouse is the
 //! object store's `iceberg` bucket (Trino's native S3 file system, path-style).
 //!
 //! Only `trino-server-core` and the three plugins the catalogs need are downloaded (with
@@ -17,11 +17,9 @@ use carbon_core::wait::{Check, wait_until};
 use carbon_trino::{TrinoClient, TrinoOptions};
 use futures::future::BoxFuture;
 
-use super::{objectstore, postgres};
-use crate::install::{
-    LOCAL_STEP_TIMEOUT, MVN_TIMEOUT, PROBE_TIMEOUT, apt, run_logged, run_with_deadline, sha256_of,
-};
-use crate::secrets::{PG_PASSWORD, PG_USER, S3_ACCESS_KEY, S3_SECRET_KEY};
+use super::{iceberg_rest, objectstore};
+use crate::install::{LOCAL_STEP_TIMEOUT, MVN_TIMEOUT, apt, run_logged, runs, sha256_of};
+use crate::secrets::{S3_ACCESS_KEY, S3_SECRET_KEY};
 use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 18080;
@@ -30,16 +28,11 @@ const VERSION: &str = "476";
 pub(crate) const JAVA_HOME: &str = "/usr/lib/jvm/temurin-25-jdk-amd64";
 const MAIN_CLASS: &str = "io.trino.server.TrinoServer";
 const MAVEN_COPY: &str = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy";
-/// The PostgreSQL database of the Iceberg JDBC catalog.
-const CATALOG_DB: &str = "iceberg_catalog";
-/// The catalog name Iceberg records in its JDBC tables.
-const JDBC_CATALOG_NAME: &str = "carbon_e2e";
-/// The bucket of the warehouse (the object store creates it).
-const WAREHOUSE_BUCKET: &str = "iceberg";
-const CATALOG_DDL: &str = include_str!("trino/iceberg_jdbc_catalog.sql");
 /// The probe query that proves the coordinator schedules work (after `starting:false` the
 /// first queries fail with NO_NODES_AVAILABLE for a few seconds).
 const PROBE_SQL: &str = "SELECT count(*) FROM tpch.tiny.nation";
+/// The stack's own Iceberg schema (not a run's: the reaper never touches it).
+const STACK_SCHEMA: &str = "lakehouse";
 
 /// An artifact of Maven Central and its pinned SHA-256.
 struct Artifact {
@@ -100,7 +93,7 @@ const JVM_OPTIONS: &[&str] = &[
 
 pub(crate) struct Trino;
 
-fn java() -> Result<PathBuf, StackError> {
+pub(crate) fn java() -> Result<PathBuf, StackError> {
     let java = Path::new(JAVA_HOME).join("bin/java");
     if java.exists() {
         Ok(java)
@@ -170,7 +163,7 @@ impl LocalServer for Trino {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &["postgres", "objectstore"]
+        &["objectstore", "iceberg-rest"]
     }
 
     fn install(&self, stack: &Stack) -> Result<(), StackError> {
@@ -180,15 +173,6 @@ impl LocalServer for Trino {
             return Ok(());
         }
         // Maven fetches from Central with strict checksums; unzip unpacks the plugins.
-        let runs = |program: &str, arg: &str| {
-            let mut cmd = Command::new(program);
-            cmd.arg(arg)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            run_with_deadline(&mut cmd, PROBE_TIMEOUT, None)
-                .is_ok_and(|f| f.failure(PROBE_TIMEOUT).is_none())
-        };
         apt(
             stack,
             || runs("mvn", "-v") && runs("unzip", "-v"),
@@ -237,8 +221,6 @@ impl LocalServer for Trino {
     }
 
     fn prepare(&self, stack: &Stack) -> Result<(), StackError> {
-        postgres::ensure_database(stack, CATALOG_DB)?;
-        postgres::psql(stack, CATALOG_DB, CATALOG_DDL)?;
         let data = stack.data_dir("trino");
         let etc = etc(stack);
         let catalogs = etc.join("catalog");
@@ -277,20 +259,15 @@ impl LocalServer for Trino {
                 catalogs.join("iceberg.properties"),
                 format!(
                     "connector.name=iceberg\n\
-                     iceberg.catalog.type=jdbc\n\
-                     iceberg.jdbc-catalog.driver-class=org.postgresql.Driver\n\
-                     iceberg.jdbc-catalog.connection-url=jdbc:postgresql://127.0.0.1:{pg}/{CATALOG_DB}\n\
-                     iceberg.jdbc-catalog.connection-user=${{ENV:{PG_USER}}}\n\
-                     iceberg.jdbc-catalog.connection-password=${{ENV:{PG_PASSWORD}}}\n\
-                     iceberg.jdbc-catalog.catalog-name={JDBC_CATALOG_NAME}\n\
-                     iceberg.jdbc-catalog.default-warehouse-dir=s3://{WAREHOUSE_BUCKET}/\n\
+                     iceberg.catalog.type=rest\n\
+                     iceberg.rest-catalog.uri=http://127.0.0.1:{rest}\n\
                      fs.native-s3.enabled=true\n\
                      s3.endpoint=http://127.0.0.1:{s3}\n\
                      s3.region=us-east-1\n\
                      s3.path-style-access=true\n\
                      s3.aws-access-key=${{ENV:{S3_ACCESS_KEY}}}\n\
                      s3.aws-secret-key=${{ENV:{S3_SECRET_KEY}}}\n",
-                    pg = postgres::PORT,
+                    rest = iceberg_rest::PORT,
                     s3 = objectstore::PORT,
                 ),
             ),
@@ -330,8 +307,6 @@ impl LocalServer for Trino {
             .arg(format!("-Dnode.data-dir={}", data.display()))
             .arg(MAIN_CLASS)
             // The catalog file refers to these as ${ENV:...}: secrets stay out of argv and files.
-            .env(PG_USER, stack.var(PG_USER))
-            .env(PG_PASSWORD, stack.var(PG_PASSWORD))
             .env(S3_ACCESS_KEY, stack.var(S3_ACCESS_KEY))
             .env(S3_SECRET_KEY, stack.var(S3_SECRET_KEY))
             .env("JAVA_HOME", JAVA_HOME)
@@ -383,7 +358,16 @@ impl LocalServer for Trino {
                 },
             )
             .await
-            .map_err(|e| StackError::Other(e.to_string()))
+            .map_err(|e| StackError::Other(e.to_string()))?;
+            // The warehouse holds one schema of its own, as a platform's does: what the trino
+            // suite compares between Trino and the REST catalog.
+            client
+                .execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS iceberg.{STACK_SCHEMA}"
+                ))
+                .await
+                .map_err(|e| StackError::Other(format!("creating iceberg.{STACK_SCHEMA}: {e}")))?;
+            Ok(())
         })
     }
 }

@@ -76,6 +76,12 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     w("data-platform", "minio", Some((9000, 17070)), "objectstore"),
     w(
         "data-platform",
+        "iceberg-rest",
+        Some((8181, 18181)),
+        "iceberg-rest",
+    ),
+    w(
+        "data-platform",
         "postgresql",
         Some((5432, 15432)),
         "postgres",
