@@ -395,6 +395,18 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
                 t.warehouse_prefix
             ))
         }
+        Service::Superset => {
+            let s = carbon_superset::SupersetClient::from_target(target)?;
+            s.health().await?;
+            s.login().await?;
+            let version = s.server_version().await?;
+            Ok(format!(
+                "Superset {} at {}, user {} logged in",
+                version.as_deref().unwrap_or("(version not reported)"),
+                s.base(),
+                target.superset.as_ref().map_or("", |c| c.user.as_str())
+            ))
+        }
         Service::IcebergRestCatalog => {
             let rest = carbon_trino::RestCatalogClient::from_target(target)?;
             let (settings, server) = rest.config().await?;

@@ -204,6 +204,18 @@ async fn versions(target: &Target, secrets: &[Secret], timeout: Duration) -> Vec
             Err(e) => not_built(probe, secrets, &e),
         })
     };
+    let superset = async {
+        target.superset.as_ref()?;
+        let probe = Probe {
+            component: "superset",
+            source: "GET /version version_string".into(),
+            none: EMPTY,
+        };
+        Some(match carbon_superset::SupersetClient::from_target(target) {
+            Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
+            Err(e) => not_built(probe, secrets, &e),
+        })
+    };
     let dolphinscheduler = async {
         target.dolphinscheduler.as_ref()?;
         let probe = Probe {
@@ -273,13 +285,14 @@ async fn versions(target: &Target, secrets: &[Secret], timeout: Duration) -> Vec
         vmalert,
         trino,
         iceberg_rest,
+        superset,
         dolphinscheduler,
         loki,
         grafana,
         velero
     );
     [
-        all.0, all.1, all.2, all.3, all.4, all.5, all.6, all.7, all.8, all.9,
+        all.0, all.1, all.2, all.3, all.4, all.5, all.6, all.7, all.8, all.9, all.10,
     ]
     .into_iter()
     .flatten()

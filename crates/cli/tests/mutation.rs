@@ -11,6 +11,8 @@
 //!   server does not enforce, a shipper selector nothing ships to;
 //! - alerts: a required rule that does not exist and one that fails at every evaluation
 //!   (group `carbon-e2e-broken` of the stack's vmalert);
+//! - superset: the dashboards check with the stack's dashboard "carbon-e2e-broken" added
+//!   (its chart names a column the table lacks);
 //! - trino: the REST catalog check with Trino's `memory` catalog as the Iceberg catalog (schema
 //!   `default` is no namespace of the REST catalog);
 //! - platform: the API version check against an API server that is down, the permissions
@@ -98,6 +100,14 @@ fn run_failing(label: &str, env: &[(&str, &str)], cases: &[Case]) -> usize {
 }
 
 const SETTINGS: &[Case] = &[
+    // The stack's dashboard "carbon-e2e-broken": its chart names a column the table lacks.
+    Case {
+        trial: "superset::smoke::every_configured_dashboard_exists_and_every_chart_returns_rows",
+        needles: &[
+            "`carbon-e2e-broken` / `Nations by a column that does not exist`",
+            "1 of 2 dashboard(s) with data",
+        ],
+    },
     // Trino's `memory` catalog in place of its Iceberg catalog: its schema `default` is no
     // namespace of the REST catalog (a Trino whose Iceberg is not on this REST catalog).
     Case {
@@ -161,6 +171,10 @@ const SETTINGS: &[Case] = &[
 ];
 
 const DOWN: &[Case] = &[
+    Case {
+        trial: "superset::smoke::health_answers_ok_and_reports_the_version",
+        needles: &["http://127.0.0.1:9/health", "cannot connect"],
+    },
     Case {
         trial: "trino::smoke::iceberg_rest_catalog_serves_every_schema_trino_shows",
         needles: &["http://127.0.0.1:9/v1/config", "cannot connect"],
@@ -249,6 +263,10 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
             ("E2E_LOKI_SHIP_LATENCY_SECS", "5"),
             ("E2E_TRINO_ICEBERG_CATALOG", "memory"),
             (
+                "E2E_SUPERSET_DASHBOARDS",
+                "[\"Data Platform\", \"carbon-e2e-broken\"]",
+            ),
+            (
                 "E2E_VMALERT_REQUIRED_RULES",
                 "[\"ServiceDown\", \"CarbonE2eBrokenRule\", \"CarbonE2eNoSuchRule\"]",
             ),
@@ -260,6 +278,7 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
         &[
             ("E2E_LOKI_URL", "http://127.0.0.1:9"),
             ("E2E_TRINO_REST_CATALOG_URL", "http://127.0.0.1:9"),
+            ("E2E_SUPERSET_URL", "http://127.0.0.1:9"),
             ("E2E_VMALERT_URL", "http://127.0.0.1:9"),
         ],
         DOWN,

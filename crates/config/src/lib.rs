@@ -32,9 +32,9 @@ pub use paths::{Paths, workspace_root};
 pub use secret::{Secret, scrub};
 pub use target::{
     ArgoCounts, CriticalWorkload, DolphinSchedulerConfig, DsApi, GrafanaConfig, KubernetesConfig,
-    LokiConfig, MinioConfig, Mode, OPT_INS, PlatformConfig, Service, Settings, Target, TargetKind,
-    TrinoConfig, VeleroConfig, VictoriaMetricsConfig, VmAlertConfig, is_service_ref,
-    is_variable_name, k8s_secret_ref_error, k8s_service_ref_error,
+    LokiConfig, MinioConfig, Mode, OPT_INS, PlatformConfig, Service, Settings, SupersetConfig,
+    Target, TargetKind, TrinoConfig, VeleroConfig, VictoriaMetricsConfig, VmAlertConfig,
+    is_service_ref, is_variable_name, k8s_secret_ref_error, k8s_service_ref_error,
 };
 
 /// A service client built from its section of a target. Each client crate implements it once;

@@ -14,6 +14,7 @@ pub use crate::section::kubernetes::KubernetesConfig;
 pub use crate::section::loki::LokiConfig;
 pub use crate::section::minio::MinioConfig;
 pub use crate::section::platform::{ArgoCounts, CriticalWorkload, PlatformConfig};
+pub use crate::section::superset::SupersetConfig;
 pub use crate::section::trino::TrinoConfig;
 pub use crate::section::velero::VeleroConfig;
 pub use crate::section::victoriametrics::VictoriaMetricsConfig;
@@ -207,6 +208,8 @@ pub enum Service {
     VmAlertProbe,
     /// `[grafana]`.
     Grafana,
+    /// `[superset]`.
+    Superset,
     /// `[kubernetes]`.
     Kubernetes,
     /// `[velero]` and `[kubernetes]`: Velero's resources in the cluster.
@@ -215,7 +218,7 @@ pub enum Service {
 
 impl Service {
     /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 14] = [
+    pub const ALL: [Service; 15] = [
         Service::Minio,
         Service::VictoriaMetrics,
         Service::Trino,
@@ -228,6 +231,7 @@ impl Service {
         Service::VmAlert,
         Service::VmAlertProbe,
         Service::Grafana,
+        Service::Superset,
         Service::Kubernetes,
         Service::Velero,
     ];
@@ -242,6 +246,7 @@ impl Service {
             Service::Loki | Service::LokiShipper => "loki",
             Service::VmAlert | Service::VmAlertProbe => "vmalert",
             Service::Grafana => "grafana",
+            Service::Superset => "superset",
             Service::Kubernetes => "kubernetes",
             Service::Velero => "velero",
         }
@@ -249,7 +254,7 @@ impl Service {
 }
 
 /// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 13] = [
+pub(crate) const SECTIONS: [&str; 14] = [
     "target",
     "minio",
     "victoriametrics",
@@ -258,6 +263,7 @@ pub(crate) const SECTIONS: [&str; 13] = [
     "loki",
     "vmalert",
     "grafana",
+    "superset",
     "kubernetes",
     "platform",
     "velero",
@@ -283,6 +289,8 @@ pub(crate) struct TargetFile {
     pub vmalert: Option<VmAlertConfig>,
     #[serde(default)]
     pub grafana: Option<GrafanaConfig>,
+    #[serde(default)]
+    pub superset: Option<SupersetConfig>,
     pub kubernetes: Option<KubernetesConfig>,
     #[serde(default)]
     pub platform: Option<PlatformConfig>,
@@ -317,6 +325,8 @@ pub struct Target {
     pub vmalert: Option<VmAlertConfig>,
     /// `[grafana]`, when the target has a Grafana to validate (live platforms).
     pub grafana: Option<GrafanaConfig>,
+    /// `[superset]`, when the target has a Superset to validate.
+    pub superset: Option<SupersetConfig>,
     /// `[kubernetes]`, when the target has a cluster to reach.
     pub kubernetes: Option<KubernetesConfig>,
     /// `[platform]`: health thresholds (absent: the staging defaults).
@@ -347,6 +357,7 @@ impl Target {
             loki: file.loki,
             vmalert: file.vmalert,
             grafana: file.grafana,
+            superset: file.superset,
             kubernetes: file.kubernetes,
             platform: file.platform,
             velero: file.velero,
@@ -448,6 +459,7 @@ impl Target {
                 return self.service_configured(Service::VictoriaMetrics);
             }
             Service::Grafana => self.grafana.is_some(),
+            Service::Superset => self.superset.is_some(),
         };
         if present {
             Ok(())
@@ -595,6 +607,9 @@ impl Target {
                     .map(|p| ("grafana.password_env", p)),
             );
         }
+        if let Some(s) = &self.superset {
+            vars.push(("superset.password_env", s.password_env.as_str()));
+        }
         vars
     }
 
@@ -628,6 +643,9 @@ impl Target {
         }
         if let Some(g) = &self.grafana {
             urls.push(("grafana.url", &g.url));
+        }
+        if let Some(s) = &self.superset {
+            urls.push(("superset.url", &s.url));
         }
         urls
     }
@@ -667,6 +685,9 @@ impl Target {
         }
         if let Some(g) = &mut self.grafana {
             urls.push(("grafana.url", &mut g.url));
+        }
+        if let Some(s) = &mut self.superset {
+            urls.push(("superset.url", &mut s.url));
         }
         urls
     }

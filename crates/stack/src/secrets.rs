@@ -14,6 +14,10 @@ pub(crate) const S3_SECRET_KEY: &str = "CARBON_STACK_S3_SECRET_KEY";
 pub(crate) const PG_USER: &str = "CARBON_STACK_PG_USER";
 pub(crate) const PG_PASSWORD: &str = "CARBON_STACK_PG_PASSWORD";
 pub(crate) const DS_PASSWORD: &str = "CARBON_STACK_DS_PASSWORD";
+/// The password of Superset's `admin` user.
+pub(crate) const SUPERSET_PASSWORD: &str = "CARBON_STACK_SUPERSET_PASSWORD";
+/// Superset's `SECRET_KEY` (signs sessions, encrypts stored database passwords).
+pub(crate) const SUPERSET_SECRET_KEY: &str = "CARBON_STACK_SUPERSET_SECRET_KEY";
 /// A `postgres://` URL of DolphinScheduler's metadata database, for the suite's SQL trial.
 pub(crate) const DS_DATABASE_URL: &str = "CARBON_STACK_DS_DATABASE_URL";
 /// The directory the stack's log shipper (promtail) watches, as an override of the `local`
@@ -106,6 +110,8 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
         (PG_USER, "carbon".to_string()),
         (PG_PASSWORD, random_hex(16)?),
         (DS_PASSWORD, random_hex(12)?),
+        (SUPERSET_PASSWORD, random_hex(12)?),
+        (SUPERSET_SECRET_KEY, random_hex(32)?),
     ];
     // Derived from the values above, whichever of them already existed.
     let value = |key: &str, wanted: &[(&str, String)]| {

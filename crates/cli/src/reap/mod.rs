@@ -191,6 +191,11 @@ pub async fn reap(target: &Target, sel: &Selection) -> Outcome {
     {
         out.failed("trino", "listing queries", &e);
     }
+    if target.superset.is_some()
+        && let Err(e) = reap_superset(target, sel, &mut out).await
+    {
+        out.failed("superset", "listing", &e);
+    }
     if target.dolphinscheduler.is_some()
         && let Err(e) = reap_dolphinscheduler(target, sel, &mut out).await
     {

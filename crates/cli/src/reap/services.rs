@@ -338,6 +338,49 @@ pub(super) async fn drop_owned_schema(
 
 /// Projects `e2e-<run>-<what>` whose description is the run's marker (workflows first), and
 /// access tokens made by `naming::token`, aged on the server's clock.
+/// Superset saved queries labelled `e2e-<run>-...` whose description is the run's marker.
+pub(super) async fn reap_superset(
+    target: &Target,
+    sel: &Selection,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    let s = carbon_superset::SupersetClient::from_target(target)?;
+    let now = s.server_clock().await?;
+    for (id, label, description) in s.saved_queries("e2e-").await? {
+        let what = format!("saved query {id} {label}");
+        let Some(run) = naming::parse_resource(&label) else {
+            out.kept(
+                "superset",
+                &what,
+                "its label is not a run's (e2e-<run>-<what>)",
+            );
+            continue;
+        };
+        let Some(marker) = Marker::parse(&description).filter(|m| m.run == run) else {
+            out.kept(
+                "superset",
+                &what,
+                "its description is not a carbon-e2e ownership marker for its run",
+            );
+            continue;
+        };
+        if let Err(why) = sel.decide(run, Some(marker.created), now) {
+            if sel.run.is_none() {
+                out.kept("superset", &what, &why);
+            }
+            continue;
+        }
+        if !sel.dry_run
+            && let Err(e) = s.delete_saved_query(id).await
+        {
+            out.failed("superset", &what, &e.into());
+            continue;
+        }
+        out.removed(sel, "superset", what);
+    }
+    Ok(())
+}
+
 pub(super) async fn reap_dolphinscheduler(
     target: &Target,
     sel: &Selection,

@@ -271,6 +271,10 @@ pub(super) fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigErr
             "grafana.ca_file",
             target.grafana.as_ref().and_then(|s| s.ca_file.as_deref()),
         ),
+        (
+            "superset.ca_file",
+            target.superset.as_ref().and_then(|s| s.ca_file.as_deref()),
+        ),
     ];
     for (key, file) in ca_files {
         if let Some(file) = file

@@ -8,6 +8,7 @@ pub(crate) mod kubernetes;
 pub(crate) mod loki;
 pub(crate) mod minio;
 pub(crate) mod platform;
+pub(crate) mod superset;
 pub(crate) mod trino;
 pub(crate) mod velero;
 pub(crate) mod victoriametrics;

@@ -6,6 +6,7 @@ pub(crate) mod kube;
 mod loki;
 pub(crate) mod objectstore;
 mod postgres;
+mod superset;
 pub(crate) mod tls_front;
 mod trino;
 mod velero;
@@ -25,6 +26,7 @@ pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
         Box::new(victoriametrics::VmAgent),
         Box::new(iceberg_rest::IcebergRest),
         Box::new(trino::Trino),
+        Box::new(superset::Superset),
         Box::new(dolphinscheduler::NetnsForward),
         Box::new(dolphinscheduler::DolphinScheduler),
         Box::new(loki::Loki),

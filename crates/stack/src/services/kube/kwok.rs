@@ -74,6 +74,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
         "dolphinscheduler",
     ),
     w("data-platform", "minio", Some((9000, 17070)), "objectstore"),
+    w("data-platform", "superset", Some((8088, 18088)), "superset"),
     w(
         "data-platform",
         "iceberg-rest",
