@@ -610,11 +610,13 @@ impl carbon_config::FromTarget for GrafanaClient {
         if cfg.url.scheme() != "https" && !loopback {
             return Err(GrafanaError::InsecureCredentials(cfg.url.to_string()));
         }
+        // The section's own CA file, else `[target] ca_file`; relative to the target file.
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
         let http = HttpClient::new(
             "grafana",
             ClientOptions {
                 timeout: target.settings.request_timeout(),
-                ca_file: cfg.ca_file.as_deref(),
+                ca_file: ca_file.as_deref(),
             },
         )?;
         let mut base = cfg.url.clone();

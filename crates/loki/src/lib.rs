@@ -615,11 +615,13 @@ impl carbon_config::FromTarget for LokiClient {
             .as_deref()
             .map(|var| target.credential("loki", var))
             .transpose()?;
+        // The section's own CA file, else `[target] ca_file`; relative to the target file.
+        let ca_file = target.ca_file(cfg.ca_file.as_deref());
         let http = HttpClient::new(
             "loki",
             ClientOptions {
                 timeout: target.settings.request_timeout(),
-                ca_file: cfg.ca_file.as_deref(),
+                ca_file: ca_file.as_deref(),
             },
         )?;
         Ok(Self {

@@ -4,9 +4,11 @@
 //! saved query) exist for the local stack's setup and the suite's declared writes.
 //!
 //! Requests carry the bearer token of `POST /api/v1/security/login` (provider `db` or `ldap`),
-//! logged in once per client. Servers with CSRF protection on for the API also need
-//! `X-CSRFToken` and the session cookie: the client does not do that dance, and says so when a
-//! POST is refused with Superset's CSRF message.
+//! logged in once per client. Superset protects its API's writes (POST, PUT, DELETE) against
+//! CSRF by default (`WTF_CSRF_ENABLED`), bearer token or not: every such request also carries
+//! the token of `GET /api/v1/security/csrf_token/`, the session cookie that answer sets (the
+//! token is bound to it) and a `Referer` of the server's own origin. The local stack keeps
+//! Superset's default, so this path is the one CI runs.
 
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +64,8 @@ pub struct SupersetClient {
     password: Secret,
     provider: String,
     token: Arc<Mutex<Option<Secret>>>,
+    /// The CSRF token and the session cookie it is bound to.
+    csrf: Arc<Mutex<Option<(Secret, Secret)>>>,
 }
 
 /// A database connection (`GET /api/v1/database/`).
@@ -140,6 +144,7 @@ impl SupersetClient {
             password,
             provider: provider.to_string(),
             token: Arc::new(Mutex::new(None)),
+            csrf: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -270,6 +275,52 @@ impl SupersetClient {
             .bearer_auth(token.expose()))
     }
 
+    /// The CSRF token and its session cookie (fetched once per client).
+    async fn csrf(&self) -> Result<(Secret, Secret), SupersetError> {
+        if let Some(c) = self.csrf.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(c);
+        }
+        let request = self
+            .authed(Method::GET, "api/v1/security/csrf_token/")
+            .await?;
+        let (line, response) = self.http.send(request).await?;
+        let cookie = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|c| c.split(';').next())
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let text = self.http.body(&line, response).await?;
+        let v: Value = self.http.decode(&line, &text)?;
+        let Some(token) = v.get("result").and_then(Value::as_str) else {
+            return Err(SupersetError::Unexpected {
+                request: line,
+                message: "the CSRF token answer has no `result`".into(),
+            });
+        };
+        let pair = (Secret::new(token.to_string()), Secret::new(cookie));
+        *self.csrf.lock().unwrap_or_else(|p| p.into_inner()) = Some(pair.clone());
+        Ok(pair)
+    }
+
+    /// A write request: bearer token, CSRF token, its session cookie and a same-origin Referer.
+    async fn write(&self, method: Method, path: &str) -> Result<RequestBuilder, SupersetError> {
+        let (token, cookie) = self.csrf().await?;
+        let mut r = self
+            .authed(method, path)
+            .await?
+            .header("X-CSRFToken", token.expose())
+            .header(reqwest::header::REFERER, self.base.as_str());
+        if !cookie.expose().is_empty() {
+            r = r.header(reqwest::header::COOKIE, cookie.expose());
+        }
+        Ok(r)
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, SupersetError> {
         Ok(self
             .http
@@ -284,7 +335,7 @@ impl SupersetClient {
     ) -> Result<T, SupersetError> {
         Ok(self
             .http
-            .json(self.authed(Method::POST, path).await?.json(body))
+            .json(self.write(Method::POST, path).await?.json(body))
             .await?)
     }
 
@@ -568,7 +619,7 @@ impl SupersetClient {
     /// [`SupersetError::Http`] with Superset's reason.
     pub async fn delete_saved_query(&self, id: i64) -> Result<(), SupersetError> {
         let request = self
-            .authed(Method::DELETE, &format!("api/v1/saved_query/{id}"))
+            .write(Method::DELETE, &format!("api/v1/saved_query/{id}"))
             .await?;
         let (line, response) = self.http.send_any(request).await?;
         let status = response.status();

@@ -3,9 +3,9 @@
 //! (`assets/superset/requirements.txt`: every package pinned, installed with `--no-deps`), run
 //! by gunicorn (two workers, four threads each). Metadata in SQLite under `data/superset/`.
 //!
-//! The config (`superset_config.py`, written by `prepare`) turns off CSRF for the API (the
-//! suite and the stack use bearer tokens only), Talisman and rate-limit storage, keeps every
-//! cache in memory and polls Trino every 0.1 s (Superset's default second makes each SQL Lab
+//! The config (`superset_config.py`, written by `prepare`) keeps Superset's CSRF protection on
+//! (as on the platform: every write of the client carries the CSRF token), turns off Talisman
+//! and rate-limit storage, keeps every cache in memory and polls Trino every 0.1 s (Superset's default second makes each SQL Lab
 //! call cost at least one). The secret key and the admin password are generated into
 //! `stack.env` and reach Superset only through its environment.
 //!
@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use carbon_config::Secret;
 use carbon_core::http::ClientOptions;
+use carbon_core::wait::{Check, wait_until};
 use carbon_superset::SupersetClient;
 use futures::future::BoxFuture;
 
@@ -153,7 +154,6 @@ impl LocalServer for Superset {
 import os
 SECRET_KEY = os.environ[\"SUPERSET_SECRET_KEY\"]
 SQLALCHEMY_DATABASE_URI = \"sqlite:///{db}\"
-WTF_CSRF_ENABLED = False
 TALISMAN_ENABLED = False
 CACHE_CONFIG = {{\"CACHE_TYPE\": \"SimpleCache\"}}
 DATA_CACHE_CONFIG = {{\"CACHE_TYPE\": \"SimpleCache\"}}
@@ -230,6 +230,20 @@ DB_POLL_INTERVAL_SECONDS = {{\"trino\": 0.1}}
                 StackError::Other(format!("Superset: {what}: {e}"))
             };
             let s = client(stack)?;
+            // `/health` answers as soon as a worker is up; the login wants the app's security
+            // manager ready too. Ready means a login answers.
+            wait_until(
+                "Superset to accept the admin login",
+                Duration::from_secs(60),
+                || async {
+                    Ok::<_, std::convert::Infallible>(match s.login().await {
+                        Ok(_) => Check::Ready(()),
+                        Err(e) => Check::Pending(e.to_string()),
+                    })
+                },
+            )
+            .await
+            .map_err(|e| StackError::Other(e.to_string()))?;
             let dashboards = s
                 .dashboards()
                 .await
