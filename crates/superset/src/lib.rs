@@ -242,13 +242,7 @@ impl SupersetClient {
             });
         }
         if !status.is_success() {
-            return Err(HttpError::Status {
-                service: "superset",
-                request: line,
-                status,
-                body: carbon_core::http::excerpt(&text),
-            }
-            .into());
+            return Err(refused(line, status, &text));
         }
         let t: Token = self.http.decode(&line, &text)?;
         Ok(Secret::new(t.access_token))
@@ -573,13 +567,7 @@ impl SupersetClient {
         let status = response.status();
         let text = self.http.body(&line, response).await?;
         if !status.is_success() {
-            return Err(HttpError::Status {
-                service: "superset",
-                request: line,
-                status,
-                body: carbon_core::http::excerpt(&text),
-            }
-            .into());
+            return Err(refused(line, status, &text));
         }
         let v: Value = self.http.decode(&line, &text)?;
         let r = &v["result"];
@@ -627,14 +615,20 @@ impl SupersetClient {
             return Ok(());
         }
         let text = self.http.body(&line, response).await?;
-        Err(HttpError::Status {
-            service: "superset",
-            request: line,
-            status,
-            body: carbon_core::http::excerpt(&text),
-        }
-        .into())
+        Err(refused(line, status, &text))
     }
+}
+
+/// A status the caller did not accept, with a body excerpt (for the calls that read the
+/// status themselves: 401 at login, 404 of a saved query).
+fn refused(request: RequestLine, status: StatusCode, body: &str) -> SupersetError {
+    HttpError::Status {
+        service: "superset",
+        request,
+        status,
+        body: carbon_core::http::excerpt(body),
+    }
+    .into()
 }
 
 /// The rows of a chart data answer: every query result's `data`, together.
