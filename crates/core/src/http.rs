@@ -70,6 +70,17 @@ pub fn redact_url(url: &Url) -> String {
     url.to_string()
 }
 
+/// `url` as a base to join relative paths onto: its path ends with `/` (`http://h/superset` →
+/// `http://h/superset/`, so joining `api/v1/x` keeps `superset/`).
+pub fn base_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.path().ends_with('/') {
+        let path = format!("{}/", u.path());
+        u.set_path(&path);
+    }
+    u
+}
+
 /// The first [`BODY_EXCERPT_CHARS`] characters of a body, on one line.
 pub fn excerpt(body: &str) -> String {
     let flat: String = body
@@ -772,6 +783,23 @@ mod date_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_keeps_its_path_when_joined() {
+        for (given, want) in [
+            ("http://h:1", "http://h:1/"),
+            ("http://h/superset", "http://h/superset/"),
+            ("http://h/superset/", "http://h/superset/"),
+        ] {
+            let base = base_url(&Url::parse(given).unwrap());
+            assert_eq!(base.as_str(), want);
+            assert!(base.join("api/v1/x").unwrap().path().ends_with("/api/v1/x"));
+        }
+        let joined = base_url(&Url::parse("http://h/superset").unwrap())
+            .join("health")
+            .unwrap();
+        assert_eq!(joined.path(), "/superset/health");
+    }
 
     #[test]
     fn redaction_removes_signatures_and_passwords() {

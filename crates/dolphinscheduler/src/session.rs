@@ -60,11 +60,7 @@ impl DsClient {
         options: ClientOptions<'_>,
     ) -> Result<Self, DsError> {
         let http = HttpClient::new(SERVICE, options)?;
-        let mut base = url;
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
+        let base = carbon_core::http::base_url(&url);
         let generation = match api {
             DsApi::Auto => None,
             DsApi::UpTo3_2 => Some(ApiGeneration::UpTo3_2),

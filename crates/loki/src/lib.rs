@@ -234,14 +234,7 @@ pub struct LokiClient {
 /// Whether Loki has answered a request of this process (one trial): see `LokiClient::get`.
 static ANSWERED: AtomicBool = AtomicBool::new(false);
 
-fn base(url: &Url) -> Url {
-    let mut u = url.clone();
-    if !u.path().ends_with('/') {
-        let path = format!("{}/", u.path());
-        u.set_path(&path);
-    }
-    u
-}
+use carbon_core::http::base_url as base;
 
 impl LokiClient {
     /// Loki's base URL.

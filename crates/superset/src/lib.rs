@@ -133,10 +133,7 @@ impl SupersetClient {
         provider: &str,
         options: ClientOptions<'_>,
     ) -> Result<Self, HttpError> {
-        let mut base = base;
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let base = carbon_core::http::base_url(&base);
         Ok(Self {
             http: HttpClient::new("superset", options)?,
             base,

@@ -73,10 +73,7 @@ impl RestCatalogClient {
         warehouse: Option<String>,
         options: ClientOptions<'_>,
     ) -> Result<Self, HttpError> {
-        let mut base = base;
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let base = carbon_core::http::base_url(&base);
         Ok(Self {
             http: HttpClient::new("iceberg-rest", options)?,
             base,

@@ -93,14 +93,7 @@ pub struct VmClient {
     token: Option<Secret>,
 }
 
-fn base(url: &Url) -> Url {
-    let mut u = url.clone();
-    if !u.path().ends_with('/') {
-        let path = format!("{}/", u.path());
-        u.set_path(&path);
-    }
-    u
-}
+use carbon_core::http::base_url as base;
 
 impl VmClient {
     fn url(base: &Url, path: &str) -> Result<Url, VmError> {

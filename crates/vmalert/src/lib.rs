@@ -251,11 +251,7 @@ impl carbon_config::FromTarget for VmAlertClient {
                 ca_file: ca_file.as_deref(),
             },
         )?;
-        let mut base = cfg.url.clone();
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
+        let base = carbon_core::http::base_url(&cfg.url);
         Ok(Self { http, base, token })
     }
 }

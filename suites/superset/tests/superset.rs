@@ -203,6 +203,10 @@ async fn dashboards(ctx: Ctx) -> Result<()> {
 async fn sql_lab(ctx: Ctx) -> Result<()> {
     let s = ctx.client::<SupersetClient>()?;
     let cfg = config(&ctx)?.clone();
+    ensure!(
+        cfg.query_rows > 0,
+        "superset.query_rows is 0: a query expected to return nothing checks nothing"
+    );
     let db = database(&ctx, &s).await?;
     let rows = s.sqllab(db.id, &cfg.query).await?;
     ctx.step(format_args!(
