@@ -19,6 +19,7 @@ const SUITES: &[&str] = &[
     "suite-loki",
     "suite-alerts",
     "suite-velero",
+    "suite-superset",
 ];
 
 fn run(filter: &str, env: &[(&str, &str)]) -> (bool, String, Report) {

@@ -133,6 +133,11 @@ pub(crate) const SECRETS: &[StackSecret] = &[
     ),
     (
         "data-platform",
+        "superset",
+        &[("password", crate::secrets::SUPERSET_PASSWORD)],
+    ),
+    (
+        "data-platform",
         "postgresql",
         &[
             ("user", crate::secrets::PG_USER),
