@@ -230,6 +230,19 @@ fn never_runs_is_overdue() {
     });
 }
 
+const SUPERSET_ROWS: &[Case] = &[Case {
+    trial: "superset::full::sql_lab_query_through_trino_returns_the_expected_rows",
+    needles: &["returned 25 row(s)", "expected 24 (superset.query_rows)"],
+}];
+
+const SUPERSET_DATABASE: &[Case] = &[Case {
+    trial: "superset::smoke::trino_connection_passes_supersets_own_connection_test",
+    needles: &[
+        "has no database connection named `no-such-connection`",
+        "connection(s): trino",
+    ],
+}];
+
 const UNBOUND: &[Case] = &[Case {
     trial: "platform::smoke::identity_has_every_permission_the_suite_needs",
     needles: &[
@@ -272,6 +285,18 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
             ),
         ],
         SETTINGS,
+    );
+    // Superset's answers made wrong by the settings: a SQL Lab row count the query does not
+    // return, a database connection the server does not have.
+    shown += run_failing(
+        "superset rows",
+        &[("E2E_SUPERSET_QUERY_ROWS", "24")],
+        SUPERSET_ROWS,
+    );
+    shown += run_failing(
+        "superset database",
+        &[("E2E_SUPERSET_DATABASE", "no-such-connection")],
+        SUPERSET_DATABASE,
     );
     shown += run_failing(
         "down",
