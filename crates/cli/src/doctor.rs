@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use carbon_config::{Service, Target};
+use carbon_config::{Capability, Target};
 
 /// Arguments of `doctor`.
 #[derive(Debug, clap::Args)]
@@ -169,23 +169,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!();
     let mut healthy = reach_error.is_none();
-    for service in Service::ALL {
-        let name = display_name(service);
-        if let Err(reason) = target.service_configured(service) {
-            println!("{name:<16} SKIP  {reason}");
-            continue;
-        }
-        let t0 = Instant::now();
-        let verdict = probe(&target, service).await;
-        let ms = t0.elapsed().as_millis();
-        match verdict {
-            Ok(what) => println!("{name:<16} OK    {ms:>5} ms  {}", scrubbed(what)),
-            Err(e) => {
+    for probe in probes(&target).await {
+        let name = probe.name;
+        match probe.verdict {
+            Verdict::Skip(reason) => println!("{name:<20} SKIP  {reason}"),
+            Verdict::Ok(what, ms) => println!("{name:<20} OK    {ms:>5} ms  {}", scrubbed(what)),
+            Verdict::Fail(e, ms) => {
                 healthy = false;
-                println!(
-                    "{name:<16} FAIL  {ms:>5} ms  {}",
-                    scrubbed(format!("{e:#}"))
-                );
+                println!("{name:<20} FAIL  {ms:>5} ms  {}", scrubbed(e));
             }
         }
     }
@@ -244,24 +235,19 @@ async fn json(target: &Target, reach: &[(String, String)]) -> anyhow::Result<Exi
         .iter()
         .map(|(k, how)| serde_json::json!({"key": k, "reach": how}))
         .collect();
-    for service in Service::ALL {
-        let name = display_name(service);
-        let entry = match target.service_configured(service) {
-            Err(reason) => serde_json::json!({"service": name, "status": "skip", "detail": reason}),
-            Ok(()) => {
-                let t0 = Instant::now();
-                let verdict = probe(target, service).await;
-                let ms = t0.elapsed().as_millis();
-                healthy &= verdict.is_ok();
-                let secrets = target.secret_values();
-                match verdict {
-                    Ok(what) => {
-                        serde_json::json!({"service": name, "status": "ok", "ms": ms, "detail": carbon_config::scrub(&secrets, what)})
-                    }
-                    Err(e) => {
-                        serde_json::json!({"service": name, "status": "fail", "ms": ms, "detail": carbon_config::scrub(&secrets, format!("{e:#}"))})
-                    }
-                }
+    let secrets = target.secret_values();
+    for probe in probes(target).await {
+        let name = probe.name;
+        let entry = match probe.verdict {
+            Verdict::Skip(reason) => {
+                serde_json::json!({"service": name, "status": "skip", "detail": reason})
+            }
+            Verdict::Ok(what, ms) => {
+                serde_json::json!({"service": name, "status": "ok", "ms": ms, "detail": carbon_config::scrub(&secrets, what)})
+            }
+            Verdict::Fail(e, ms) => {
+                healthy = false;
+                serde_json::json!({"service": name, "status": "fail", "ms": ms, "detail": carbon_config::scrub(&secrets, e)})
             }
         };
         services.push(entry);
@@ -292,77 +278,70 @@ async fn json(target: &Target, reach: &[(String, String)]) -> anyhow::Result<Exi
     })
 }
 
-fn display_name(service: Service) -> &'static str {
-    match service {
-        Service::DolphinSchedulerDatabase => "dolphinscheduler db",
-        Service::IcebergWarehouse => "iceberg warehouse",
-        Service::IcebergRestCatalog => "iceberg rest catalog",
-        Service::LokiShipper => "loki shipper",
-        Service::VmAlertProbe => "vmalert probe",
-        other => other.section(),
+/// What one probe found.
+enum Verdict {
+    /// Not configured: why.
+    Skip(String),
+    /// What it saw, and how long it took (ms).
+    Ok(String, u128),
+    /// The failure, and how long it took (ms).
+    Fail(String, u128),
+}
+
+struct Probed {
+    name: &'static str,
+    verdict: Verdict,
+}
+
+/// Each service of the registry, then each capability, probed in turn (one line each).
+async fn probes(target: &Target) -> Vec<Probed> {
+    let mut out = Vec::new();
+    for d in crate::registry::registry() {
+        let verdict = match target.service_configured(d.service) {
+            Err(reason) => Verdict::Skip(reason),
+            Ok(()) => timed((d.probe)(target)).await,
+        };
+        out.push(Probed {
+            name: d.service.name(),
+            verdict,
+        });
+    }
+    for capability in Capability::ALL {
+        let verdict = match target.capability_available(capability) {
+            Err(reason) => Verdict::Skip(reason),
+            Ok(()) => {
+                timed(async {
+                    capability_probe(target, capability)
+                        .await
+                        .map_err(|e| format!("{e:#}").into())
+                })
+                .await
+            }
+        };
+        out.push(Probed {
+            name: capability.name(),
+            verdict,
+        });
+    }
+    out
+}
+
+async fn timed(
+    probe: impl std::future::Future<Output = Result<String, carbon_config::ProbeError>>,
+) -> Verdict {
+    let t0 = Instant::now();
+    let verdict = probe.await;
+    let ms = t0.elapsed().as_millis();
+    match verdict {
+        Ok(what) => Verdict::Ok(what, ms),
+        Err(e) => Verdict::Fail(e.to_string(), ms),
     }
 }
 
-async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
-    match service {
-        Service::Minio => {
-            let s3 = carbon_s3::S3Client::from_target(target)?;
-            let bucket = target
-                .minio
-                .as_ref()
-                .map(|m| m.test_bucket.clone())
-                .unwrap_or_default();
-            s3.health(&bucket).await?;
-            Ok(format!(
-                "live, credentials accepted, bucket {bucket} answered"
-            ))
-        }
-        Service::VictoriaMetrics => {
-            let vm = carbon_victoriametrics::VmClient::from_target(target)?;
-            vm.health().await?;
-            Ok("/health answered OK".into())
-        }
-        Service::Trino => {
-            let trino = carbon_trino::TrinoClient::from_target(target)?;
-            let info = trino.info().await?;
-            anyhow::ensure!(
-                !info.starting,
-                "{} is still starting (version {})",
-                trino.url(),
-                info.node_version.version
-            );
-            let catalogs = trino.catalogs().await?;
-            let required = target
-                .trino
-                .as_ref()
-                .map(|t| t.required_catalogs.clone())
-                .unwrap_or_default();
-            let missing = carbon_trino::missing_catalogs(&required, &catalogs);
-            anyhow::ensure!(
-                missing.is_empty(),
-                "{} lacks required catalog(s) {} (it has {})",
-                trino.url(),
-                missing.join(", "),
-                catalogs.join(", ")
-            );
-            Ok(format!(
-                "Trino {} ({}), user {} accepted, catalogs {}",
-                info.node_version.version,
-                info.environment,
-                trino.user(),
-                catalogs.join(", ")
-            ))
-        }
-        Service::DolphinScheduler => {
-            let ds = carbon_dolphinscheduler::DsClient::from_target(target)?;
-            ds.health().await?;
-            let (_, user) = ds.current_user().await?;
-            let generation = ds.generation().await?;
-            Ok(format!(
-                "health UP, authenticated as {user}, API generation {generation}"
-            ))
-        }
-        Service::DolphinSchedulerDatabase => {
+/// A capability, probed as the trials that need it use it.
+async fn capability_probe(target: &Target, capability: Capability) -> anyhow::Result<String> {
+    match capability {
+        Capability::DolphinSchedulerDatabase => {
             use sqlx::Connection as _;
             let ds = target.section("dolphinscheduler", &target.dolphinscheduler)?;
             let var = ds.database_url_env.as_deref().unwrap_or_default();
@@ -382,7 +361,7 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
                 "connected ({var}), t_ds_process_definition holds {n} definition(s)"
             ))
         }
-        Service::IcebergWarehouse => {
+        Capability::IcebergWarehouse => {
             let t = target.section("trino", &target.trino)?;
             let bucket = t.warehouse_bucket.clone().unwrap_or_default();
             let s3 = carbon_s3::S3Client::from_target(target)?;
@@ -395,36 +374,7 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
                 t.warehouse_prefix
             ))
         }
-        Service::Superset => {
-            let s = carbon_superset::SupersetClient::from_target(target)?;
-            s.health().await?;
-            s.login().await?;
-            let version = s.server_version().await?;
-            Ok(format!(
-                "Superset {} at {}, user {} logged in",
-                version.as_deref().unwrap_or("(version not reported)"),
-                s.base(),
-                target.superset.as_ref().map_or("", |c| c.user.as_str())
-            ))
-        }
-        Service::IcebergRestCatalog => {
-            let rest = carbon_trino::RestCatalogClient::from_target(target)?;
-            let (settings, server) = rest.config().await?;
-            let namespaces = rest.namespaces(&settings).await?;
-            Ok(format!(
-                "{} answers /v1/config (server {}), {} namespace(s)",
-                rest.base(),
-                server.as_deref().unwrap_or("not named"),
-                namespaces.len()
-            ))
-        }
-        Service::Loki => {
-            let loki = carbon_loki::LokiClient::from_target(target)?;
-            loki.ready().await?;
-            let version = loki.version().await?;
-            Ok(format!("ready, Loki {version}"))
-        }
-        Service::LokiShipper => {
+        Capability::LokiShipper => {
             // Probed as the trial uses it: the directory exists and a file can be made in it
             // (removed at once; the shipper may see it, it holds nothing).
             let loki = target.section("loki", &target.loki)?;
@@ -444,13 +394,7 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
                 dir.display()
             ))
         }
-        Service::VmAlert => {
-            let vmalert = carbon_vmalert::VmAlertClient::from_target(target)?;
-            vmalert.health().await?;
-            let groups = vmalert.groups().await?;
-            Ok(format!("/health OK, {} rule group(s)", groups.len()))
-        }
-        Service::VmAlertProbe => {
+        Capability::VmAlertProbe => {
             let cfg = target.section("vmalert", &target.vmalert)?;
             let rule = cfg.probe_rule.clone().unwrap_or_default();
             let vmalert = carbon_vmalert::VmAlertClient::from_target(target)?;
@@ -465,61 +409,5 @@ async fn probe(target: &Target, service: Service) -> anyhow::Result<String> {
                 group.name, found.name, found.query, found.duration
             ))
         }
-        Service::Grafana => {
-            let grafana = carbon_grafana::GrafanaClient::from_target(target)?;
-            let health = grafana.health().await?;
-            Ok(format!(
-                "Grafana {}, database {}",
-                health.version, health.database
-            ))
-        }
-        Service::Kubernetes => kubernetes(target).await,
-        Service::Velero => {
-            let velero = carbon_velero::VeleroClient::from_target(target).await?;
-            let location = velero.check_location().await?;
-            let schedules: Vec<carbon_velero::Schedule> =
-                velero.list(carbon_velero::Kind::Schedule).await?;
-            Ok(format!("{location}; {} schedule(s)", schedules.len()))
-        }
     }
-}
-
-/// API server, version, user, and the permissions the suites need that the user lacks.
-async fn kubernetes(target: &Target) -> anyhow::Result<String> {
-    let kube = carbon_kube::KubeClient::from_target(target).await?;
-    let version = kube.version().await?;
-    let (user, groups) = kube.user().await?;
-    let mut needed = carbon_kube::read_permissions(target);
-    needed.extend_from_slice(carbon_kube::REACH_PERMISSIONS);
-    // `get secrets` in each namespace whose Secrets the target's credentials name.
-    let mut namespaces: Vec<String> = target
-        .credential_vars()
-        .into_iter()
-        .filter_map(carbon_kube::SecretRef::parse)
-        .map(|r| r.namespace)
-        .collect();
-    namespaces.sort();
-    namespaces.dedup();
-    needed.extend(namespaces.into_iter().map(|ns| carbon_kube::Permission {
-        namespace: Some(ns),
-        ..carbon_kube::Permission::cluster("get", "", "secrets")
-    }));
-    let missing = kube.missing(&needed).await?;
-    anyhow::ensure!(
-        missing.is_empty(),
-        "{} {version}, user {user}: lacks {} (grant kind-config/rbac/readonly.yaml)",
-        kube.server(),
-        missing
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(format!(
-        "{} {version} via {}, user {user} (groups {}), may do all {} checked operations",
-        kube.server(),
-        kube.source(),
-        groups.join(","),
-        needed.len()
-    ))
 }

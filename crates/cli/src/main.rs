@@ -1,24 +1,10 @@
 //! `carbon-e2e`: one command for the repository's tasks, so that what passes locally passes in
-//! CI. `validate` is the main job; `.ci/run` calls it too.
-
-mod bench;
-mod bench_dolphinscheduler;
-mod bench_kube;
-mod bench_loki;
-mod bench_reach;
-mod bench_safety;
-mod bench_velero;
-mod doctor;
-mod gate;
-mod manifest;
-mod nextest;
-mod reap;
-mod report;
-mod validate;
-mod versions;
+//! CI. `validate` is the main job; `.ci/run` calls it too. The commands live in the library
+//! (`src/lib.rs`); this binary parses the command line and calls them.
 
 use std::process::ExitCode;
 
+use carbon_e2e::{bench, doctor, gate, reap, validate};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -143,7 +129,7 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
     match verb {
         StackVerb::Up => {
             let started = carbon_stack::up(&env).await?;
-            print_started(&started);
+            carbon_e2e::print_started(&started);
         }
         StackVerb::Forward {
             netns,
@@ -192,25 +178,4 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_started(started: &[carbon_stack::Started]) {
-    println!(
-        "{:<21} {:<8} {:<40} {:>9} state",
-        "service", "pid", "endpoint", "ready in"
-    );
-    for s in started {
-        let state = if s.started_now {
-            "started"
-        } else {
-            "was running"
-        };
-        println!(
-            "{:<21} {:<8} {:<40} {:>8.2}s {state}",
-            s.name,
-            s.pid,
-            s.endpoint,
-            s.ready_after.as_secs_f64()
-        );
-    }
 }

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use carbon_config::{FromTarget as _, Secret, Service, Target};
+use carbon_config::{Secret, Service, Target};
 use carbon_kube::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use carbon_kube::k8s_openapi::api::core::v1::{Namespace, PodSpec};
 use carbon_kube::kube::api::DynamicObject;
@@ -63,240 +63,32 @@ fn one_line(secrets: &[Secret], text: &str) -> String {
     carbon_config::scrub(secrets, flat.join(" "))
 }
 
-/// How one component's version is read.
-struct Probe {
-    component: &'static str,
-    source: String,
-    /// Why the server reports no version when it answers without one.
-    none: &'static str,
-}
-
-impl Probe {
-    /// Runs `read` (one request) within the request timeout, plus a second so that the
-    /// client's own timeout error, which names the request, normally comes first.
-    async fn run<E, F>(self, secrets: &[Secret], timeout: Duration, read: F) -> ComponentVersion
-    where
-        E: std::fmt::Display,
-        F: Future<Output = Result<Option<String>, E>>,
-    {
-        let limit = timeout + Duration::from_secs(1);
-        let (version, error) = match tokio::time::timeout(limit, read).await {
-            Ok(Ok(Some(v))) => (Some(v), None),
-            Ok(Ok(None)) => (None, Some(self.none.to_string())),
-            Ok(Err(e)) => (None, Some(one_line(secrets, &e.to_string()))),
-            Err(_) => (
-                None,
-                Some(format!("no answer within {} s", limit.as_secs())),
-            ),
-        };
-        ComponentVersion {
-            component: self.component.to_string(),
-            version,
-            source: self.source,
-            error,
-        }
-    }
-}
-
-/// The failure of building a client, as an entry.
-fn not_built(probe: Probe, secrets: &[Secret], e: &dyn std::fmt::Display) -> ComponentVersion {
-    ComponentVersion {
-        component: probe.component.to_string(),
-        version: None,
-        source: probe.source,
-        error: Some(one_line(secrets, &e.to_string())),
-    }
-}
-
-const EMPTY: &str = "the server answered but reports no version";
-
-/// One entry per configured service, in `doctor`'s order.
+/// One entry per configured service, in the registry's order: each declared version probe
+/// (one request), all at once, each within the request timeout plus a second (so that the
+/// client's own timeout error, which names the request, normally comes first).
 async fn versions(target: &Target, secrets: &[Secret], timeout: Duration) -> Vec<ComponentVersion> {
-    let on = |s: Service| target.service_configured(s).is_ok();
-    let kubernetes = async {
-        if !on(Service::Kubernetes) {
-            return None;
-        }
-        let probe = Probe {
-            component: "kubernetes",
-            source: "GET /version gitVersion".into(),
-            none: EMPTY,
-        };
-        Some(
-            probe
-                .run(secrets, timeout, async {
-                    KubeClient::from_target(target)
-                        .await?
-                        .server_version()
-                        .await
-                })
-                .await,
-        )
-    };
-    let minio = async {
-        let cfg = target.minio.as_ref()?;
-        let probe = Probe {
-            component: "minio",
-            source: format!("HEAD /{} Server header", cfg.test_bucket),
-            none: "the answer has no Server header",
-        };
-        Some(match carbon_s3::S3Client::from_target(target) {
-            Ok(c) => {
-                probe
-                    .run(secrets, timeout, c.server_version(&cfg.test_bucket))
-                    .await
+    let limit = timeout + Duration::from_secs(1);
+    let probes = crate::registry::registry()
+        .into_iter()
+        .filter(|d| target.service_configured(d.service).is_ok())
+        .map(|d| async move {
+            let (version, error) = match tokio::time::timeout(limit, (d.version)(target)).await {
+                Ok(Ok(Some(v))) => (Some(v), None),
+                Ok(Ok(None)) => (None, Some(d.no_version.to_string())),
+                Ok(Err(e)) => (None, Some(one_line(secrets, &e.to_string()))),
+                Err(_) => (
+                    None,
+                    Some(format!("no answer within {} s", limit.as_secs())),
+                ),
+            };
+            ComponentVersion {
+                component: d.service.name().to_string(),
+                version,
+                source: d.version_source.to_string(),
+                error,
             }
-            Err(e) => not_built(probe, secrets, &e),
-        })
-    };
-    let victoriametrics = async {
-        target.victoriametrics.as_ref()?;
-        let probe = Probe {
-            component: "victoriametrics",
-            source: "GET /metrics vm_app_version{version}".into(),
-            none: "the server reports an empty version (a build without version stamping, such as Debian's package)",
-        };
-        Some(
-            match carbon_victoriametrics::VmClient::from_target(target) {
-                Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
-                Err(e) => not_built(probe, secrets, &e),
-            },
-        )
-    };
-    let vmalert = async {
-        target.vmalert.as_ref()?;
-        let probe = Probe {
-            component: "vmalert",
-            source: "GET /metrics vm_app_version{version}".into(),
-            none: "the server reports an empty version (a build without version stamping, such as Debian's package)",
-        };
-        Some(match carbon_vmalert::VmAlertClient::from_target(target) {
-            Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
-            Err(e) => not_built(probe, secrets, &e),
-        })
-    };
-    let trino = async {
-        target.trino.as_ref()?;
-        let probe = Probe {
-            component: "trino",
-            source: "GET /v1/info nodeVersion.version".into(),
-            none: EMPTY,
-        };
-        Some(match carbon_trino::TrinoClient::from_target(target) {
-            Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
-            Err(e) => not_built(probe, secrets, &e),
-        })
-    };
-    let iceberg_rest = async {
-        target.trino.as_ref()?.rest_catalog_url.as_ref()?;
-        let probe = Probe {
-            component: "iceberg-rest",
-            source: "GET /v1/config Server header (the REST protocol has no version endpoint)"
-                .into(),
-            none: "the catalog's answer names no server",
-        };
-        Some(match carbon_trino::RestCatalogClient::from_target(target) {
-            Ok(c) => {
-                probe
-                    .run(secrets, timeout, async { c.config().await.map(|(_, s)| s) })
-                    .await
-            }
-            Err(e) => not_built(probe, secrets, &e),
-        })
-    };
-    let superset = async {
-        target.superset.as_ref()?;
-        let probe = Probe {
-            component: "superset",
-            source: "GET /version version_string".into(),
-            none: EMPTY,
-        };
-        Some(match carbon_superset::SupersetClient::from_target(target) {
-            Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
-            Err(e) => not_built(probe, secrets, &e),
-        })
-    };
-    let dolphinscheduler = async {
-        target.dolphinscheduler.as_ref()?;
-        let probe = Probe {
-            component: "dolphinscheduler",
-            source: "none: DolphinScheduler 3.1 reports its version in no API (nothing sent)"
-                .into(),
-            none: carbon_dolphinscheduler::NO_VERSION_ENDPOINT,
-        };
-        Some(
-            match carbon_dolphinscheduler::DsClient::from_target(target) {
-                Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
-                Err(e) => not_built(probe, secrets, &e),
-            },
-        )
-    };
-    let loki = async {
-        target.loki.as_ref()?;
-        let probe = Probe {
-            component: "loki",
-            source: "GET /metrics loki_build_info{version}".into(),
-            none: EMPTY,
-        };
-        Some(match carbon_loki::LokiClient::from_target(target) {
-            Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
-            Err(e) => not_built(probe, secrets, &e),
-        })
-    };
-    let grafana = async {
-        target.grafana.as_ref()?;
-        let probe = Probe {
-            component: "grafana",
-            source: "GET /api/health version".into(),
-            none: "the server reports no version ([auth.anonymous] hide_version)",
-        };
-        Some(match carbon_grafana::GrafanaClient::from_target(target) {
-            Ok(c) => probe.run(secrets, timeout, c.server_version()).await,
-            Err(e) => not_built(probe, secrets, &e),
-        })
-    };
-    let velero = async {
-        if !on(Service::Velero) {
-            return None;
-        }
-        let ns = target.velero.as_ref().map(|v| v.namespace.clone())?;
-        let probe = Probe {
-            component: "velero",
-            source: format!(
-                "LIST deployments in {ns}: the server container's image tag (a ServerStatusRequest would write)"
-            ),
-            none: "the server's image has no tag (pinned by digest alone, or implicitly latest)",
-        };
-        Some(
-            probe
-                .run(secrets, timeout, async {
-                    carbon_velero::VeleroClient::from_target(target)
-                        .await?
-                        .server_version()
-                        .await
-                })
-                .await,
-        )
-    };
-    let all = tokio::join!(
-        kubernetes,
-        minio,
-        victoriametrics,
-        vmalert,
-        trino,
-        iceberg_rest,
-        superset,
-        dolphinscheduler,
-        loki,
-        grafana,
-        velero
-    );
-    [
-        all.0, all.1, all.2, all.3, all.4, all.5, all.6, all.7, all.8, all.9, all.10,
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+        });
+    futures::future::join_all(probes).await
 }
 
 /// The platform's images and ArgoCD's revisions, when the target has a cluster.

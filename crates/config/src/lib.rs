@@ -13,6 +13,7 @@
 //!
 //! Architecture invariant: this crate is the only one that reads the process environment.
 
+mod declare;
 mod env;
 mod error;
 mod gate;
@@ -22,6 +23,7 @@ mod secret;
 mod section;
 mod target;
 
+pub use declare::{Declared, NO_VERSION_IN_ANSWER, ProbeError};
 pub use env::Env;
 pub use error::ConfigError;
 pub use gate::{
@@ -30,11 +32,13 @@ pub use gate::{
 pub use load::{load, load_from_file, load_with, pin_target, target_file};
 pub use paths::{Paths, workspace_root};
 pub use secret::{Secret, scrub};
+pub use section::{ServiceSection, Tls};
 pub use target::{
-    ArgoCounts, CriticalWorkload, DolphinSchedulerConfig, DsApi, GrafanaConfig, KubernetesConfig,
-    LokiConfig, MinioConfig, Mode, OPT_INS, PlatformConfig, Service, Settings, SupersetConfig,
-    Target, TargetKind, TrinoConfig, VeleroConfig, VictoriaMetricsConfig, VmAlertConfig,
-    is_service_ref, is_variable_name, k8s_secret_ref_error, k8s_service_ref_error,
+    ArgoCounts, Capability, CriticalWorkload, DolphinSchedulerConfig, DsApi, GrafanaConfig,
+    KubernetesConfig, LokiConfig, MinioConfig, Mode, OPT_INS, PlatformConfig, SERVICE_SECTIONS,
+    Service, Settings, SupersetConfig, Target, TargetKind, TrinoConfig, VeleroConfig,
+    VictoriaMetricsConfig, VmAlertConfig, is_service_ref, is_variable_name, k8s_secret_ref_error,
+    k8s_service_ref_error,
 };
 
 /// A service client built from its section of a target. Each client crate implements it once;

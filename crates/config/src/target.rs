@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::section::{ServiceSection, Tls};
 use crate::{ConfigError, Env, Secret};
 
 pub use crate::section::dolphinscheduler::{DolphinSchedulerConfig, DsApi};
@@ -181,95 +182,169 @@ impl Settings {
     }
 }
 
-/// The services a trial can depend on.
+/// The platform's services: each is a server the suites talk to, with a section of its own (the
+/// Iceberg REST catalog's settings are in `[trino]`), a readiness probe and a version. The
+/// declarations (probe, version, client) are in the client crates, listed by `carbon-e2e`'s
+/// registry; what a section declares (locations, credentials, TLS) is beside its fields
+/// ([`crate::ServiceSection`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
-    /// `[minio]`.
+    /// `[minio]`: the S3-compatible object store.
     Minio,
     /// `[victoriametrics]`.
     VictoriaMetrics,
     /// `[trino]`.
     Trino,
+    /// `[trino] rest_catalog_url`: the Iceberg REST catalog Trino's Iceberg uses.
+    IcebergRestCatalog,
     /// `[dolphinscheduler]`.
     DolphinScheduler,
-    /// `[dolphinscheduler]` with `database_url_env` set: its metadata database.
-    DolphinSchedulerDatabase,
-    /// `[trino]` with `warehouse_bucket` set (and `[minio]`): the Iceberg warehouse's files.
-    IcebergWarehouse,
-    /// `[trino]` with `rest_catalog_url` set: the Iceberg REST catalog Trino's Iceberg uses.
-    IcebergRestCatalog,
     /// `[loki]`.
     Loki,
-    /// `[loki]` with `shipper_dir` set: a directory the log shipper watches on this machine.
-    LokiShipper,
     /// `[vmalert]`.
     VmAlert,
-    /// `[vmalert]` with `probe_rule` set, and `[victoriametrics]` to write the probe sample.
-    VmAlertProbe,
     /// `[grafana]`.
     Grafana,
     /// `[superset]`.
     Superset,
     /// `[kubernetes]`.
     Kubernetes,
-    /// `[velero]` and `[kubernetes]`: Velero's resources in the cluster.
+    /// `[velero]` (and `[kubernetes]`): Velero's resources in the cluster.
     Velero,
 }
 
 impl Service {
-    /// All services, in the order `doctor` shows them.
-    pub const ALL: [Service; 15] = [
+    /// All services, in the order `doctor` and the run manifest show them.
+    pub const ALL: [Service; 11] = [
+        Service::Kubernetes,
         Service::Minio,
         Service::VictoriaMetrics,
-        Service::Trino,
-        Service::IcebergWarehouse,
-        Service::IcebergRestCatalog,
-        Service::DolphinScheduler,
-        Service::DolphinSchedulerDatabase,
-        Service::Loki,
-        Service::LokiShipper,
         Service::VmAlert,
-        Service::VmAlertProbe,
-        Service::Grafana,
+        Service::Trino,
+        Service::IcebergRestCatalog,
         Service::Superset,
-        Service::Kubernetes,
+        Service::DolphinScheduler,
+        Service::Loki,
+        Service::Grafana,
         Service::Velero,
     ];
 
-    /// The section name in a target file.
+    /// The section of a target file that configures it.
     pub fn section(self) -> &'static str {
         match self {
             Service::Minio => "minio",
             Service::VictoriaMetrics => "victoriametrics",
-            Service::Trino | Service::IcebergWarehouse | Service::IcebergRestCatalog => "trino",
-            Service::DolphinScheduler | Service::DolphinSchedulerDatabase => "dolphinscheduler",
-            Service::Loki | Service::LokiShipper => "loki",
-            Service::VmAlert | Service::VmAlertProbe => "vmalert",
+            Service::Trino | Service::IcebergRestCatalog => "trino",
+            Service::DolphinScheduler => "dolphinscheduler",
+            Service::Loki => "loki",
+            Service::VmAlert => "vmalert",
             Service::Grafana => "grafana",
             Service::Superset => "superset",
             Service::Kubernetes => "kubernetes",
             Service::Velero => "velero",
         }
     }
+
+    /// Its name in `doctor`, the run manifest (`component`) and its clients' errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::IcebergRestCatalog => "iceberg-rest",
+            other => other.section(),
+        }
+    }
 }
 
-/// The sections an `E2E_<SECTION>_<KEY>` override may address.
-pub(crate) const SECTIONS: [&str; 14] = [
-    "target",
-    "minio",
-    "victoriametrics",
-    "trino",
-    "dolphinscheduler",
-    "loki",
-    "vmalert",
-    "grafana",
-    "superset",
-    "kubernetes",
-    "platform",
-    "velero",
-    "gate",
-    "report",
-];
+/// What a service can do for a trial beyond answering its API, when the target says how:
+/// each belongs to a service and needs settings of its own. A trial that needs one declares it
+/// beside its services; `doctor` probes each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// `[trino] warehouse_bucket` (and `[minio]`): the Iceberg warehouse's files are visible.
+    IcebergWarehouse,
+    /// `[dolphinscheduler] database_url_env`: its metadata database can be queried.
+    DolphinSchedulerDatabase,
+    /// `[loki] shipper_dir`: a directory the log shipper watches on this machine.
+    LokiShipper,
+    /// `[vmalert] probe_rule` (and `[victoriametrics]` to write the probe sample).
+    VmAlertProbe,
+}
+
+impl Capability {
+    /// All capabilities, in `doctor`'s order.
+    pub const ALL: [Capability; 4] = [
+        Capability::IcebergWarehouse,
+        Capability::DolphinSchedulerDatabase,
+        Capability::LokiShipper,
+        Capability::VmAlertProbe,
+    ];
+
+    /// Its name, for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::IcebergWarehouse => "iceberg warehouse",
+            Capability::DolphinSchedulerDatabase => "dolphinscheduler db",
+            Capability::LokiShipper => "loki shipper",
+            Capability::VmAlertProbe => "vmalert probe",
+        }
+    }
+
+    /// The service it belongs to.
+    pub fn service(self) -> Service {
+        match self {
+            Capability::IcebergWarehouse => Service::Trino,
+            Capability::DolphinSchedulerDatabase => Service::DolphinScheduler,
+            Capability::LokiShipper => Service::Loki,
+            Capability::VmAlertProbe => Service::VmAlert,
+        }
+    }
+}
+
+/// Lists the service sections once: the fields of [`Target`] that hold a
+/// [`ServiceSection`], in a target file's order. Everything that iterates sections (the
+/// credential scrubber, `k8s://` reach, the load checks, the override names) goes through
+/// the functions this writes.
+macro_rules! service_sections {
+    ($($field:ident),* $(,)?) => {
+        /// The service sections a target file may hold.
+        pub const SERVICE_SECTIONS: &[&str] = &[$(stringify!($field)),*];
+
+        impl Target {
+            /// The service sections this target configures.
+            pub fn sections(&self) -> Vec<&dyn ServiceSection> {
+                let mut out: Vec<&dyn ServiceSection> = Vec::new();
+                $(if let Some(s) = &self.$field { out.push(s); })*
+                out
+            }
+
+            /// The same, to rewrite their locations.
+            pub fn sections_mut(&mut self) -> Vec<&mut dyn ServiceSection> {
+                let mut out: Vec<&mut dyn ServiceSection> = Vec::new();
+                $(if let Some(s) = &mut self.$field { out.push(s); })*
+                out
+            }
+        }
+    };
+}
+
+service_sections!(
+    minio,
+    victoriametrics,
+    trino,
+    dolphinscheduler,
+    loki,
+    vmalert,
+    grafana,
+    superset,
+    kubernetes,
+    velero,
+);
+
+/// Every section an `E2E_<SECTION>_<KEY>` override may address.
+pub(crate) fn section_names() -> impl Iterator<Item = &'static str> {
+    ["target", "platform", "gate", "report"]
+        .into_iter()
+        .chain(SERVICE_SECTIONS.iter().copied())
+}
 
 /// The raw file layout.
 #[derive(Debug, Clone, Deserialize)]
@@ -375,20 +450,6 @@ impl Target {
             Service::VictoriaMetrics => self.victoriametrics.is_some(),
             Service::Trino => self.trino.is_some(),
             Service::DolphinScheduler => self.dolphinscheduler.is_some(),
-            Service::IcebergWarehouse => {
-                let Some(t) = &self.trino else {
-                    return self.service_configured(Service::Trino);
-                };
-                if t.warehouse_bucket.is_none() {
-                    return Err(format!(
-                        "the Iceberg warehouse's files are not visible to target `{}`: set trino.warehouse_bucket (and warehouse_prefix) in {} to the [minio] bucket that holds the warehouse",
-                        self.name,
-                        self.source.display()
-                    ));
-                }
-                self.service_configured(Service::Minio)?;
-                true
-            }
             Service::IcebergRestCatalog => {
                 let Some(t) = &self.trino else {
                     return self.service_configured(Service::Trino);
@@ -409,55 +470,8 @@ impl Target {
                 }
                 false
             }
-            Service::DolphinSchedulerDatabase => {
-                let Some(ds) = &self.dolphinscheduler else {
-                    return self.service_configured(Service::DolphinScheduler);
-                };
-                let Some(var) = &ds.database_url_env else {
-                    return Err(format!(
-                        "the dolphinscheduler metadata database is not exposed by target `{}`: set dolphinscheduler.database_url_env in {} (or E2E_DOLPHINSCHEDULER_DATABASE_URL_ENV) to the variable holding a postgres:// URL",
-                        self.name,
-                        self.source.display()
-                    ));
-                };
-                // A `k8s:` Secret reference is read when the trial starts (a missing Secret
-                // fails it then, naming the reference); listing sends nothing.
-                if self.env.get(var).is_none() && !var.starts_with("k8s:") {
-                    return Err(format!(
-                        "the dolphinscheduler metadata database URL is not available: the variable {var} (dolphinscheduler.database_url_env) is unset"
-                    ));
-                }
-                true
-            }
             Service::Loki => self.loki.is_some(),
-            Service::LokiShipper => {
-                let Some(loki) = &self.loki else {
-                    return self.service_configured(Service::Loki);
-                };
-                if loki.shipper_dir.is_none() || loki.shipper_selector.is_none() {
-                    return Err(format!(
-                        "no log-shipper directory on this machine for target `{}`: set loki.shipper_dir and loki.shipper_selector in {} (the local stack exports E2E_LOKI_SHIPPER_DIR); on a live platform, shipping from a pod the trial runs is not implemented yet",
-                        self.name,
-                        self.source.display()
-                    ));
-                }
-                true
-            }
             Service::VmAlert => self.vmalert.is_some(),
-            Service::VmAlertProbe => {
-                let Some(vmalert) = &self.vmalert else {
-                    return self.service_configured(Service::VmAlert);
-                };
-                if vmalert.probe_rule.is_none() {
-                    return Err(format!(
-                        "no probe rule for target `{}`: set vmalert.probe_rule in {} to a rule that fires on {}{{e2e_run=\"<run id>\"}} > 0",
-                        self.name,
-                        self.source.display(),
-                        vmalert.probe_metric
-                    ));
-                }
-                return self.service_configured(Service::VictoriaMetrics);
-            }
             Service::Grafana => self.grafana.is_some(),
             Service::Superset => self.superset.is_some(),
         };
@@ -472,6 +486,76 @@ impl Target {
                 self.source.display(),
                 service.section().to_uppercase()
             ))
+        }
+    }
+
+    /// `Ok` when the target gives what `capability` needs (its service included), else the
+    /// reason the trials that need it are skipped.
+    pub fn capability_available(&self, capability: Capability) -> Result<(), String> {
+        self.service_configured(capability.service())?;
+        match capability {
+            Capability::IcebergWarehouse => {
+                if self
+                    .trino
+                    .as_ref()
+                    .is_some_and(|t| t.warehouse_bucket.is_none())
+                {
+                    return Err(format!(
+                        "the Iceberg warehouse's files are not visible to target `{}`: set trino.warehouse_bucket (and warehouse_prefix) in {} to the [minio] bucket that holds the warehouse",
+                        self.name,
+                        self.source.display()
+                    ));
+                }
+                self.service_configured(Service::Minio)
+            }
+            Capability::DolphinSchedulerDatabase => {
+                let Some(var) = self
+                    .dolphinscheduler
+                    .as_ref()
+                    .and_then(|d| d.database_url_env.as_ref())
+                else {
+                    return Err(format!(
+                        "the dolphinscheduler metadata database is not exposed by target `{}`: set dolphinscheduler.database_url_env in {} (or E2E_DOLPHINSCHEDULER_DATABASE_URL_ENV) to the variable holding a postgres:// URL",
+                        self.name,
+                        self.source.display()
+                    ));
+                };
+                // A `k8s:` Secret reference is read when the trial starts (a missing Secret
+                // fails it then, naming the reference); listing sends nothing.
+                if self.env.get(var).is_none() && !var.starts_with("k8s:") {
+                    return Err(format!(
+                        "the dolphinscheduler metadata database URL is not available: the variable {var} (dolphinscheduler.database_url_env) is unset"
+                    ));
+                }
+                Ok(())
+            }
+            Capability::LokiShipper => {
+                if self
+                    .loki
+                    .as_ref()
+                    .is_some_and(|l| l.shipper_dir.is_none() || l.shipper_selector.is_none())
+                {
+                    return Err(format!(
+                        "no log-shipper directory on this machine for target `{}`: set loki.shipper_dir and loki.shipper_selector in {} (the local stack exports E2E_LOKI_SHIPPER_DIR); on a live platform, shipping from a pod the trial runs is not implemented yet",
+                        self.name,
+                        self.source.display()
+                    ));
+                }
+                Ok(())
+            }
+            Capability::VmAlertProbe => {
+                if let Some(vmalert) = &self.vmalert
+                    && vmalert.probe_rule.is_none()
+                {
+                    return Err(format!(
+                        "no probe rule for target `{}`: set vmalert.probe_rule in {} to a rule that fires on {}{{e2e_run=\"<run id>\"}} > 0",
+                        self.name,
+                        self.source.display(),
+                        vmalert.probe_metric
+                    ));
+                }
+                self.service_configured(Service::VictoriaMetrics)
+            }
         }
     }
 
@@ -548,148 +632,57 @@ impl Target {
             .collect()
     }
 
-    /// The credential settings with their keys (`trino.password_env`, ...).
+    /// The credential settings with their keys (`trino.password_env`, ...), as each section
+    /// declares them.
     pub fn credential_settings(&self) -> Vec<(&'static str, &str)> {
-        let mut vars: Vec<(&'static str, &str)> = Vec::new();
-        if let Some(m) = &self.minio {
-            vars.extend([
-                ("minio.access_key_env", m.access_key_env.as_str()),
-                ("minio.secret_key_env", m.secret_key_env.as_str()),
-            ]);
-        }
-        if let Some(v) = &self.victoriametrics {
-            vars.extend(
-                v.bearer_token_env
-                    .as_deref()
-                    .map(|t| ("victoriametrics.bearer_token_env", t)),
-            );
-        }
-        if let Some(t) = &self.trino {
-            vars.extend(t.password_env.as_deref().map(|p| ("trino.password_env", p)));
-            vars.extend(
-                t.rest_catalog_token_env
-                    .as_deref()
-                    .map(|p| ("trino.rest_catalog_token_env", p)),
-            );
-        }
-        if let Some(d) = &self.dolphinscheduler {
-            vars.push(("dolphinscheduler.password_env", d.password_env.as_str()));
-            vars.extend(
-                d.token_env
-                    .as_deref()
-                    .map(|t| ("dolphinscheduler.token_env", t)),
-            );
-            vars.extend(
-                d.database_url_env
-                    .as_deref()
-                    .map(|u| ("dolphinscheduler.database_url_env", u)),
-            );
-        }
-        if let Some(l) = &self.loki {
-            vars.extend(
-                l.bearer_token_env
-                    .as_deref()
-                    .map(|t| ("loki.bearer_token_env", t)),
-            );
-        }
-        if let Some(a) = &self.vmalert {
-            vars.extend(
-                a.bearer_token_env
-                    .as_deref()
-                    .map(|t| ("vmalert.bearer_token_env", t)),
-            );
-        }
-        if let Some(g) = &self.grafana {
-            vars.extend(g.token_env.as_deref().map(|t| ("grafana.token_env", t)));
-            vars.extend(
-                g.password_env
-                    .as_deref()
-                    .map(|p| ("grafana.password_env", p)),
-            );
-        }
-        if let Some(s) = &self.superset {
-            vars.push(("superset.password_env", s.password_env.as_str()));
-        }
-        vars
+        self.sections()
+            .into_iter()
+            .flat_map(|s| s.credentials())
+            .collect()
     }
 
-    /// Every service location the target names, with its key (`minio.endpoint`, ...).
-    pub fn service_urls(&self) -> Vec<(&'static str, &Url)> {
-        let mut urls: Vec<(&'static str, &Url)> = Vec::new();
-        if let Some(m) = &self.minio {
-            urls.push(("minio.endpoint", &m.endpoint));
-        }
-        if let Some(v) = &self.victoriametrics {
-            urls.push(("victoriametrics.url", &v.url));
-            urls.extend(v.write_url.iter().map(|u| ("victoriametrics.write_url", u)));
-        }
-        if let Some(t) = &self.trino {
-            urls.push(("trino.url", &t.url));
-            urls.extend(
-                t.rest_catalog_url
-                    .iter()
-                    .map(|u| ("trino.rest_catalog_url", u)),
-            );
-        }
-        if let Some(d) = &self.dolphinscheduler {
-            urls.push(("dolphinscheduler.url", &d.url));
-        }
-        if let Some(l) = &self.loki {
-            urls.push(("loki.url", &l.url));
-            urls.extend(l.push_url.iter().map(|u| ("loki.push_url", u)));
-        }
-        if let Some(a) = &self.vmalert {
-            urls.push(("vmalert.url", &a.url));
-        }
-        if let Some(g) = &self.grafana {
-            urls.push(("grafana.url", &g.url));
-        }
-        if let Some(s) = &self.superset {
-            urls.push(("superset.url", &s.url));
-        }
-        urls
+    /// Every service location the target names, with its key (`minio.endpoint`, ...), as each
+    /// section declares them.
+    pub fn service_urls(&self) -> Vec<(&'static str, Url)> {
+        let mut copy = self.clone();
+        copy.service_urls_mut()
+            .into_iter()
+            .map(|(key, url)| (key, url.clone()))
+            .collect()
     }
 
     /// The same locations, to rewrite (e.g. a `k8s://` reference into the loopback URL of
     /// its port-forward).
     pub fn service_urls_mut(&mut self) -> Vec<(&'static str, &mut Url)> {
-        let mut urls: Vec<(&'static str, &mut Url)> = Vec::new();
-        if let Some(m) = &mut self.minio {
-            urls.push(("minio.endpoint", &mut m.endpoint));
-        }
-        if let Some(v) = &mut self.victoriametrics {
-            urls.push(("victoriametrics.url", &mut v.url));
-            urls.extend(
-                v.write_url
-                    .iter_mut()
-                    .map(|u| ("victoriametrics.write_url", u)),
-            );
-        }
-        if let Some(t) = &mut self.trino {
-            urls.push(("trino.url", &mut t.url));
-            urls.extend(
-                t.rest_catalog_url
-                    .iter_mut()
-                    .map(|u| ("trino.rest_catalog_url", u)),
-            );
-        }
-        if let Some(d) = &mut self.dolphinscheduler {
-            urls.push(("dolphinscheduler.url", &mut d.url));
-        }
-        if let Some(l) = &mut self.loki {
-            urls.push(("loki.url", &mut l.url));
-            urls.extend(l.push_url.iter_mut().map(|u| ("loki.push_url", u)));
-        }
-        if let Some(a) = &mut self.vmalert {
-            urls.push(("vmalert.url", &mut a.url));
-        }
-        if let Some(g) = &mut self.grafana {
-            urls.push(("grafana.url", &mut g.url));
-        }
-        if let Some(s) = &mut self.superset {
-            urls.push(("superset.url", &mut s.url));
-        }
-        urls
+        self.sections_mut()
+            .into_iter()
+            .flat_map(|s| s.urls_mut())
+            .collect()
+    }
+
+    /// The HTTP client of a service's section, made the one way every client is: the target's
+    /// request timeout, and the section's TLS (its `ca_file`, else `[target] ca_file`, a
+    /// relative path taken from the target file's directory). The client names `service` in
+    /// its errors.
+    ///
+    /// # Errors
+    /// When the CA file cannot be read or holds no certificate, or the client cannot be made.
+    pub fn http_client(
+        &self,
+        service: Service,
+        section: &dyn ServiceSection,
+    ) -> Result<carbon_core::http::HttpClient, carbon_core::http::HttpError> {
+        let ca_file = match section.tls() {
+            Tls::CaFile { file, .. } => self.ca_file(file),
+            Tls::Kubeconfig => None,
+        };
+        carbon_core::http::HttpClient::new(
+            service.name(),
+            carbon_core::http::ClientOptions {
+                timeout: self.settings.request_timeout(),
+                ca_file: ca_file.as_deref(),
+            },
+        )
     }
 
     /// Puts a resolved credential into the target's environment under `var` (for a `k8s:`

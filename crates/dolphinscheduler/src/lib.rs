@@ -15,6 +15,7 @@
 //! Lists (projects, definitions, instances, access tokens) are read page by page until the
 //! server's `total` says they end.
 
+mod declare;
 pub mod fixture;
 
 mod admin;

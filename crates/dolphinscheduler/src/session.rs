@@ -38,42 +38,33 @@ impl DsClient {
         api: DsApi,
         timeout: std::time::Duration,
     ) -> Result<Self, DsError> {
-        Self::with_options(
-            url,
-            auth,
-            api,
+        let http = HttpClient::new(
+            SERVICE,
             ClientOptions {
                 timeout,
                 ca_file: None,
             },
-        )
+        )?;
+        Ok(Self::with_http(url, auth, api, http))
     }
 
-    /// Builds a client for the API at `url` with HTTP options (timeout, CA file).
-    ///
-    /// # Errors
-    /// [`DsError::Http`] when the HTTP client cannot be built (e.g. an unreadable CA file).
-    pub fn with_options(
-        url: Url,
-        auth: Auth,
-        api: DsApi,
-        options: ClientOptions<'_>,
-    ) -> Result<Self, DsError> {
-        let http = HttpClient::new(SERVICE, options)?;
+    /// Builds a client for the API at `url` over `http` (made by [`Target::http_client`] from
+    /// a target, or by [`Self::new`]).
+    pub fn with_http(url: Url, auth: Auth, api: DsApi, http: HttpClient) -> Self {
         let base = carbon_core::http::base_url(&url);
         let generation = match api {
             DsApi::Auto => None,
             DsApi::UpTo3_2 => Some(ApiGeneration::UpTo3_2),
             DsApi::From3_3 => Some(ApiGeneration::From3_3),
         };
-        Ok(Self {
+        Self {
             http,
             base,
             auth,
             setting: api,
             session: Arc::new(Mutex::new(None)),
             generation: Arc::new(Mutex::new(generation)),
-        })
+        }
     }
 
     /// The same server with other credentials (a fresh session).
@@ -401,16 +392,8 @@ impl carbon_config::FromTarget for DsClient {
                 password: target.credential(SERVICE, &cfg.password_env)?,
             },
         };
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        Self::with_options(
-            cfg.url.clone(),
-            auth,
-            cfg.api,
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )
+        let http = target.http_client(carbon_config::Service::DolphinScheduler, cfg)?;
+        Ok(Self::with_http(cfg.url.clone(), auth, cfg.api, http))
     }
 }
 

@@ -10,10 +10,12 @@
 //! Auth: a service-account token (`Authorization: Bearer`, preferred) or basic auth. Credentials
 //! go only over `https://` or to a loopback host; the client refuses to be built otherwise.
 
+mod declare;
+
 use std::collections::BTreeMap;
 
 use carbon_config::{ConfigError, Secret, Target};
-use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use carbon_core::http::{HttpClient, HttpError, RequestLine};
 use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -610,15 +612,7 @@ impl carbon_config::FromTarget for GrafanaClient {
         if cfg.url.scheme() != "https" && !loopback {
             return Err(GrafanaError::InsecureCredentials(cfg.url.to_string()));
         }
-        // The section's own CA file, else `[target] ca_file`; relative to the target file.
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        let http = HttpClient::new(
-            "grafana",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )?;
+        let http = target.http_client(carbon_config::Service::Grafana, cfg)?;
         let base = carbon_core::http::base_url(&cfg.url);
         Ok(Self {
             http,
@@ -653,7 +647,7 @@ mod tests {
     fn http() -> HttpClient {
         HttpClient::new(
             "grafana",
-            ClientOptions {
+            carbon_core::http::ClientOptions {
                 timeout: std::time::Duration::from_secs(1),
                 ca_file: None,
             },

@@ -78,9 +78,11 @@ impl Ctx {
         &self.inner.trial
     }
 
-    /// A name for something this trial creates: `e2e-<run id>-<what>`, lowercase
-    /// ([`naming::resource`]).
-    pub fn unique(&self, what: &str) -> String {
+    /// The run's name for something this trial creates: `e2e-<run id>-<what>`, lowercase
+    /// ([`naming::resource`]). The same `what` gives the same name within a run (it is not
+    /// unique per call: pass a distinct `what` per artifact); the run id in it is what the
+    /// reaper recognises.
+    pub fn run_name(&self, what: &str) -> String {
         naming::resource(&self.inner.run_id, what)
     }
 

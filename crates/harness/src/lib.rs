@@ -43,7 +43,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use anyhow;
-pub use carbon_config::{Env, FromTarget, MinioConfig, Service, Target, VictoriaMetricsConfig};
+pub use carbon_config::{
+    Capability, Env, FromTarget, MinioConfig, Service, Target, VictoriaMetricsConfig,
+};
 pub use carbon_core::wait::{Backoff, Check};
 pub use ctx::Ctx;
 use futures::future::BoxFuture;
@@ -74,6 +76,7 @@ struct TrialDef {
     tier: Tier,
     behaviour: &'static str,
     services: &'static [Service],
+    capabilities: Vec<Capability>,
     writes: Option<Writes>,
     opt_in: Option<&'static str>,
     body: Body,
@@ -159,6 +162,20 @@ impl Suite {
         self
     }
 
+    /// Makes the trial added last need `capability` too (settings beyond its service's
+    /// section): it is skipped, naming them, on a target that does not give them.
+    ///
+    /// # Panics
+    /// When no trial was added before.
+    pub fn needs(mut self, capability: Capability) -> Self {
+        self.trials
+            .last_mut()
+            .expect("needs() follows a trial")
+            .capabilities
+            .push(capability);
+        self
+    }
+
     /// Makes the trial added last heavy or disruptive of kind `kind` (one of
     /// [`carbon_config::OPT_INS`]): it runs only on targets that opt in to that kind.
     ///
@@ -192,6 +209,7 @@ impl Suite {
             tier,
             behaviour,
             services,
+            capabilities: Vec::new(),
             writes: None,
             opt_in: None,
             body,

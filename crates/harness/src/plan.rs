@@ -107,6 +107,7 @@ pub(crate) fn plan(
     target: Option<&Target>,
 ) -> TrialPlan {
     let mut services: Vec<&'static str> = def.services.iter().map(|s| s.section()).collect();
+    services.extend(def.capabilities.iter().map(|c| c.service().section()));
     services.dedup();
     let (status, reason) = match target {
         None => (
@@ -154,6 +155,11 @@ fn decide(live_only: Option<&'static str>, def: &TrialDef, t: &Target) -> (Statu
             return (Status::Skip, reason);
         }
     }
+    for capability in &def.capabilities {
+        if let Err(reason) = t.capability_available(*capability) {
+            return (Status::Skip, reason);
+        }
+    }
     (Status::Run, String::new())
 }
 
@@ -191,6 +197,7 @@ mod tests {
             tier: Tier::Full,
             behaviour: "b",
             services,
+            capabilities: Vec::new(),
             writes: writes.then_some(Writes {
                 creates: "a thing",
                 cleanup: "deleted",

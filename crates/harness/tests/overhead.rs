@@ -38,9 +38,9 @@ async fn run_id(ctx: Ctx) -> Result<()> {
         );
     }
     ensure!(
-        ctx.unique("My Thing") == format!("e2e-{id}-my-thing"),
+        ctx.run_name("My Thing") == format!("e2e-{id}-my-thing"),
         "unique names must carry the run id: {}",
-        ctx.unique("My Thing")
+        ctx.run_name("My Thing")
     );
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! Built on `kube` 5 (rustls with the `ring` provider: without a provider feature the client
 //! panics at start) and `k8s-openapi` with `v1_34`.
 
+mod declare;
 mod materialize;
 mod reach;
 mod secrets;

@@ -9,11 +9,13 @@
 //! server with a v2 query and reads a parse error as "no". Queries, labels and series get
 //! `loki.query_timeout_secs` rather than the request timeout: over a long window they take longer.
 
+mod declare;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use carbon_config::{ConfigError, Secret, Target};
-use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use carbon_core::http::{HttpClient, HttpError, RequestLine};
 use carbon_core::wait::Check;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -608,15 +610,7 @@ impl carbon_config::FromTarget for LokiClient {
             .as_deref()
             .map(|var| target.credential("loki", var))
             .transpose()?;
-        // The section's own CA file, else `[target] ca_file`; relative to the target file.
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        let http = HttpClient::new(
-            "loki",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )?;
+        let http = target.http_client(carbon_config::Service::Loki, cfg)?;
         Ok(Self {
             http,
             base: base(&cfg.url),

@@ -5,6 +5,8 @@
 //! [`HttpClient`], so every failure names method, URL (signature removed), status and body.
 //! Addressing is path-style, as MinIO and versitygw expect.
 
+mod declare;
+
 use std::time::Duration;
 
 use carbon_config::{ConfigError, Secret, Target};
@@ -99,38 +101,39 @@ impl S3Client {
         timeout: Duration,
         health_path: Option<String>,
     ) -> Result<Self, S3Error> {
-        Self::with_options(
-            endpoint,
-            region,
-            (access_key, secret_key),
+        let http = HttpClient::new(
+            "minio",
             ClientOptions {
                 timeout,
                 ca_file: None,
             },
+        )?;
+        Ok(Self::with_http(
+            endpoint,
+            region,
+            (access_key, secret_key),
+            http,
             health_path,
-        )
+        ))
     }
 
-    /// Builds a client for `endpoint` with HTTP options (timeout, CA file).
-    ///
-    /// # Errors
-    /// [`S3Error::Http`] when the HTTP client cannot be built (e.g. an unreadable CA file).
-    pub fn with_options(
+    /// Builds a client for `endpoint` over `http` (made by [`Target::http_client`] from a
+    /// target, or by [`Self::new`]).
+    pub fn with_http(
         endpoint: Url,
         region: &str,
         (access_key, secret_key): (&Secret, &Secret),
-        options: ClientOptions<'_>,
+        http: HttpClient,
         health_path: Option<String>,
-    ) -> Result<Self, S3Error> {
-        let http = HttpClient::new("minio", options)?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             http,
             endpoint,
             region: region.to_string(),
             credentials: Credentials::new(access_key.expose(), secret_key.expose()),
             health_path,
             run: None,
-        })
+        }
     }
 
     /// This client, marking every object it writes as owned by `run`.
@@ -592,17 +595,14 @@ impl carbon_config::FromTarget for S3Client {
         let cfg = target.section("minio", &target.minio)?;
         let access = target.credential("minio", &cfg.access_key_env)?;
         let secret = target.credential("minio", &cfg.secret_key_env)?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        Self::with_options(
+        let http = target.http_client(carbon_config::Service::Minio, cfg)?;
+        Ok(Self::with_http(
             cfg.endpoint.clone(),
             &cfg.region,
             (&access, &secret),
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
+            http,
             cfg.health_path.clone(),
-        )
+        ))
     }
 }
 

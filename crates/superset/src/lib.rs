@@ -10,10 +10,12 @@
 //! token is bound to it) and a `Referer` of the server's own origin. The local stack keeps
 //! Superset's default, so this path is the one CI runs.
 
+mod declare;
+
 use std::sync::{Arc, Mutex};
 
 use carbon_config::{ConfigError, Secret, Target};
-use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use carbon_core::http::{HttpClient, HttpError, RequestLine};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -122,27 +124,19 @@ struct Created {
 const PAGE: usize = 100;
 
 impl SupersetClient {
-    /// A client of the Superset at `base`, logging in as `user` with `provider`.
-    ///
-    /// # Errors
-    /// [`HttpError::Setup`] when the CA file cannot be read.
-    pub fn new(
-        base: Url,
-        user: &str,
-        password: Secret,
-        provider: &str,
-        options: ClientOptions<'_>,
-    ) -> Result<Self, HttpError> {
+    /// A client of the Superset at `base`, logging in as `user` with `provider`, over `http`
+    /// (made by [`Target::http_client`] from a target).
+    pub fn new(base: Url, user: &str, password: Secret, provider: &str, http: HttpClient) -> Self {
         let base = carbon_core::http::base_url(&base);
-        Ok(Self {
-            http: HttpClient::new("superset", options)?,
+        Self {
+            http,
             base,
             user: user.to_string(),
             password,
             provider: provider.to_string(),
             token: Arc::new(Mutex::new(None)),
             csrf: Arc::new(Mutex::new(None)),
-        })
+        }
     }
 
     /// The server's base URL.
@@ -655,17 +649,14 @@ impl carbon_config::FromTarget for SupersetClient {
     fn from_target(target: &Target) -> Result<Self, SupersetError> {
         let cfg = target.section("superset", &target.superset)?;
         let password = target.credential("superset", &cfg.password_env)?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        let http = target.http_client(carbon_config::Service::Superset, cfg)?;
         Ok(Self::new(
             cfg.url.clone(),
             &cfg.user,
             password,
             &cfg.provider,
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )?)
+            http,
+        ))
     }
 }
 

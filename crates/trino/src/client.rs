@@ -1,10 +1,9 @@
 //! Building the client, sending requests with its headers and credentials, server-level calls.
 
-use std::path::Path;
 use std::time::Duration;
 
 use carbon_config::{ConfigError, Secret, Target};
-use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine, excerpt};
+use carbon_core::http::{HttpClient, HttpError, RequestLine, excerpt};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use url::Url;
@@ -16,25 +15,21 @@ use crate::{
 
 /// Options for [`TrinoClient::new`].
 #[derive(Debug, Clone)]
-pub struct TrinoOptions<'a> {
+pub struct TrinoOptions {
     /// The user (`X-Trino-User`).
     pub user: String,
     /// The password and the name of the variable it came from (for messages).
     pub password: Option<(String, Secret)>,
-    /// Extra CA certificates to trust.
-    pub ca_file: Option<&'a Path>,
-    /// Limit for one HTTP request.
-    pub request_timeout: Duration,
     /// Limit for one query, submission to last page.
     pub query_timeout: Duration,
 }
 impl TrinoClient {
-    /// Builds a client for the coordinator at `base`.
+    /// Builds a client for the coordinator at `base` over `http` (made by
+    /// [`Target::http_client`] from a target).
     ///
     /// # Errors
-    /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL;
-    /// [`TrinoError::Http`] when the CA file cannot be read.
-    pub fn new(base: Url, options: TrinoOptions<'_>) -> Result<Self, TrinoError> {
+    /// [`TrinoError::PasswordOverHttp`] for a password with an `http://` URL.
+    pub fn new(base: Url, http: HttpClient, options: TrinoOptions) -> Result<Self, TrinoError> {
         if let Some((var, _)) = &options.password
             && base.scheme() != "https"
         {
@@ -44,13 +39,6 @@ impl TrinoClient {
                 url: base.to_string(),
             });
         }
-        let http = HttpClient::new(
-            "trino",
-            ClientOptions {
-                timeout: options.request_timeout,
-                ca_file: options.ca_file,
-            },
-        )?;
         Ok(Self {
             http,
             base,
@@ -239,7 +227,7 @@ impl carbon_config::FromTarget for TrinoClient {
 
     fn from_target(target: &Target) -> Result<Self, TrinoError> {
         let cfg = target.section("trino", &target.trino)?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        let http = target.http_client(carbon_config::Service::Trino, cfg)?;
         let password = cfg
             .password_env
             .as_deref()
@@ -247,11 +235,10 @@ impl carbon_config::FromTarget for TrinoClient {
             .transpose()?;
         Self::new(
             cfg.url.clone(),
+            http,
             TrinoOptions {
                 user: cfg.user.clone(),
                 password,
-                ca_file: ca_file.as_deref(),
-                request_timeout: target.settings.request_timeout(),
                 query_timeout: cfg.query_timeout(),
             },
         )
@@ -263,20 +250,30 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    fn options(password: Option<(String, Secret)>) -> TrinoOptions<'static> {
+    fn options(password: Option<(String, Secret)>) -> TrinoOptions {
         TrinoOptions {
             user: "alice".into(),
             password,
-            ca_file: None,
-            request_timeout: Duration::from_secs(10),
             query_timeout: Duration::from_secs(10),
         }
+    }
+
+    fn http() -> HttpClient {
+        HttpClient::new(
+            "trino",
+            carbon_core::http::ClientOptions {
+                timeout: Duration::from_secs(10),
+                ca_file: None,
+            },
+        )
+        .expect("client")
     }
 
     #[test]
     fn password_is_never_sent_over_plain_http() {
         let e = TrinoClient::new(
             Url::parse("http://trino.example.com:8080").unwrap(),
+            http(),
             options(Some(("TRINO_PW".into(), Secret::new("pw-value")))),
         )
         .unwrap_err()
@@ -290,6 +287,7 @@ mod tests {
         assert!(!e.contains("pw-value"), "{e}");
         TrinoClient::new(
             Url::parse("https://trino.example.com").unwrap(),
+            http(),
             options(Some(("TRINO_PW".into(), Secret::new("pw-value")))),
         )
         .unwrap();
@@ -298,8 +296,12 @@ mod tests {
     /// A coordinator that is down: the error names the URL, well within 10 s.
     #[tokio::test]
     async fn refused_connection_names_the_coordinator_url() {
-        let client =
-            TrinoClient::new(Url::parse("http://127.0.0.1:9").unwrap(), options(None)).unwrap();
+        let client = TrinoClient::new(
+            Url::parse("http://127.0.0.1:9").unwrap(),
+            http(),
+            options(None),
+        )
+        .unwrap();
         let t0 = Instant::now();
         let e = client.execute("SELECT 1").await.unwrap_err().to_string();
         assert!(t0.elapsed() < Duration::from_secs(10));

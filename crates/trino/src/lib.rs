@@ -16,6 +16,7 @@
 //!   type and message.
 
 mod client;
+mod declare;
 mod error;
 mod protocol;
 mod query;

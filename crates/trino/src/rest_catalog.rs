@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use carbon_config::{ConfigError, Secret, Target};
-use carbon_core::http::{ClientOptions, HttpClient, HttpError};
+use carbon_core::http::HttpClient;
 use reqwest::Method;
 use serde::Deserialize;
 use url::Url;
@@ -63,23 +63,21 @@ struct NamespacePage {
 const MAX_PAGES: usize = 1000;
 
 impl RestCatalogClient {
-    /// A client of the catalog at `base` (its URL without `/v1`).
-    ///
-    /// # Errors
-    /// [`HttpError::Setup`] when the CA file cannot be read.
+    /// A client of the catalog at `base` (its URL without `/v1`) over `http` (made by
+    /// [`Target::http_client`] from a target).
     pub fn new(
         base: Url,
         token: Option<Secret>,
         warehouse: Option<String>,
-        options: ClientOptions<'_>,
-    ) -> Result<Self, HttpError> {
+        http: HttpClient,
+    ) -> Self {
         let base = carbon_core::http::base_url(&base);
-        Ok(Self {
-            http: HttpClient::new("iceberg-rest", options)?,
+        Self {
+            http,
             base,
             token,
             warehouse,
-        })
+        }
     }
 
     /// The catalog's base URL.
@@ -171,16 +169,13 @@ impl carbon_config::FromTarget for RestCatalogClient {
             .as_deref()
             .map(|var| target.credential("trino", var))
             .transpose()?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
+        let http = target.http_client(carbon_config::Service::IcebergRestCatalog, cfg)?;
         Ok(Self::new(
             url.clone(),
             token,
             cfg.rest_catalog_warehouse.clone(),
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )?)
+            http,
+        ))
     }
 }
 

@@ -6,6 +6,7 @@
 //! structs); everything else in the objects is ignored. A backup's files are read from the
 //! bucket of its storage location ([`layout`]) and its tarball with [`tarball`].
 
+mod declare;
 mod resources;
 pub mod tarball;
 mod version;
@@ -157,8 +158,14 @@ impl VeleroClient {
         )
     }
 
+    /// What a request did, naming the API server it went to (a failure that names no endpoint
+    /// cannot be acted on).
     fn action(&self, verb: &str, kind: Kind, name: &str) -> String {
-        format!("{verb} {kind} {name} in namespace {}", self.cfg.namespace)
+        format!(
+            "{verb} {kind} {name} in namespace {} at {}",
+            self.cfg.namespace,
+            self.kube.server()
+        )
     }
 
     /// A storage location by name.

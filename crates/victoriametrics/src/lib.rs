@@ -5,12 +5,14 @@
 //! stamped "now" is not visible to an instant query for about 30 s. Callers that need to read
 //! back what they wrote should stamp it in the past or poll (see the `victoriametrics` suite).
 
+mod declare;
+
 use std::collections::BTreeMap;
 
 use carbon_config::{ConfigError, Secret, Target};
 use std::time::Duration;
 
-use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use carbon_core::http::{HttpClient, HttpError, RequestLine};
 use carbon_core::wait::{Check, WaitError, wait_until};
 use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
@@ -335,14 +337,7 @@ impl carbon_config::FromTarget for VmClient {
             .as_deref()
             .map(|var| target.credential("victoriametrics", var))
             .transpose()?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        let http = HttpClient::new(
-            "victoriametrics",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )?;
+        let http = target.http_client(carbon_config::Service::VictoriaMetrics, cfg)?;
         Ok(Self {
             http,
             query_base: base(&cfg.url),

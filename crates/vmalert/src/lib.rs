@@ -4,10 +4,12 @@
 //! VictoriaMetrics 1.79), `GET /health`. A rule that never evaluated yet reports health `ok`
 //! with `lastEvaluation` at the zero time; [`Rule::evaluated`] tells the two apart.
 
+mod declare;
+
 use std::collections::BTreeMap;
 
 use carbon_config::{ConfigError, Secret, Target};
-use carbon_core::http::{ClientOptions, HttpClient, HttpError, RequestLine};
+use carbon_core::http::{HttpClient, HttpError, RequestLine};
 use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use url::Url;
@@ -243,14 +245,7 @@ impl carbon_config::FromTarget for VmAlertClient {
             .as_deref()
             .map(|var| target.credential("vmalert", var))
             .transpose()?;
-        let ca_file = target.ca_file(cfg.ca_file.as_deref());
-        let http = HttpClient::new(
-            "vmalert",
-            ClientOptions {
-                timeout: target.settings.request_timeout(),
-                ca_file: ca_file.as_deref(),
-            },
-        )?;
+        let http = target.http_client(carbon_config::Service::VmAlert, cfg)?;
         let base = carbon_core::http::base_url(&cfg.url);
         Ok(Self { http, base, token })
     }

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use carbon_config::VmAlertConfig;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
-use carbon_harness::{Backoff, Check, Ctx, Service, Suite};
+use carbon_harness::{Backoff, Capability, Check, Ctx, Service, Suite};
 use carbon_victoriametrics::SERIES_CLEANUP;
 use carbon_vmalert::{VmAlertClient, VmAlertError, find_rule};
 
 const VMALERT: &[Service] = &[Service::VmAlert];
-const PROBE: &[Service] = &[Service::VmAlertProbe, Service::VictoriaMetrics];
+const PROBE: &[Service] = &[Service::VmAlert, Service::VictoriaMetrics];
 
 const FAST: Backoff = Backoff {
     initial: Duration::from_millis(100),
@@ -32,6 +32,7 @@ fn main() -> std::process::ExitCode {
             PROBE,
             probe_fires,
         )
+        .needs(Capability::VmAlertProbe)
         .writes(
             "one sample of <vmalert.probe_metric>{e2e_run=\"<run id>\", e2e_owner=\"carbon-e2e\"}, which makes the probe rule fire",
             "delete_series of exactly that series",

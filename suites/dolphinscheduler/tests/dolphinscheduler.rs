@@ -13,13 +13,13 @@ use carbon_dolphinscheduler::{
     parse_time,
 };
 use carbon_harness::anyhow::{Context as _, Result, anyhow, bail, ensure};
-use carbon_harness::{Backoff, Check, Ctx, Service, Suite};
+use carbon_harness::{Backoff, Capability, Check, Ctx, Service, Suite};
 
 const DS: &[Service] = &[Service::DolphinScheduler];
 
 /// The code DolphinScheduler answers a workflow definition whose tasks do not fit together.
 const REJECTED_DEFINITION: i64 = 50030;
-const DS_DB: &[Service] = &[Service::DolphinScheduler, Service::DolphinSchedulerDatabase];
+const DS_DB: &[Service] = &[Service::DolphinScheduler];
 
 /// Polls fast enough that waiting adds well under a second to a run.
 const POLL: Backoff = Backoff {
@@ -64,6 +64,7 @@ fn main() -> std::process::ExitCode {
             DS_DB,
             metadata_database,
         )
+        .needs(Capability::DolphinSchedulerDatabase)
         .writes(
             "project e2e-<run id>-<what> (description: carbon-e2e ownership marker) holding workflow e2e-<run id>-<fixture> and its instances",
             "workflow offline, instances stopped and deleted, workflow deleted, then the project",
@@ -129,14 +130,14 @@ fn fixture(name: &str) -> Result<Fixture> {
 
 /// The text every task of this trial prints: carries the run id, so a stale log cannot match.
 fn marker(ctx: &Ctx, what: &str) -> String {
-    format!("{}-{what}", ctx.unique("marker"))
+    format!("{}-{what}", ctx.run_name("marker"))
 }
 
 /// A project named with the run id; deleted when the trial ends (registered first, so it runs
 /// last, after the workflows inside it are gone).
 async fn scratch_project(ctx: &Ctx, what: &str) -> Result<i64> {
     let ds = ctx.client::<DsClient>()?;
-    let name = ctx.unique(what);
+    let name = ctx.run_name(what);
     // The ownership marker the reaper requires, stamped with the server's clock.
     let marker = ctx.marker(ds.server_clock().await?);
     // Registered before the create, by name (the server assigns the code): a create whose
@@ -172,7 +173,7 @@ async fn create_workflow(
     let ds = ctx.client::<DsClient>()?;
     let cfg = cfg(ctx)?;
     let fx = fixture(fixture_name)?;
-    let name = ctx.unique(fixture_name.trim_end_matches(".json"));
+    let name = ctx.run_name(fixture_name.trim_end_matches(".json"));
     let wf = ds
         .create_workflow_from_fixture(
             project,
@@ -508,7 +509,7 @@ async fn wrong_password(ctx: Ctx) -> Result<()> {
     let ds = ctx.client::<DsClient>()?;
     let cfg = cfg(&ctx)?;
     // A user that does not exist: failed logins never count against a real account.
-    let nobody = ctx.unique("nobody");
+    let nobody = ctx.run_name("nobody");
     let wrong = ds.with_auth(Auth::Password {
         user: nobody.clone(),
         password: carbon_config::Secret::new(format!("wrong-{}", ctx.run_id())),
@@ -622,7 +623,7 @@ async fn duplicate_project(ctx: Ctx) -> Result<()> {
     scratch_project(&ctx, "duplicate").await?;
     // 10019: "project <name> already exists".
     let again = ds
-        .create_project(&ctx.unique("duplicate"), "must be refused")
+        .create_project(&ctx.run_name("duplicate"), "must be refused")
         .await;
     expect_refusal(&ctx, again, Some(10019))?;
     Ok(())

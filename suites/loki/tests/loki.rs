@@ -13,11 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use carbon_config::LokiConfig;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
-use carbon_harness::{Backoff, Check, Ctx, Service, Suite};
+use carbon_harness::{Backoff, Capability, Check, Ctx, Service, Suite};
 use carbon_loki::{Direction, LokiClient, LokiError, PushStream, QueryResult, is_parse_rejection};
 
 const LOKI: &[Service] = &[Service::Loki];
-const SHIPPER: &[Service] = &[Service::LokiShipper];
+const SHIPPER: &[Service] = &[Service::Loki];
 
 /// Polls as fast as is polite when the wait itself is what is measured.
 const FAST: Backoff = Backoff {
@@ -59,6 +59,7 @@ fn main() -> std::process::ExitCode {
             SHIPPER,
             shipped_line,
         )
+        .needs(Capability::LokiShipper)
         .writes(
             "a file in loki.shipper_dir on this machine, whose line the shipper sends to Loki",
             "the file is removed; the shipped line ages out with retention (no delete API in Loki 1.x)",
@@ -436,7 +437,7 @@ async fn shipped_line(ctx: Ctx) -> Result<()> {
     else {
         bail!("loki.shipper_dir and loki.shipper_selector are required");
     };
-    let path = dir.join(format!("{}.log", ctx.unique("shipper")));
+    let path = dir.join(format!("{}.log", ctx.run_name("shipper")));
     let cleanup_path = path.clone();
     ctx.defer(format!("remove {}", path.display()), async move {
         std::fs::remove_file(&cleanup_path)

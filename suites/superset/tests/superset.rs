@@ -227,7 +227,7 @@ async fn saved_query(ctx: Ctx) -> Result<()> {
     let s = ctx.client::<SupersetClient>()?;
     let cfg = config(&ctx)?.clone();
     let db = database(&ctx, &s).await?;
-    let label = ctx.unique("saved");
+    let label = ctx.run_name("saved");
     let cleanup = s.clone();
     let owned = label.clone();
     ctx.defer(

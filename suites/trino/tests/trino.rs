@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
-use carbon_harness::{Check, Ctx, Service, Suite};
+use carbon_harness::{Capability, Check, Ctx, Service, Suite};
 use carbon_trino::{QueryOutput, RestCatalogClient, TrinoClient, TrinoError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,7 +17,7 @@ mod iceberg;
 use iceberg::iceberg_round_trip;
 
 const TRINO: &[Service] = &[Service::Trino];
-const TRINO_WAREHOUSE: &[Service] = &[Service::Trino, Service::IcebergWarehouse];
+const TRINO_WAREHOUSE: &[Service] = &[Service::Trino, Service::Minio];
 const TRINO_REST: &[Service] = &[Service::Trino, Service::IcebergRestCatalog];
 /// Schemas Trino's Iceberg connector shows that are not the catalog's namespaces.
 const TRINO_OWN_SCHEMAS: [&str; 2] = ["information_schema", "system"];
@@ -41,6 +41,7 @@ fn main() -> std::process::ExitCode {
             TRINO_WAREHOUSE,
             iceberg_round_trip,
         )
+        .needs(Capability::IcebergWarehouse)
         .writes(
             "Iceberg schema <iceberg_catalog>.e2e_<run id>_<what>_<server unix seconds> with one table (comment: carbon-e2e ownership marker), its data and metadata files in the warehouse",
             "DROP TABLE then DROP SCHEMA; the trial waits trino.purge_timeout_secs for the files to leave the bucket (leftovers fail only with trino.purge_on_drop, else a WARNING step) and its cleanup removes any left",
@@ -71,7 +72,7 @@ fn trino(ctx: &Ctx) -> Result<TrinoClient> {
 
 /// A Trino identifier for something this trial creates: `e2e_<run id>_<what>`.
 fn ident(ctx: &Ctx, what: &str) -> String {
-    ctx.unique(what).replace('-', "_")
+    ctx.run_name(what).replace('-', "_")
 }
 
 /// The coordinator's clock, in unix seconds: what the names and markers of created things carry.

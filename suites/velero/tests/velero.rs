@@ -361,8 +361,8 @@ async fn delete_backup(ctx: Ctx) -> Result<()> {
 async fn unavailable_location(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
     let good = v.storage_location(&v.config().storage_location).await?;
-    let name = ctx.unique("unavailable");
-    let bucket = ctx.unique("no-such-bucket");
+    let name = ctx.run_name("unavailable");
+    let bucket = ctx.run_name("no-such-bucket");
     // Everything that reaches the store is the working location's (endpoint, region, CA
     // bundle, credential): the missing bucket is the only thing that can fail.
     let spec = good.spec.with_bucket(&bucket);
@@ -450,7 +450,7 @@ async fn unavailable_location(ctx: Ctx) -> Result<()> {
 async fn platform_backup(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
     let ns = v.config().backup_namespace.clone();
-    let name = ctx.unique(&format!(
+    let name = ctx.run_name(&format!(
         "manual-test-{}",
         time::OffsetDateTime::now_utc().unix_timestamp()
     ));

@@ -235,47 +235,13 @@ pub(super) fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigErr
         }
     }
     check_insecure_credentials(target, o)?;
-    let ca_files = [
-        ("target.ca_file", target.settings.ca_file.as_deref()),
-        (
-            "minio.ca_file",
-            target.minio.as_ref().and_then(|s| s.ca_file.as_deref()),
-        ),
-        (
-            "victoriametrics.ca_file",
-            target
-                .victoriametrics
-                .as_ref()
-                .and_then(|s| s.ca_file.as_deref()),
-        ),
-        (
-            "trino.ca_file",
-            target.trino.as_ref().and_then(|s| s.ca_file.as_deref()),
-        ),
-        (
-            "dolphinscheduler.ca_file",
-            target
-                .dolphinscheduler
-                .as_ref()
-                .and_then(|s| s.ca_file.as_deref()),
-        ),
-        (
-            "loki.ca_file",
-            target.loki.as_ref().and_then(|s| s.ca_file.as_deref()),
-        ),
-        (
-            "vmalert.ca_file",
-            target.vmalert.as_ref().and_then(|s| s.ca_file.as_deref()),
-        ),
-        (
-            "grafana.ca_file",
-            target.grafana.as_ref().and_then(|s| s.ca_file.as_deref()),
-        ),
-        (
-            "superset.ca_file",
-            target.superset.as_ref().and_then(|s| s.ca_file.as_deref()),
-        ),
-    ];
+    let section_ca_files = target.sections().into_iter().filter_map(|s| match s.tls() {
+        crate::Tls::CaFile { key, file } => Some((key, file)),
+        crate::Tls::Kubeconfig => None,
+    });
+    let ca_files = std::iter::once(("target.ca_file", target.settings.ca_file.as_deref()))
+        .chain(section_ca_files)
+        .collect::<Vec<_>>();
     for (key, file) in ca_files {
         if let Some(file) = file
             && let Some(path) = target.ca_file(Some(file))
@@ -288,7 +254,7 @@ pub(super) fn validate(target: &Target, o: &Origins<'_>) -> Result<(), ConfigErr
         match url.scheme() {
             "http" | "https" => {}
             "k8s" => {
-                if let Some(why) = crate::target::k8s_service_ref_error(url) {
+                if let Some(why) = crate::target::k8s_service_ref_error(&url) {
                     return Err(o.error(key, why));
                 }
             }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::target::{SECTIONS, TargetFile};
+use crate::target::{TargetFile, section_names};
 use crate::{ConfigError, Env, Paths, Target};
 
 mod checks;
@@ -198,7 +198,7 @@ fn apply_overrides(
             continue;
         }
         let rest = &var["E2E_".len()..];
-        let Some(section) = SECTIONS.iter().find(|s| {
+        let Some(section) = section_names().find(|s| {
             rest.len() > s.len()
                 && rest[..s.len()].eq_ignore_ascii_case(s)
                 && rest.as_bytes()[s.len()] == b'_'
@@ -1120,7 +1120,7 @@ logs_query = \"{a=\\\"b\\\"}\"
                 .is_ok()
         );
         let reason = t
-            .service_configured(crate::Service::DolphinSchedulerDatabase)
+            .capability_available(crate::Capability::DolphinSchedulerDatabase)
             .unwrap_err();
         assert!(reason.contains("database_url_env"), "{reason}");
 
@@ -1134,7 +1134,7 @@ logs_query = \"{a=\\\"b\\\"}\"
         let d = t.dolphinscheduler.as_ref().unwrap();
         assert_eq!(d.api, crate::DsApi::From3_3);
         assert!(
-            t.service_configured(crate::Service::DolphinSchedulerDatabase)
+            t.capability_available(crate::Capability::DolphinSchedulerDatabase)
                 .is_ok()
         );
         let secrets: Vec<String> = t
@@ -1209,11 +1209,11 @@ logs_query = \"{a=\\\"b\\\"}\"
         );
         assert!(t.service_configured(crate::Service::Loki).is_ok());
         let shipper = t
-            .service_configured(crate::Service::LokiShipper)
+            .capability_available(crate::Capability::LokiShipper)
             .unwrap_err();
         assert!(shipper.contains("loki.shipper_dir"), "{shipper}");
         let probe = t
-            .service_configured(crate::Service::VmAlertProbe)
+            .capability_available(crate::Capability::VmAlertProbe)
             .unwrap_err();
         assert!(probe.contains("vmalert.probe_rule"), "{probe}");
         assert!(t.service_configured(crate::Service::Grafana).is_err());
@@ -1221,7 +1221,10 @@ logs_query = \"{a=\\\"b\\\"}\"
         // The stack exports the shipper directory as an override in its env file.
         let env = Env::from_pairs([("E2E_LOKI_SHIPPER_DIR", "/tmp/trials")]);
         let t = load_with(&env, &paths).unwrap();
-        assert!(t.service_configured(crate::Service::LokiShipper).is_ok());
+        assert!(
+            t.capability_available(crate::Capability::LokiShipper)
+                .is_ok()
+        );
 
         // Grafana needs a token or user and password.
         let (_dir, paths) = setup(&format!(

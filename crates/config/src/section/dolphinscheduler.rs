@@ -126,3 +126,35 @@ impl DolphinSchedulerConfig {
         Duration::from_secs(self.workflow_timeout_secs)
     }
 }
+
+impl super::ServiceSection for DolphinSchedulerConfig {
+    fn name(&self) -> &'static str {
+        "dolphinscheduler"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        let mut vars = vec![("dolphinscheduler.password_env", self.password_env.as_str())];
+        vars.extend(
+            self.token_env
+                .as_deref()
+                .map(|t| ("dolphinscheduler.token_env", t)),
+        );
+        vars.extend(
+            self.database_url_env
+                .as_deref()
+                .map(|u| ("dolphinscheduler.database_url_env", u)),
+        );
+        vars
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        vec![("dolphinscheduler.url", &mut self.url)]
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "dolphinscheduler.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

@@ -47,3 +47,31 @@ pub struct GrafanaConfig {
 fn default_grafana_metrics_query() -> String {
     "up".into()
 }
+
+impl super::ServiceSection for GrafanaConfig {
+    fn name(&self) -> &'static str {
+        "grafana"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        let mut vars: Vec<(&'static str, &str)> = Vec::new();
+        vars.extend(self.token_env.as_deref().map(|t| ("grafana.token_env", t)));
+        vars.extend(
+            self.password_env
+                .as_deref()
+                .map(|p| ("grafana.password_env", p)),
+        );
+        vars
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        vec![("grafana.url", &mut self.url)]
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "grafana.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

@@ -103,3 +103,29 @@ impl LokiConfig {
         Duration::from_secs(self.window_minutes * 60)
     }
 }
+
+impl super::ServiceSection for LokiConfig {
+    fn name(&self) -> &'static str {
+        "loki"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        self.bearer_token_env
+            .iter()
+            .map(|t| ("loki.bearer_token_env", t.as_str()))
+            .collect()
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        let mut urls = vec![("loki.url", &mut self.url)];
+        urls.extend(self.push_url.iter_mut().map(|u| ("loki.push_url", u)));
+        urls
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "loki.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

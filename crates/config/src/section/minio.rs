@@ -44,3 +44,27 @@ fn default_region() -> String {
 fn default_multipart_mib() -> u64 {
     16
 }
+
+impl super::ServiceSection for MinioConfig {
+    fn name(&self) -> &'static str {
+        "minio"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("minio.access_key_env", self.access_key_env.as_str()),
+            ("minio.secret_key_env", self.secret_key_env.as_str()),
+        ]
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        vec![("minio.endpoint", &mut self.endpoint)]
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "minio.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

@@ -60,3 +60,24 @@ fn default_query() -> String {
 fn default_query_rows() -> usize {
     25
 }
+
+impl super::ServiceSection for SupersetConfig {
+    fn name(&self) -> &'static str {
+        "superset"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        vec![("superset.password_env", self.password_env.as_str())]
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        vec![("superset.url", &mut self.url)]
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "superset.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

@@ -99,3 +99,41 @@ impl TrinoConfig {
         Duration::from_secs(self.cancel_timeout_secs)
     }
 }
+
+impl super::ServiceSection for TrinoConfig {
+    fn name(&self) -> &'static str {
+        "trino"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        let mut vars: Vec<(&'static str, &str)> = Vec::new();
+        vars.extend(
+            self.password_env
+                .as_deref()
+                .map(|p| ("trino.password_env", p)),
+        );
+        vars.extend(
+            self.rest_catalog_token_env
+                .as_deref()
+                .map(|p| ("trino.rest_catalog_token_env", p)),
+        );
+        vars
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        let mut urls = vec![("trino.url", &mut self.url)];
+        urls.extend(
+            self.rest_catalog_url
+                .iter_mut()
+                .map(|u| ("trino.rest_catalog_url", u)),
+        );
+        urls
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "trino.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

@@ -63,3 +63,22 @@ impl VeleroConfig {
         Duration::from_secs(self.backup_timeout_secs)
     }
 }
+
+impl super::ServiceSection for VeleroConfig {
+    fn name(&self) -> &'static str {
+        "velero"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        Vec::new()
+    }
+
+    /// Reached through the kube client of `[kubernetes]`: no location, credential or CA of its own.
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::Kubeconfig
+    }
+}

@@ -36,3 +36,33 @@ pub struct VictoriaMetricsConfig {
 pub(crate) fn default_visibility_timeout() -> u64 {
     60
 }
+
+impl super::ServiceSection for VictoriaMetricsConfig {
+    fn name(&self) -> &'static str {
+        "victoriametrics"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        self.bearer_token_env
+            .iter()
+            .map(|t| ("victoriametrics.bearer_token_env", t.as_str()))
+            .collect()
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        let mut urls = vec![("victoriametrics.url", &mut self.url)];
+        urls.extend(
+            self.write_url
+                .iter_mut()
+                .map(|u| ("victoriametrics.write_url", u)),
+        );
+        urls
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "victoriametrics.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

@@ -37,3 +37,27 @@ pub struct VmAlertConfig {
 fn default_probe_metric() -> String {
     "carbon_e2e_alert_probe".into()
 }
+
+impl super::ServiceSection for VmAlertConfig {
+    fn name(&self) -> &'static str {
+        "vmalert"
+    }
+
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        self.bearer_token_env
+            .iter()
+            .map(|t| ("vmalert.bearer_token_env", t.as_str()))
+            .collect()
+    }
+
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
+        vec![("vmalert.url", &mut self.url)]
+    }
+
+    fn tls(&self) -> super::Tls<'_> {
+        super::Tls::CaFile {
+            key: "vmalert.ca_file",
+            file: self.ca_file.as_deref(),
+        }
+    }
+}

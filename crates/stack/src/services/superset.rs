@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use carbon_config::Secret;
-use carbon_core::http::ClientOptions;
+use carbon_core::http::{ClientOptions, HttpClient};
 use carbon_core::wait::{Check, wait_until};
 use carbon_superset::SupersetClient;
 use futures::future::BoxFuture;
@@ -77,18 +77,22 @@ fn superset_env(stack: &Stack, cmd: &mut Command) {
 }
 
 fn client(stack: &Stack) -> Result<SupersetClient, StackError> {
-    SupersetClient::new(
-        url::Url::parse(&format!("http://127.0.0.1:{PORT}"))
-            .map_err(|e| StackError::Other(e.to_string()))?,
-        ADMIN,
-        Secret::new(stack.var(SUPERSET_PASSWORD)),
-        "db",
+    let http = HttpClient::new(
+        "superset",
         ClientOptions {
             timeout: Duration::from_secs(60),
             ca_file: None,
         },
     )
-    .map_err(|e| StackError::Other(e.to_string()))
+    .map_err(|e| StackError::Other(e.to_string()))?;
+    Ok(SupersetClient::new(
+        url::Url::parse(&format!("http://127.0.0.1:{PORT}"))
+            .map_err(|e| StackError::Other(e.to_string()))?,
+        ADMIN,
+        Secret::new(stack.var(SUPERSET_PASSWORD)),
+        "db",
+        http,
+    ))
 }
 
 impl LocalServer for Superset {

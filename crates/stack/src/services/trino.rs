@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use carbon_config::Secret;
+use carbon_core::http::{ClientOptions, HttpClient};
 use carbon_core::wait::{Check, wait_until};
 use carbon_trino::{TrinoClient, TrinoOptions};
 use futures::future::BoxFuture;
@@ -331,13 +332,20 @@ impl LocalServer for Trino {
 
     fn after_ready<'a>(&'a self, _stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {
         Box::pin(async move {
+            let http = HttpClient::new(
+                "trino",
+                ClientOptions {
+                    timeout: Duration::from_secs(10),
+                    ca_file: None,
+                },
+            )
+            .map_err(|e| StackError::Other(e.to_string()))?;
             let client = TrinoClient::new(
                 url::Url::parse(&self.endpoint()).map_err(|e| StackError::Other(e.to_string()))?,
+                http,
                 TrinoOptions {
                     user: "carbon-e2e-stack".into(),
                     password: None::<(String, Secret)>,
-                    ca_file: None,
-                    request_timeout: Duration::from_secs(10),
                     query_timeout: Duration::from_secs(30),
                 },
             )
