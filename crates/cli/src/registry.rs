@@ -6,6 +6,8 @@
 //! names how its version is read.
 
 use carbon_config::{Declared, ProbeError, Service, Target};
+
+use crate::reap::{Outcome, Selection};
 use futures::future::BoxFuture;
 
 /// A probe's answer: what it saw, or why the service cannot be validated.
@@ -26,6 +28,10 @@ pub struct Declaration {
     pub probe: for<'a> fn(&'a Target) -> Answer<'a, String>,
     /// Its version, for the run manifest.
     pub version: for<'a> fn(&'a Target) -> Answer<'a, Option<String>>,
+    /// What runs leave there (`None`: nothing, the reaper does not look).
+    pub artifacts: Option<&'static str>,
+    /// Reaps it: lists its leftovers and removes those `Selection` chooses.
+    pub reap: for<'a> fn(&'a Target, &'a Selection, &'a mut Outcome) -> BoxFuture<'a, ()>,
 }
 
 impl std::fmt::Debug for Declaration {
@@ -62,6 +68,8 @@ fn declare<C: Declared + 'static>() -> Declaration {
         connect: connect::<C>,
         probe: probe::<C>,
         version: version::<C>,
+        artifacts: C::ARTIFACTS,
+        reap: reap::<C>,
     }
 }
 
@@ -75,6 +83,53 @@ fn probe<C: Declared + 'static>(target: &Target) -> Answer<'_, String> {
 
 fn version<C: Declared + 'static>(target: &Target) -> Answer<'_, Option<String>> {
     Box::pin(async move { C::connect(target).await?.version(target).await })
+}
+
+/// Lists what runs left on `C`'s service and removes what `sel` chooses: an artifact something
+/// keeps (no marker, an opt-in missing) is reported kept; one too young (or of another run than
+/// `--run`) is reported unless `--run` narrows the reap; a failure is counted and the rest go on.
+fn reap<'a, C: Declared + 'static>(
+    target: &'a Target,
+    sel: &'a Selection,
+    out: &'a mut Outcome,
+) -> BoxFuture<'a, ()> {
+    Box::pin(async move {
+        let name = C::SERVICE.name();
+        let client = match C::connect(target).await {
+            Ok(c) => c,
+            Err(e) => return out.failed(name, "connecting", &e),
+        };
+        let listing = match client.leftovers(target).await {
+            Ok(l) => l,
+            Err(e) => return out.failed(name, "listing", &e),
+        };
+        for note in &listing.notes {
+            println!("reap: {name}: {note}");
+        }
+        for (what, e) in &listing.failures {
+            out.failed(name, what, e);
+        }
+        for a in listing.artifacts {
+            if let Some(why) = &a.keep {
+                out.kept(name, &a.what, why);
+                continue;
+            }
+            if let Err(why) = sel.decide(&a.run, a.created, listing.now) {
+                if sel.run.is_none() {
+                    out.kept(name, &a.what, &why);
+                }
+                continue;
+            }
+            if sel.dry_run {
+                out.removed(sel, name, a.what);
+                continue;
+            }
+            match client.remove(target, &a).await {
+                Ok(done) => out.removed(sel, name, done),
+                Err(e) => out.failed(name, &a.what, &e),
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ mod secret;
 mod section;
 mod target;
 
-pub use declare::{Declared, NO_VERSION_IN_ANSWER, ProbeError};
+pub use declare::{Artifact, Declared, Leftovers, NO_VERSION_IN_ANSWER, ProbeError};
 pub use env::Env;
 pub use error::ConfigError;
 pub use gate::{

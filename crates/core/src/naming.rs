@@ -40,6 +40,14 @@ pub fn kube_labels(run: &str) -> std::collections::BTreeMap<String, String> {
     ])
 }
 
+/// Seconds since the epoch of an RFC 3339 time a server wrote (`None` when absent or not
+/// RFC 3339): how the reaper reads creation times.
+pub fn rfc3339_secs(text: Option<&str>) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    text.and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok())
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
 /// The run id of a Kubernetes object made by a run: its name has the [`resource`] shape and its
 /// labels name the same run and the owner. `None` for anything else.
 pub fn kube_object_run<'a>(

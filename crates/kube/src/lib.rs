@@ -5,6 +5,7 @@
 //! panics at start) and `k8s-openapi` with `v1_34`.
 
 mod declare;
+pub use declare::leftover;
 mod materialize;
 mod reach;
 mod secrets;

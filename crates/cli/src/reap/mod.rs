@@ -10,18 +10,16 @@
 //!
 //! Anything else is kept; an artifact whose age cannot be read is kept and reported. One removal
 //! that fails does not stop the others. Every decision is printed: removed, kept and why.
+//!
+//! What a run leaves on each service, and how one is removed, is that service's declaration
+//! (`leftovers` and `remove` of [`carbon_config::Declared`], in its client crate); this module
+//! walks the registry and decides, the same way for every service.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use carbon_config::Target;
 use carbon_core::naming;
-
-mod kube;
-mod services;
-
-use kube::*;
-use services::*;
 
 /// Artifacts older than this are leftovers when `validate` reaps before a run.
 pub const DEFAULT_AGE: Duration = Duration::from_secs(3600);
@@ -82,7 +80,7 @@ impl Selection {
 
     /// Whether an owned artifact of `run`, created at `created` (server seconds, if known), is
     /// to go, given the server's `now`. `Err` carries why it stays.
-    fn decide(&self, run: &str, created: Option<i64>, now: i64) -> Result<(), String> {
+    pub(crate) fn decide(&self, run: &str, created: Option<i64>, now: i64) -> Result<(), String> {
         if let Some(only) = &self.run {
             return if only == run {
                 Ok(())
@@ -128,7 +126,7 @@ pub fn refusal(target: &Target, sel: &Selection) -> Option<String> {
 }
 
 impl Outcome {
-    fn removed(&mut self, sel: &Selection, service: &str, what: String) {
+    pub(crate) fn removed(&mut self, sel: &Selection, service: &str, what: String) {
         let verb = if sel.dry_run {
             "would remove"
         } else {
@@ -138,13 +136,13 @@ impl Outcome {
         self.removed.push(format!("{service}: {what}"));
     }
 
-    fn kept(&mut self, service: &str, what: &str, why: &str) {
+    pub(crate) fn kept(&mut self, service: &str, what: &str, why: &str) {
         println!("reap: {service}: kept {what}: {why}");
         self.kept += 1;
     }
 
-    fn failed(&mut self, service: &str, what: &str, e: &anyhow::Error) {
-        println!("reap: {service}: FAILED {what}: {e:#}");
+    pub(crate) fn failed(&mut self, service: &str, what: &str, e: &dyn std::fmt::Display) {
+        println!("reap: {service}: FAILED {what}: {e}");
         self.failed += 1;
     }
 
@@ -171,45 +169,10 @@ pub async fn reap(target: &Target, sel: &Selection) -> Outcome {
         out.refused = Some(why);
         return out;
     }
-    if target.minio.is_some()
-        && let Err(e) = reap_objects(target, sel, &mut out).await
-    {
-        out.failed("minio", "listing", &e);
-    }
-    if target.victoriametrics.is_some()
-        && let Err(e) = reap_series(target, sel, &mut out).await
-    {
-        out.failed("victoriametrics", "listing", &e);
-    }
-    if target.trino.is_some()
-        && let Err(e) = reap_trino(target, sel, &mut out).await
-    {
-        out.failed("trino", "listing", &e);
-    }
-    if target.trino.is_some()
-        && let Err(e) = reap_trino_queries(target, sel, &mut out).await
-    {
-        out.failed("trino", "listing queries", &e);
-    }
-    if target.superset.is_some()
-        && let Err(e) = reap_superset(target, sel, &mut out).await
-    {
-        out.failed("superset", "listing", &e);
-    }
-    if target.dolphinscheduler.is_some()
-        && let Err(e) = reap_dolphinscheduler(target, sel, &mut out).await
-    {
-        out.failed("dolphinscheduler", "listing", &e);
-    }
-    if target.velero.is_some()
-        && let Err(e) = reap_velero(target, sel, &mut out).await
-    {
-        out.failed("velero", "listing", &e);
-    }
-    if target.kubernetes.is_some()
-        && let Err(e) = reap_namespaces(target, sel, &mut out).await
-    {
-        out.failed("kubernetes", "listing", &e);
+    for d in crate::registry::registry() {
+        if d.artifacts.is_some() && target.service_configured(d.service).is_ok() {
+            (d.reap)(target, sel, &mut out).await;
+        }
     }
     reap_run_state(sel);
     out
@@ -253,33 +216,5 @@ mod tests {
         };
         assert!(only.decide("1f2e3d4c", Some(1_000), 1_000).is_ok());
         assert!(only.decide("9a8b7c6d", Some(0), 1_000_000).is_err());
-    }
-
-    #[test]
-    fn kubernetes_objects_need_the_name_shape_and_the_runs_labels() {
-        let sel = Selection::before_run();
-        let ours = naming::kube_labels("1f2e3d4c");
-        let now = 10_000;
-        assert_eq!(
-            kube_verdict(&sel, "e2e-1f2e3d4c-files", Some(&ours), Some(0), now),
-            KubeVerdict::Remove
-        );
-        assert!(matches!(
-            kube_verdict(&sel, "e2e-1f2e3d4c-files", Some(&ours), Some(now - 60), now),
-            KubeVerdict::Kept(_)
-        ));
-        // A team's namespace with the prefix, or our shape with another run's labels.
-        assert_eq!(
-            kube_verdict(&sel, "e2e-orders", Some(&ours), Some(0), now),
-            KubeVerdict::Foreign
-        );
-        assert_eq!(
-            kube_verdict(&sel, "e2e-9a8b7c6d-files", Some(&ours), Some(0), now),
-            KubeVerdict::Unmarked
-        );
-        assert_eq!(
-            kube_verdict(&sel, "e2e-1f2e3d4c-files", None, Some(0), now),
-            KubeVerdict::Unmarked
-        );
     }
 }
