@@ -364,7 +364,7 @@ async fn capability_probe(target: &Target, capability: Capability) -> anyhow::Re
         Capability::IcebergWarehouse => {
             let t = target.section("trino", &target.trino)?;
             let bucket = t.warehouse_bucket.clone().unwrap_or_default();
-            let s3 = carbon_s3::S3Client::from_target(target)?;
+            let s3 = carbon_minio::MinioClient::from_target(target)?;
             anyhow::ensure!(
                 s3.bucket_exists(&bucket).await?,
                 "the warehouse bucket {bucket} (trino.warehouse_bucket) does not exist"

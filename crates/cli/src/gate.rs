@@ -294,8 +294,8 @@ async fn upload(target: &Target, archive: &Path, run_id: &str) -> anyhow::Result
     let (materialized, _guards) = carbon_kube::materialize(target)
         .await
         .context("reaching the object store")?;
-    let s3 =
-        carbon_s3::S3Client::from_target(&materialized).context("the object store ([minio])")?;
+    let s3 = carbon_minio::MinioClient::from_target(&materialized)
+        .context("the object store ([minio])")?;
     let body = std::fs::read(archive).with_context(|| format!("reading {}", archive.display()))?;
     let key = report_key(&target.name, run_id);
     s3.put_object(&bucket, &key, body)

@@ -47,7 +47,7 @@ impl std::fmt::Debug for Declaration {
 pub fn registry() -> [Declaration; 11] {
     [
         declare::<carbon_kube::KubeClient>(),
-        declare::<carbon_s3::S3Client>(),
+        declare::<carbon_minio::MinioClient>(),
         declare::<carbon_victoriametrics::VmClient>(),
         declare::<carbon_vmalert::VmAlertClient>(),
         declare::<carbon_trino::TrinoClient>(),

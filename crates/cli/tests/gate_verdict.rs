@@ -82,7 +82,7 @@ impl Drop for Cleanup {
 fn uploaded_then_removed(key: &str) -> Vec<u8> {
     use carbon_config::FromTarget as _;
     let target = carbon_config::load().expect("the local target loads");
-    let s3 = carbon_s3::S3Client::from_target(&target).expect("an S3 client");
+    let s3 = carbon_minio::MinioClient::from_target(&target).expect("an S3 client");
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     rt.block_on(async {
         let body = s3

@@ -191,7 +191,7 @@ fn reaper_removes_a_killed_runs_artifacts_and_nothing_foreign() {
     // Someone else's things, with names a careless prefix match would take.
     let ds = carbon_dolphinscheduler::DsClient::from_target(&target).expect("ds client");
     let trino = carbon_trino::TrinoClient::from_target(&target).expect("trino client");
-    let s3 = carbon_s3::S3Client::from_target(&target).expect("s3 client");
+    let s3 = carbon_minio::MinioClient::from_target(&target).expect("s3 client");
     let bucket = target.minio.as_ref().expect("[minio]").test_bucket.clone();
     let project = rt.block_on(async {
         // A failed earlier attempt may have left it: reuse it, it is removed at the end.

@@ -244,7 +244,7 @@ impl Ctx {
     }
 
     /// The client of type `C` for its section of the target (e.g.
-    /// `ctx.client::<carbon_s3::S3Client>()`), built once per trial and cloned after; a build
+    /// `ctx.client::<carbon_minio::MinioClient>()`), built once per trial and cloned after; a build
     /// error is kept and repeated, so every use reports why the client cannot exist.
     ///
     /// # Errors

@@ -105,7 +105,7 @@ impl Declared for TrinoClient {
             });
         }
         if let (Some(bucket), Some(_)) = (&cfg.warehouse_bucket, &target.minio) {
-            let s3 = carbon_s3::S3Client::from_target(target)?;
+            let s3 = carbon_minio::MinioClient::from_target(target)?;
             let prefix = format!("{}e2e_", cfg.warehouse_prefix);
             let mut orphans: std::collections::BTreeSet<String> = Default::default();
             for o in s3.list(bucket, &prefix).await? {
@@ -173,7 +173,7 @@ impl Declared for TrinoClient {
                 ))
             }
             [kind, bucket, files] if kind == "files" => {
-                carbon_s3::S3Client::from_target(target)?
+                carbon_minio::MinioClient::from_target(target)?
                     .delete_prefix(bucket, files)
                     .await?;
                 Ok(artifact.what.clone())

@@ -8,7 +8,7 @@ use carbon_core::http::{ClientOptions, HttpClient};
 use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Ctx, Service, Suite};
-use carbon_s3::S3Client;
+use carbon_minio::MinioClient;
 use sha2::{Digest, Sha256};
 
 const MINIO: &[Service] = &[Service::Minio];
@@ -74,8 +74,8 @@ fn bucket(ctx: &Ctx) -> String {
 }
 
 /// The object-store client; every object it writes carries this run's ownership marker.
-fn s3(ctx: &Ctx) -> Result<S3Client> {
-    Ok(ctx.client::<S3Client>()?.with_run(ctx.run_id()))
+fn s3(ctx: &Ctx) -> Result<MinioClient> {
+    Ok(ctx.client::<MinioClient>()?.with_run(ctx.run_id()))
 }
 
 /// A prefix for this trial, removed (with everything under it) when the trial ends.
@@ -320,7 +320,9 @@ async fn delete(ctx: Ctx) -> Result<()> {
         bail!("object {key} still exists after DELETE");
     }
     match s3.get_object(&bucket, &key).await {
-        Err(carbon_s3::S3Error::Http(e)) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {
+        Err(carbon_minio::MinioError::Http(e))
+            if e.status() == Some(reqwest::StatusCode::NOT_FOUND) =>
+        {
             Ok(())
         }
         Err(e) => Err(e).context("GET of a deleted object should answer 404"),

@@ -22,7 +22,7 @@ use carbon_harness::{Ctx, Service, Suite};
 use carbon_kube::k8s_openapi::api::apps::v1::Deployment;
 use carbon_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use carbon_kube::kube::api::Api;
-use carbon_s3::S3Client;
+use carbon_minio::MinioClient;
 use carbon_velero::tarball::Tarball;
 use carbon_velero::{
     Backup, BackupSpec, Kind, Restore, RestoreSpec, StorageLocation, VeleroClient, layout,
@@ -143,7 +143,7 @@ use fixture::*;
 
 async fn backup_files(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = ctx.client::<MinioClient>()?;
     let fx = fixture(&ctx, &v, "files", Pods::None).await?;
     let name = fx.namespace.clone();
     let (b, _) = backup(&ctx, &v, &name, &[&fx.namespace], None).await?;
@@ -325,7 +325,7 @@ async fn restore(ctx: Ctx) -> Result<()> {
 
 async fn delete_backup(ctx: Ctx) -> Result<()> {
     let v = velero(&ctx).await?;
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = ctx.client::<MinioClient>()?;
     let fx = fixture(&ctx, &v, "delete", Pods::None).await?;
     let name = fx.namespace.clone();
     let (b, _) = backup(&ctx, &v, &name, &[&fx.namespace], None).await?;

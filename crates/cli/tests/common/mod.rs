@@ -103,7 +103,7 @@ pub fn direct_artifacts(run_id: &str) -> Vec<String> {
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     rt.block_on(async {
         let mut found = Vec::new();
-        let s3 = carbon_s3::S3Client::from_target(&target).expect("s3 client");
+        let s3 = carbon_minio::MinioClient::from_target(&target).expect("s3 client");
         let mut buckets = target
             .minio
             .as_ref()

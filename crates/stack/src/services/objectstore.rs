@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use carbon_config::Secret;
-use carbon_s3::S3Client;
+use carbon_minio::MinioClient;
 use futures::future::BoxFuture;
 
 use crate::install::{GoWrapper, go};
@@ -178,7 +178,7 @@ async fn create_buckets(stack: &Stack, port: u16) -> Result<(), StackError> {
         .map_err(|e| StackError::Other(e.to_string()))?;
     let access = Secret::new(stack.var(S3_ACCESS_KEY));
     let secret = Secret::new(stack.var(S3_SECRET_KEY));
-    let s3 = S3Client::new(
+    let s3 = MinioClient::new(
         endpoint,
         "us-east-1",
         &access,

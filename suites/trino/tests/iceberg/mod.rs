@@ -7,7 +7,7 @@ use std::time::Duration;
 use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Check, Ctx};
-use carbon_s3::S3Client;
+use carbon_minio::MinioClient;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -87,7 +87,7 @@ pub(crate) async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
         let s3 = cfg
             .warehouse_bucket
             .as_ref()
-            .map(|_| ctx.client::<S3Client>())
+            .map(|_| ctx.client::<MinioClient>())
             .transpose()?;
         ctx.defer(
             format!("drop table {table} and any files left under its location"),
@@ -199,7 +199,7 @@ pub(crate) async fn iceberg_round_trip(ctx: Ctx) -> Result<()> {
                 format!("s3://{bucket}/{prefix}").starts_with(&root),
                 "table location s3://{bucket}/{prefix} is not under the warehouse {root} (trino.warehouse_bucket, trino.warehouse_prefix)"
             );
-            let s3 = ctx.client::<S3Client>()?;
+            let s3 = ctx.client::<MinioClient>()?;
             let keys: Vec<String> = s3
                 .list(&bucket, &prefix)
                 .await?
@@ -278,13 +278,13 @@ async fn dropped_files_check(
     bucket: &str,
     prefix: &str,
 ) -> Result<()> {
-    let s3 = ctx.client::<S3Client>()?;
+    let s3 = ctx.client::<MinioClient>()?;
     let limit = Duration::from_secs(cfg.purge_timeout_secs);
     let what = format!("the table's files under s3://{bucket}/{prefix} to be removed");
     let waited = ctx
         .wait_until(&what, limit, || async {
             let left = s3.list(bucket, prefix).await?;
-            Ok::<_, carbon_s3::S3Error>(if left.is_empty() {
+            Ok::<_, carbon_minio::MinioError>(if left.is_empty() {
                 Check::Ready(())
             } else {
                 Check::Pending(format!("{} object(s) remain", left.len()))

@@ -1,5 +1,8 @@
-//! S3 client for the platform's object store: MinIO on the platform and in the local stack
-//! (RELEASE.2021-04-22), any path-style S3 store (the `s3_compat` self test uses versitygw).
+//! `[minio]`: the platform's S3-compatible object store, MinIO (RELEASE.2021-04-22 in the local
+//! stack). One name for it everywhere: the `[minio]` section, `Service::Minio`, this crate
+//! (`carbon-minio`), [`MinioClient`], the `minio` suite and the `minio` prefix of its errors. The
+//! client speaks only the S3 API, path-style, so any S3 store works (the `s3_compat` self test
+//! runs the `minio` suite against versitygw).
 //!
 //! Requests are signed with `rusty-s3` (SigV4, no I/O of its own) and sent with the shared
 //! [`HttpClient`], so every failure names method, URL (signature removed), status and body.
@@ -21,7 +24,7 @@ const SIGNATURE_TTL: Duration = Duration::from_secs(600);
 
 /// Errors of the object-store client.
 #[derive(Debug, thiserror::Error)]
-pub enum S3Error {
+pub enum MinioError {
     /// The request failed or the store refused it.
     #[error(transparent)]
     Http(#[from] HttpError),
@@ -61,7 +64,7 @@ pub struct ObjectInfo {
 
 /// A client for one S3 endpoint.
 #[derive(Debug, Clone)]
-pub struct S3Client {
+pub struct MinioClient {
     http: HttpClient,
     endpoint: Url,
     region: String,
@@ -88,11 +91,11 @@ fn run_header() -> String {
     format!("x-amz-meta-{}", carbon_core::naming::S3_RUN_METADATA)
 }
 
-impl S3Client {
+impl MinioClient {
     /// Builds a client for `endpoint`.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the HTTP client cannot be built.
+    /// [`MinioError::Http`] when the HTTP client cannot be built.
     pub fn new(
         endpoint: Url,
         region: &str,
@@ -100,7 +103,7 @@ impl S3Client {
         secret_key: &Secret,
         timeout: Duration,
         health_path: Option<String>,
-    ) -> Result<Self, S3Error> {
+    ) -> Result<Self, MinioError> {
         let http = HttpClient::new(
             "minio",
             ClientOptions {
@@ -160,15 +163,15 @@ impl S3Client {
     /// The server's clock: the `Date` header of a HEAD request for `bucket`, in unix seconds.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store does not answer; [`S3Error::Xml`] without a `Date`.
-    pub async fn server_clock(&self, bucket: &str) -> Result<i64, S3Error> {
+    /// [`MinioError::Http`] when the store does not answer; [`MinioError::Xml`] without a `Date`.
+    pub async fn server_clock(&self, bucket: &str) -> Result<i64, MinioError> {
         let b = self.bucket(bucket)?;
         let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
         let (_, response) = self
             .http
             .send_any(self.http.request(Method::HEAD, url))
             .await?;
-        carbon_core::http::server_date(&response).ok_or(S3Error::Xml {
+        carbon_core::http::server_date(&response).ok_or(MinioError::Xml {
             what: "HeadBucket",
             message: "no readable Date header".into(),
         })
@@ -181,8 +184,8 @@ impl S3Client {
     /// the answer has no `Server` header.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store does not answer.
-    pub async fn server_version(&self, bucket: &str) -> Result<Option<String>, S3Error> {
+    /// [`MinioError::Http`] when the store does not answer.
+    pub async fn server_version(&self, bucket: &str) -> Result<Option<String>, MinioError> {
         let b = self.bucket(bucket)?;
         let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
         let (_, response) = self
@@ -195,8 +198,8 @@ impl S3Client {
     /// The run id an object carries as its ownership marker, if any (HEAD object).
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store refuses.
-    pub async fn object_run(&self, bucket: &str, key: &str) -> Result<Option<String>, S3Error> {
+    /// [`MinioError::Http`] when the store refuses.
+    pub async fn object_run(&self, bucket: &str, key: &str) -> Result<Option<String>, MinioError> {
         let b = self.bucket(bucket)?;
         let url = b
             .head_object(Some(&self.credentials), key)
@@ -219,12 +222,12 @@ impl S3Client {
     /// Multipart uploads under `prefix` that were started and never completed or aborted.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store refuses.
+    /// [`MinioError::Http`] when the store refuses.
     pub async fn incomplete_uploads(
         &self,
         bucket: &str,
         prefix: &str,
-    ) -> Result<Vec<Upload>, S3Error> {
+    ) -> Result<Vec<Upload>, MinioError> {
         let b = self.bucket(bucket)?;
         // rusty-s3 has no ListMultipartUploads action; it is ListObjectsV2's request (GET on
         // the bucket) with the `uploads` sub-resource instead of `list-type`.
@@ -242,13 +245,13 @@ impl S3Client {
     /// Aborts an incomplete multipart upload (its parts are dropped).
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store refuses.
+    /// [`MinioError::Http`] when the store refuses.
     pub async fn abort_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
-    ) -> Result<(), S3Error> {
+    ) -> Result<(), MinioError> {
         let b = self.bucket(bucket)?;
         let url = b
             .abort_multipart_upload(Some(&self.credentials), key, upload_id)
@@ -264,14 +267,14 @@ impl S3Client {
         &self.endpoint
     }
 
-    fn bucket(&self, name: &str) -> Result<Bucket, S3Error> {
+    fn bucket(&self, name: &str) -> Result<Bucket, MinioError> {
         Bucket::new(
             self.endpoint.clone(),
             UrlStyle::Path,
             name.to_string(),
             self.region.clone(),
         )
-        .map_err(|e| S3Error::Bucket {
+        .map_err(|e| MinioError::Bucket {
             bucket: name.into(),
             endpoint: self.endpoint.to_string(),
             message: e.to_string(),
@@ -282,10 +285,10 @@ impl S3Client {
     /// request for `bucket`'s location (which also proves the credentials).
     ///
     /// # Errors
-    /// [`S3Error::Http`] naming the endpoint and what failed.
-    pub async fn health(&self, bucket: &str) -> Result<(), S3Error> {
+    /// [`MinioError::Http`] naming the endpoint and what failed.
+    pub async fn health(&self, bucket: &str) -> Result<(), MinioError> {
         if let Some(path) = &self.health_path {
-            let url = self.endpoint.join(path).map_err(|e| S3Error::Bucket {
+            let url = self.endpoint.join(path).map_err(|e| MinioError::Bucket {
                 bucket: bucket.into(),
                 endpoint: self.endpoint.to_string(),
                 message: e.to_string(),
@@ -299,15 +302,15 @@ impl S3Client {
     /// Whether `bucket` exists (HEAD bucket: 200 yes, 404 no).
     ///
     /// # Errors
-    /// [`S3Error::Http`] for any other answer, e.g. 403 for wrong credentials.
-    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, S3Error> {
+    /// [`MinioError::Http`] for any other answer, e.g. 403 for wrong credentials.
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, MinioError> {
         let b = self.bucket(bucket)?;
         let url = b.head_bucket(Some(&self.credentials)).sign(SIGNATURE_TTL);
         self.head_exists(url).await
     }
 
     /// HEAD a signed URL: 2xx yes, 404 no, anything else an error with status and body.
-    async fn head_exists(&self, url: Url) -> Result<bool, S3Error> {
+    async fn head_exists(&self, url: Url) -> Result<bool, MinioError> {
         let (line, response) = self
             .http
             .send_any(self.http.request(Method::HEAD, url))
@@ -322,8 +325,8 @@ impl S3Client {
     /// Creates `bucket`; an existing bucket owned by these credentials is fine.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store refuses.
-    pub async fn create_bucket(&self, bucket: &str) -> Result<(), S3Error> {
+    /// [`MinioError::Http`] when the store refuses.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), MinioError> {
         if self.bucket_exists(bucket).await? {
             return Ok(());
         }
@@ -336,8 +339,13 @@ impl S3Client {
     /// Uploads `body` to `key` in one request.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store refuses.
-    pub async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
+    /// [`MinioError::Http`] when the store refuses.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<(), MinioError> {
         let b = self.bucket(bucket)?;
         let (url, marker) = self.sign_marked(b.put_object(Some(&self.credentials), key));
         let mut request = self.http.request(Method::PUT, url).body(body);
@@ -352,14 +360,14 @@ impl S3Client {
     /// when a part fails, so no orphaned parts stay behind.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store refuses a step.
+    /// [`MinioError::Http`] when the store refuses a step.
     pub async fn put_multipart(
         &self,
         bucket: &str,
         key: &str,
         body: &[u8],
         part_size: usize,
-    ) -> Result<usize, S3Error> {
+    ) -> Result<usize, MinioError> {
         let b = self.bucket(bucket)?;
         let (url, marker) =
             self.sign_marked(b.create_multipart_upload(Some(&self.credentials), key));
@@ -368,7 +376,7 @@ impl S3Client {
             request = request.header(k, v);
         }
         let (_, xml) = self.http.text(request).await?;
-        let created = CreateMultipartUpload::parse_response(&xml).map_err(|e| S3Error::Xml {
+        let created = CreateMultipartUpload::parse_response(&xml).map_err(|e| MinioError::Xml {
             what: "CreateMultipartUpload",
             message: e.to_string(),
         })?;
@@ -399,10 +407,10 @@ impl S3Client {
         upload_id: &str,
         body: &[u8],
         part_size: usize,
-    ) -> Result<usize, S3Error> {
+    ) -> Result<usize, MinioError> {
         let mut etags = Vec::new();
         for (i, chunk) in body.chunks(part_size.max(1)).enumerate() {
-            let number = u16::try_from(i + 1).map_err(|_| S3Error::Xml {
+            let number = u16::try_from(i + 1).map_err(|_| MinioError::Xml {
                 what: "UploadPart",
                 message: "more than 65535 parts".into(),
             })?;
@@ -418,7 +426,7 @@ impl S3Client {
                 .get(reqwest::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
-                .ok_or_else(|| S3Error::Xml {
+                .ok_or_else(|| MinioError::Xml {
                     what: "UploadPart",
                     message: format!("{line}: no ETag header"),
                 })?;
@@ -438,7 +446,7 @@ impl S3Client {
             .await?;
         // S3 may answer 200 with an <Error> body when completion fails late.
         if xml.contains("<Error>") {
-            return Err(S3Error::Xml {
+            return Err(MinioError::Xml {
                 what: "CompleteMultipartUpload",
                 message: carbon_core::http::excerpt(&xml),
             });
@@ -449,8 +457,8 @@ impl S3Client {
     /// Downloads `key`.
     ///
     /// # Errors
-    /// [`S3Error::Http`]; a missing key is a 404 status error.
-    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, S3Error> {
+    /// [`MinioError::Http`]; a missing key is a 404 status error.
+    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, MinioError> {
         let url = self.presign_get(bucket, key, SIGNATURE_TTL)?;
         let (line, response) = self.http.send(self.http.request(Method::GET, url)).await?;
         Ok(self.http.bytes(&line, response).await?)
@@ -459,8 +467,8 @@ impl S3Client {
     /// Whether `key` exists (HEAD object: 200 yes, 404 no).
     ///
     /// # Errors
-    /// [`S3Error::Http`] for any other answer.
-    pub async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
+    /// [`MinioError::Http`] for any other answer.
+    pub async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, MinioError> {
         let b = self.bucket(bucket)?;
         let url = b
             .head_object(Some(&self.credentials), key)
@@ -471,13 +479,13 @@ impl S3Client {
     /// A presigned GET URL anyone can use until it expires.
     ///
     /// # Errors
-    /// [`S3Error::Bucket`] when the bucket name cannot form a URL.
+    /// [`MinioError::Bucket`] when the bucket name cannot form a URL.
     pub fn presign_get(
         &self,
         bucket: &str,
         key: &str,
         expires_in: Duration,
-    ) -> Result<Url, S3Error> {
+    ) -> Result<Url, MinioError> {
         Ok(self
             .bucket(bucket)?
             .get_object(Some(&self.credentials), key)
@@ -487,8 +495,8 @@ impl S3Client {
     /// Lists every object under `prefix`, following continuation tokens.
     ///
     /// # Errors
-    /// [`S3Error::Http`] or [`S3Error::Xml`].
-    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, S3Error> {
+    /// [`MinioError::Http`] or [`MinioError::Xml`].
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, MinioError> {
         let b = self.bucket(bucket)?;
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -500,7 +508,7 @@ impl S3Client {
             }
             let url = action.sign(SIGNATURE_TTL);
             let (_, xml) = self.http.text(self.http.request(Method::GET, url)).await?;
-            let page = ListObjectsV2::parse_response(&xml).map_err(|e| S3Error::Xml {
+            let page = ListObjectsV2::parse_response(&xml).map_err(|e| MinioError::Xml {
                 what: "ListObjectsV2",
                 message: e.to_string(),
             })?;
@@ -519,8 +527,8 @@ impl S3Client {
     /// Deletes `key` (deleting a missing key succeeds, as in S3).
     ///
     /// # Errors
-    /// [`S3Error::Http`] when the store refuses.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
+    /// [`MinioError::Http`] when the store refuses.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), MinioError> {
         let b = self.bucket(bucket)?;
         let url = b
             .delete_object(Some(&self.credentials), key)
@@ -534,8 +542,8 @@ impl S3Client {
     /// Deletes every object under `prefix`; returns how many.
     ///
     /// # Errors
-    /// [`S3Error::Http`] when listing or a batch delete fails.
-    pub async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<usize, S3Error> {
+    /// [`MinioError::Http`] when listing or a batch delete fails.
+    pub async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<usize, MinioError> {
         let objects = self.list(bucket, prefix).await?;
         let b = self.bucket(bucket)?;
         for batch in objects.chunks(1000) {
@@ -556,7 +564,7 @@ impl S3Client {
                 )
                 .await?;
             if xml.contains("<Error>") {
-                return Err(S3Error::Xml {
+                return Err(MinioError::Xml {
                     what: "DeleteObjects",
                     message: carbon_core::http::excerpt(&xml),
                 });
@@ -587,11 +595,11 @@ fn parse_uploads(xml: &str) -> Vec<Upload> {
         .collect()
 }
 
-impl carbon_config::FromTarget for S3Client {
+impl carbon_config::FromTarget for MinioClient {
     const SECTION: &'static str = "minio";
-    type Error = S3Error;
+    type Error = MinioError;
 
-    fn from_target(target: &Target) -> Result<Self, S3Error> {
+    fn from_target(target: &Target) -> Result<Self, MinioError> {
         let cfg = target.section("minio", &target.minio)?;
         let access = target.credential("minio", &cfg.access_key_env)?;
         let secret = target.credential("minio", &cfg.secret_key_env)?;

@@ -4,7 +4,7 @@
 use carbon_config::{Artifact, Declared, FromTarget as _, Leftovers, ProbeError, Service, Target};
 use carbon_core::naming::{self, rfc3339_secs};
 
-use crate::S3Client;
+use crate::MinioClient;
 
 /// The bucket the probes read: `[minio] test_bucket`.
 fn bucket(target: &Target) -> String {
@@ -15,7 +15,7 @@ fn bucket(target: &Target) -> String {
         .unwrap_or_default()
 }
 
-impl Declared for S3Client {
+impl Declared for MinioClient {
     const SERVICE: Service = Service::Minio;
     const VERSION_SOURCE: &'static str = "HEAD /<[minio] test_bucket> Server header";
     const NO_VERSION: &'static str = "the answer has no Server header";
