@@ -28,6 +28,11 @@ pub struct Args {
     /// report.json, run.json) into one `.tar.gz` beside the run's directory.
     #[arg(long)]
     bundle: bool,
+    /// Also push the run's results to the target's VictoriaMetrics (as `[report]
+    /// push_results = true` does): a write, refused on a read-only target without the opt-in
+    /// `push-results`.
+    #[arg(long)]
+    push_results: bool,
 }
 
 /// Arguments of `diff`.
@@ -142,6 +147,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.bundle {
                 bundle_and_upload(&target, &dir, &gated.evaluation).await;
             }
+            push_if_asked(&target, &dir, &gated.evaluation, args.push_results).await;
             print(&gated);
             Ok(ExitCode::from(gated.evaluation.exit_code))
         }
@@ -258,6 +264,67 @@ pub async fn bundle_and_upload(target: &Target, dir: &Path, e: &Evaluation) {
         Ok(None) => {}
         Err(err) => println!("gate: evidence bundle not uploaded: {err:#}"),
     }
+}
+
+/// Pushes the run when `--push-results` or `[report] push_results` says so, printing one line
+/// either way (a push that fails does not change the verdict; the shipped "no results" alert
+/// is what notices a nightly that stopped reporting).
+pub async fn push_if_asked(target: &Target, dir: &Path, e: &Evaluation, flag: bool) {
+    if !flag && !target.report.as_ref().is_some_and(|r| r.push_results) {
+        return;
+    }
+    match push_results(target, dir, e).await {
+        Ok(what) => println!("gate: results pushed: {what}"),
+        Err(err) => println!("gate: results not pushed: {err:#}"),
+    }
+}
+
+/// Pushes the gated run in `dir` to the target's VictoriaMetrics (`carbon_gate::metrics`):
+/// every sample at the run's end, through `/api/v1/import/prometheus` on `[victoriametrics]`
+/// `write_url` (else `url`). A write, refused (nothing sent) on a read-only target without the
+/// opt-in `push-results`. Returns what was pushed, for one line of output.
+///
+/// # Errors
+/// The policy refuses it, the run cannot be read, or VictoriaMetrics refuses the write.
+pub async fn push_results(target: &Target, dir: &Path, e: &Evaluation) -> anyhow::Result<String> {
+    use carbon_config::FromTarget as _;
+    if target.settings.mode() == carbon_config::Mode::ReadOnly
+        && !target.settings.allows("push-results")
+    {
+        anyhow::bail!(
+            "target `{}` is read-only and pushing results is a write: add \"push-results\" to [target] opt_in to allow this one write",
+            target.name
+        );
+    }
+    let run = Run::read_dir(dir)?;
+    let manifest = e.manifest.as_ref();
+    let ended_ms = manifest
+        .and_then(|m| {
+            time::OffsetDateTime::parse(&m.ended, &time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(time::OffsetDateTime::now_utc)
+        .unix_timestamp()
+        * 1000;
+    let facts = carbon_gate::metrics::PushFacts {
+        target: &target.name,
+        run_id: manifest.map_or("unknown", |m| m.run_id.as_str()),
+        version: env!("CARGO_PKG_VERSION"),
+        ended_ms,
+    };
+    let text = carbon_gate::metrics::exposition(&run, e, &facts);
+    let (materialized, _guards) = carbon_kube::materialize(target)
+        .await
+        .context("reaching VictoriaMetrics")?;
+    let vm = carbon_victoriametrics::VmClient::from_target(&materialized)
+        .context("the metrics store ([victoriametrics])")?;
+    vm.import_prometheus(&text).await?;
+    Ok(format!(
+        "{} sample(s) of target `{}` at {} (run end)",
+        text.lines().count(),
+        target.name,
+        manifest.map_or("now", |m| m.ended.as_str())
+    ))
 }
 
 /// Where an uploaded bundle goes in `[report] bucket`.

@@ -55,6 +55,11 @@ pub struct Args {
     /// run.json) into one `.tar.gz` beside the run's directory.
     #[arg(long, requires = "gate")]
     bundle: bool,
+    /// With `--gate`: also push the run's results to the target's VictoriaMetrics (as `[report]
+    /// push_results = true` does; `carbon_gate::metrics` lists the series): a write, refused
+    /// on a read-only target without the opt-in `push-results`.
+    #[arg(long, requires = "gate")]
+    push_results: bool,
     /// `human` (default) or `json`: the summary as one JSON object on the last line.
     #[arg(long, default_value = "human", value_parser = ["human", "json"])]
     message_format: String,
@@ -310,10 +315,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ExitCode::from(carbon_gate::EXIT_NOT_RUN)
             }
             (Ok(g), None) => {
+                let dir = g.markdown.parent().unwrap_or(std::path::Path::new("."));
                 if args.bundle {
-                    let dir = g.markdown.parent().unwrap_or(std::path::Path::new("."));
                     crate::gate::bundle_and_upload(&target, dir, &g.evaluation).await;
                 }
+                crate::gate::push_if_asked(&target, dir, &g.evaluation, args.push_results).await;
                 if human {
                     crate::gate::print(&g);
                 }

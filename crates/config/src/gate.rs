@@ -474,7 +474,7 @@ mod tests {
     }
 }
 
-/// `[report]`: where `validate --gate --bundle` uploads the run's evidence bundle.
+/// `[report]`: where a gated run's evidence and results go.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
@@ -483,6 +483,13 @@ pub struct ReportConfig {
     /// target must be read-write and opt in to `upload-report`. The reaper never lists that
     /// prefix (it removes only under `e2e/`).
     pub bucket: Option<String>,
+    /// Push every gated run's results to `[victoriametrics]` (its `write_url`, else its
+    /// `url`), as `validate --gate --push-results` does: `carbon_e2e_*` series at the run's
+    /// end (`carbon_gate::metrics`). A write: a read-only target must opt in to
+    /// `push-results` (a production target typically opts in to this one write). The reaper
+    /// never removes them. Default `false`.
+    #[serde(default)]
+    pub push_results: bool,
 }
 
 /// The prefix of every uploaded evidence bundle.

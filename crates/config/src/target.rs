@@ -59,7 +59,9 @@ pub struct Settings {
     pub mode: Option<Mode>,
     /// Heavy or disruptive trials this target allows (each trial names its key; see
     /// `carbon-e2e validate --plan`): `heavy-query`, `delete-series`, `admin-token`,
-    /// `failed-login`, `platform-backup`. Default: every one for `local` and `kind`, none for
+    /// `failed-login`, `platform-backup`; and the writes of a gated run: `upload-report` (the
+    /// evidence bundle) and `push-results` (the results as metrics, allowed on a read-only
+    /// target with this opt-in). Default: every one for `local` and `kind`, none for
     /// `cluster`.
     #[serde(default)]
     pub opt_in: Option<Vec<String>>,
@@ -129,13 +131,14 @@ impl Mode {
 }
 
 /// The heavy or disruptive trial kinds a target can opt in to.
-pub const OPT_INS: [&str; 6] = [
+pub const OPT_INS: [&str; 7] = [
     "heavy-query",
     "delete-series",
     "admin-token",
     "failed-login",
     "platform-backup",
     "upload-report",
+    "push-results",
 ];
 
 impl Settings {

@@ -33,6 +33,7 @@ pub mod diff;
 mod error;
 mod evaluate;
 mod manifest;
+pub mod metrics;
 pub mod report;
 mod run;
 

@@ -44,6 +44,9 @@ pub struct Trial {
     pub line: String,
     /// What it measured.
     pub measurements: Vec<Measurement>,
+    /// How long it took, in seconds (nextest's `time`; its last attempt's for a retried one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
 }
 
 impl Trial {
@@ -59,6 +62,7 @@ impl Trial {
             status,
             line: line.into(),
             measurements: Vec::new(),
+            duration_secs: None,
         }
     }
 
@@ -192,6 +196,7 @@ fn trial(binary: &str, case: &TestCase) -> Trial {
         ),
     };
     let mut t = Trial::new(case.name.as_str(), status, line).measured(Measurement::all_in(out));
+    t.duration_secs = case.time.map(|d| d.as_secs_f64());
     // A suite's trial is `<suite>::<smoke|full>::<behaviour>` in a `suite-*` binary; a suite
     // crate's own unit or self test (`pods::tests::…`) is named otherwise.
     if !binary.starts_with("suite-") || !matches!(t.tier.as_str(), "smoke" | "full") {

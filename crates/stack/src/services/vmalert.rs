@@ -69,6 +69,29 @@ groups:
           severity: info
 "#;
 
+/// The nightly's rules as shipped to platforms (`kind-config/monitoring/`), embedded: the local
+/// stack loads the same file, with [`LOCAL_WINDOWS`] so that CI sees each rule fire within
+/// seconds.
+pub(crate) const NIGHTLY_RULES: &str =
+    include_str!("../../../../kind-config/monitoring/carbon-e2e-rules.yml");
+
+/// What the local copy of [`NIGHTLY_RULES`] shortens: evaluation every 2 s instead of every
+/// minute, a `for` of 2 s instead of 1 min, and "no results" after 10 s instead of 26 h.
+pub(crate) const LOCAL_WINDOWS: [(&str, &str); 3] = [
+    ("interval: 1m", "interval: 2s"),
+    ("for: 1m", "for: 2s"),
+    ("> 26 * 3600", "> 10"),
+];
+
+/// [`NIGHTLY_RULES`] with the stack's short windows.
+pub(crate) fn nightly_rules_local() -> String {
+    LOCAL_WINDOWS
+        .iter()
+        .fold(NIGHTLY_RULES.to_string(), |text, (from, to)| {
+            text.replace(from, to)
+        })
+}
+
 pub(crate) struct VmAlert;
 
 impl LocalServer for VmAlert {
@@ -95,8 +118,10 @@ impl LocalServer for VmAlert {
     fn prepare(&self, stack: &Stack) -> Result<(), StackError> {
         let dir = stack.data_dir("vmalert");
         std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        let nightly = nightly_rules_local();
         for (name, text) in [
             ("rules.yml", RULES),
+            ("nightly-rules.yml", nightly.as_str()),
             (
                 "notifiers.yml",
                 "# Written by carbon-e2e stack up: no Alertmanager in the stack.\nstatic_configs:\n  - targets: []\n",
@@ -112,6 +137,7 @@ impl LocalServer for VmAlert {
         let dir = stack.data_dir("vmalert");
         let mut cmd = Command::new("/usr/bin/vmalert");
         cmd.arg(format!("-rule={}", dir.join("rules.yml").display()))
+            .arg(format!("-rule={}", dir.join("nightly-rules.yml").display()))
             .arg(format!(
                 "-notifier.config={}",
                 dir.join("notifiers.yml").display()
@@ -126,6 +152,28 @@ impl LocalServer for VmAlert {
         Readiness::Http {
             url: format!("http://127.0.0.1:{PORT}/health"),
             contains: Some("OK"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each shortening applies (a rule file edited so that one no longer matches would leave
+    /// the stack with the platform's windows, and CI would wait a day for an alert).
+    #[test]
+    fn the_local_copy_shortens_every_window() {
+        for (from, to) in LOCAL_WINDOWS {
+            assert!(
+                NIGHTLY_RULES.contains(from),
+                "the rule file has no `{from}`"
+            );
+            assert!(nightly_rules_local().contains(to));
+        }
+        let local = nightly_rules_local();
+        for (from, _) in LOCAL_WINDOWS {
+            assert!(!local.contains(from), "`{from}` left in the local copy");
         }
     }
 }
