@@ -21,7 +21,7 @@
 //!     them against Velero's own timestamps; restarts nothing.
 
 use carbon_config::FromTarget as _;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
@@ -150,7 +150,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     nextest::ensure_installed()?;
     println!("bench: machine {}", machine());
     println!("bench: building the test binaries first (not timed)");
-    let built = Command::new("cargo")
+    let built = crate::nextest::cargo()
         .current_dir(carbon_config::workspace_root())
         .args(["nextest", "run", "--workspace", "--no-run"])
         .status()?;

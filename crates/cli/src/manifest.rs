@@ -83,7 +83,7 @@ pub fn build(facts: &RunFacts<'_>, components: Components) -> Manifest {
             version: env!("CARGO_PKG_VERSION").to_string(),
             commit: commit(),
         },
-        nextest: first_line(Command::new("cargo").args(["nextest", "--version"])),
+        nextest: first_line(crate::nextest::cargo().args(["nextest", "--version"])),
         components,
     }
 }

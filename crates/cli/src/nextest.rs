@@ -11,12 +11,41 @@ pub const NEXTEST_VERSION: &str = "0.9.151";
 /// How long `cargo install cargo-nextest` may take (about 10 minutes on two cores).
 const NEXTEST_INSTALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
 
+/// `cargo`, without the variables cargo sets for the program it runs (`CARGO_PKG_*`,
+/// `CARGO_MANIFEST_*`, `CARGO_CRATE_NAME`, ...), which `cargo run` gives `validate` and nextest
+/// gives every test. ring's build script re-runs when one of them changes, and ring re-built
+/// re-builds everything over it (rustls, reqwest, kube, every crate and test binary here): a
+/// cargo started from `validate` or from a self test must see the same environment as one
+/// started from a shell, or each alternation rebuilds the workspace.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new("cargo");
+    #[allow(clippy::disallowed_methods)] // which variables to drop, not configuration
+    for (k, _) in std::env::vars_os() {
+        let name = k.to_string_lossy();
+        let set_by_cargo = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name.as_ref(),
+                "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+                    | "OUT_DIR"
+            );
+        if set_by_cargo {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 /// Installs cargo-nextest with cargo unless `cargo nextest` already answers.
 ///
 /// # Errors
 /// When `cargo install` fails.
 pub fn ensure_installed() -> anyhow::Result<()> {
-    let present = Command::new("cargo")
+    let present = cargo()
         .args(["nextest", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -26,7 +55,7 @@ pub fn ensure_installed() -> anyhow::Result<()> {
         return Ok(());
     }
     println!("validate: installing cargo-nextest {NEXTEST_VERSION} with cargo (once per machine)");
-    let mut install = Command::new("cargo");
+    let mut install = cargo();
     install.args([
         "install",
         "--locked",
@@ -53,7 +82,7 @@ pub fn junit_path(env: &Env, profile: &str) -> PathBuf {
 
 /// `cargo nextest run --workspace --profile <profile>` with an optional filter expression.
 pub fn run_command(profile: &str, filter: Option<&str>, extra: &[String]) -> Command {
-    let mut cmd = Command::new("cargo");
+    let mut cmd = cargo();
     cmd.current_dir(carbon_config::workspace_root()).args([
         "nextest",
         "run",
@@ -86,7 +115,7 @@ pub struct SuiteBinary {
 /// # Errors
 /// When `cargo nextest list` fails or prints something else than its JSON.
 pub fn suite_binaries(profile: &str, env: &[(&str, &str)]) -> anyhow::Result<Vec<SuiteBinary>> {
-    let out = Command::new("cargo")
+    let out = cargo()
         .current_dir(carbon_config::workspace_root())
         .args([
             "nextest",

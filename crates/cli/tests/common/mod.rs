@@ -8,7 +8,9 @@ use std::process::Command;
 /// outer nextest's variables, with its own run id.
 pub fn nextest(filter: &str, run_id: &str) -> Command {
     let root = carbon_config::workspace_root();
-    let mut cmd = Command::new(env!("CARGO"));
+    // The outer cargo's package variables dropped, as `validate` drops them: a cargo that saw
+    // them would rebuild ring and everything over it (`carbon_e2e::nextest::cargo`).
+    let mut cmd = carbon_e2e::nextest::cargo();
     cmd.current_dir(&root).args([
         "nextest",
         "run",
