@@ -20,6 +20,7 @@ const SUITES: &[&str] = &[
     "suite-alerts",
     "suite-velero",
     "suite-superset",
+    "suite-dashboards",
 ];
 
 fn run(filter: &str, env: &[(&str, &str)]) -> (bool, String, Report) {

@@ -11,6 +11,8 @@
 //!   server does not enforce, a shipper selector nothing ships to;
 //! - alerts: a required rule that does not exist and one that fails at every evaluation
 //!   (group `carbon-e2e-broken` of the stack's vmalert);
+//! - dashboards: the platform's dashboards check with the broken dashboard's ConfigMap (a panel
+//!   on a series nothing writes) and a title no ConfigMap holds required;
 //! - superset: the dashboards check with the stack's dashboard "carbon-e2e-broken" added
 //!   (its chart names a column the table lacks);
 //! - trino: the REST catalog check with Trino's `memory` catalog as the Iceberg catalog (schema
@@ -100,6 +102,16 @@ fn run_failing(label: &str, env: &[(&str, &str)], cases: &[Case]) -> usize {
 }
 
 const SETTINGS: &[Case] = &[
+    // The dashboards check with the broken dashboard's ConfigMap (kind-config/broken/
+    // dashboard.yaml: a panel on a series nothing writes) and a title no ConfigMap holds.
+    Case {
+        trial: "dashboards::smoke::every_panel_of_the_platforms_dashboards_returns_data",
+        needles: &[
+            "carbon-e2e broken dashboard / A series nothing writes: No data",
+            "No Such Dashboard: not found",
+            "1 of 3 dashboard(s) with data",
+        ],
+    },
     // The stack's dashboard "carbon-e2e-broken": its chart names a column the table lacks.
     Case {
         trial: "superset::smoke::every_configured_dashboard_exists_and_every_chart_returns_rows",
@@ -278,6 +290,10 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
             (
                 "E2E_SUPERSET_DASHBOARDS",
                 "[\"Data Platform\", \"carbon-e2e-broken\"]",
+            ),
+            (
+                "E2E_DASHBOARDS_REQUIRED",
+                "[\"Platform Overview\", \"carbon-e2e broken dashboard\", \"No Such Dashboard\"]",
             ),
             (
                 "E2E_VMALERT_REQUIRED_RULES",

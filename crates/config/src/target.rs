@@ -9,6 +9,7 @@ use url::Url;
 use crate::section::{ServiceSection, Tls};
 use crate::{ConfigError, Env, Secret};
 
+pub use crate::section::dashboards::DashboardsConfig;
 pub use crate::section::dolphinscheduler::{DolphinSchedulerConfig, DsApi};
 pub use crate::section::grafana::GrafanaConfig;
 pub use crate::section::kubernetes::KubernetesConfig;
@@ -344,7 +345,7 @@ service_sections!(
 
 /// Every section an `E2E_<SECTION>_<KEY>` override may address.
 pub(crate) fn section_names() -> impl Iterator<Item = &'static str> {
-    ["target", "platform", "gate", "report"]
+    ["target", "platform", "dashboards", "gate", "report"]
         .into_iter()
         .chain(SERVICE_SECTIONS.iter().copied())
 }
@@ -374,6 +375,8 @@ pub(crate) struct TargetFile {
     pub platform: Option<PlatformConfig>,
     #[serde(default)]
     pub velero: Option<VeleroConfig>,
+    #[serde(default)]
+    pub dashboards: Option<DashboardsConfig>,
     #[serde(default)]
     pub gate: Option<crate::GateConfig>,
     #[serde(default)]
@@ -411,6 +414,9 @@ pub struct Target {
     pub platform: Option<PlatformConfig>,
     /// `[velero]`, when the target has a Velero to validate.
     pub velero: Option<VeleroConfig>,
+    /// `[dashboards]`: the platform's dashboards, counted with data without Grafana (absent:
+    /// the defaults, the platform's three).
+    pub dashboards: Option<DashboardsConfig>,
     /// `[gate]`: the acceptance gate's settings (absent: the defaults, staging's numbers).
     pub gate: Option<crate::GateConfig>,
     /// `[report]`: where the evidence bundle is uploaded (absent: it is not).
@@ -439,6 +445,7 @@ impl Target {
             kubernetes: file.kubernetes,
             platform: file.platform,
             velero: file.velero,
+            dashboards: file.dashboards,
             gate: file.gate,
             report: file.report,
             allow_writes: false,

@@ -14,7 +14,7 @@ const UNHEALTHY: &str = "platform::smoke::unhealthy_pods_stay_below_the_maximum"
 const ARGOCD: &str = "platform::smoke::argocd_applications_synced_and_healthy_meet_the_minimum";
 const CRITICAL: &str = "platform::smoke::critical_workloads_are_available_with_all_replicas_ready";
 const NODES: &str = "platform::smoke::every_node_is_ready";
-const PANELS: &str = "grafana::full::every_panel_of_the_configured_dashboards_returns_data";
+const PANELS: &str = "dashboards::smoke::every_panel_of_the_platforms_dashboards_returns_data";
 const RULES: &str = "alerts::smoke::required_rules_exist_and_evaluate_without_error";
 const VMALERT: &str = "alerts::smoke::vmalert_health_answers_ok";
 const LOCATION: &str = "velero::smoke::storage_location_is_available_and_recently_validated";
@@ -55,10 +55,7 @@ fn healthy() -> Vec<Trial> {
             CRITICAL,
             vec![m("platform.critical_available", 6.0, Some(6.0))],
         ),
-        passed(
-            PANELS,
-            vec![m("grafana.dashboards_with_data", 2.0, Some(2.0))],
-        ),
+        passed(PANELS, vec![m("dashboards.with_data", 2.0, Some(2.0))]),
         passed(RULES, vec![m("alerts.required_rules_ok", 3.0, Some(3.0))]),
         passed(VMALERT, vec![]),
         passed(
@@ -183,7 +180,7 @@ fn status_of(e: &carbon_gate::Evaluation, c: GateCategory) -> CategoryStatus {
 // A failure in a category that is not required does not block; it lowers the score.
 #[case::failure_in_a_category_not_required(
     with(healthy(), PANELS, Trial::new(PANELS, Status::Failed, "error: 1 panel finding(s)")
-        .measured(vec![m("grafana.dashboards_with_data", 1.0, Some(2.0))])),
+        .measured(vec![m("dashboards.with_data", 1.0, Some(2.0))])),
     95.0, Verdict::Go, EXIT_GO, Some(96.7)
 )]
 // A workflow that failed without measuring anything: workflows 5 of 6.
@@ -238,16 +235,16 @@ fn an_empty_category_is_inconclusive_never_a_pass() {
 }
 
 #[test]
-fn live_only_dashboards_are_inconclusive_and_say_why() {
+fn dashboards_not_counted_are_inconclusive_and_say_why() {
     let trials = with(
         healthy(),
         PANELS,
         Trial::new(
             PANELS,
             Status::NotRun {
-                kind: "live-only".into(),
+                kind: "skip".into(),
             },
-            "live-only: Grafana is AGPL and not part of the local stack",
+            "loki is not configured for target `staging`",
         ),
     );
     let e = evaluate(&run(trials), &Settings::default());
@@ -258,7 +255,7 @@ fn live_only_dashboards_are_inconclusive_and_say_why() {
     let row = &e.categories[5];
     assert_eq!(row.measured(), "—");
     assert!(
-        row.unmeasured[0].contains("live-only: Grafana is AGPL"),
+        row.unmeasured[0].contains("loki is not configured"),
         "{row:#?}"
     );
     assert_eq!(e.not_run.len(), 1);

@@ -142,6 +142,9 @@ pub struct Dashboard {
     pub panels: Vec<Panel>,
     /// Template variables and their current value.
     pub variables: BTreeMap<String, String>,
+    /// The datasource variables (`"type": "datasource"`) and the plugin type each selects
+    /// (`prometheus`, `loki`): how a panel's `${datasource}` is known without Grafana.
+    pub datasource_types: BTreeMap<String, String>,
 }
 
 /// One data frame of a query result.
@@ -413,7 +416,9 @@ fn parse_ds_health(
     }
 }
 
-fn parse_dashboard(uid: &str, dashboard: &Value) -> Dashboard {
+/// A dashboard's JSON model (as Grafana stores it, or as a provisioning file or ConfigMap
+/// holds it) read into its panels, rows flattened, and its variables.
+pub fn parse_dashboard(uid: &str, dashboard: &Value) -> Dashboard {
     let mut panels = Vec::new();
     collect_panels(dashboard.get("panels"), &mut panels);
     // Old-style dashboards keep panels under rows[].panels.
@@ -423,6 +428,7 @@ fn parse_dashboard(uid: &str, dashboard: &Value) -> Dashboard {
         }
     }
     let mut variables = BTreeMap::new();
+    let mut datasource_types = BTreeMap::new();
     if let Some(list) = dashboard
         .pointer("/templating/list")
         .and_then(Value::as_array)
@@ -431,6 +437,11 @@ fn parse_dashboard(uid: &str, dashboard: &Value) -> Dashboard {
             let Some(name) = v.get("name").and_then(Value::as_str) else {
                 continue;
             };
+            if v.get("type").and_then(Value::as_str) == Some("datasource")
+                && let Some(kind) = v.get("query").and_then(Value::as_str)
+            {
+                datasource_types.insert(name.to_string(), kind.to_string());
+            }
             let current = v.pointer("/current/value");
             let value = match current {
                 Some(Value::String(s)) => s.clone(),
@@ -458,6 +469,7 @@ fn parse_dashboard(uid: &str, dashboard: &Value) -> Dashboard {
             .to_string(),
         panels,
         variables,
+        datasource_types,
     }
 }
 

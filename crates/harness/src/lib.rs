@@ -44,7 +44,8 @@ use std::time::Instant;
 
 pub use anyhow;
 pub use carbon_config::{
-    Capability, Env, FromTarget, MinioConfig, Service, Target, VictoriaMetricsConfig,
+    Capability, DashboardsConfig, Env, FromTarget, MinioConfig, Service, Target,
+    VictoriaMetricsConfig,
 };
 pub use carbon_core::wait::{Backoff, Check};
 pub use ctx::Ctx;

@@ -148,6 +148,8 @@ pub const PLATFORM_PERMISSIONS: &[Permission] = &[
     Permission::cluster("list", "", "pods"),
     Permission::cluster("list", "", "events"),
     Permission::cluster("list", "", "persistentvolumeclaims"),
+    // The dashboards Grafana's sidecar provisions (the `dashboards` suite).
+    Permission::cluster("list", "", "configmaps"),
     Permission::cluster("list", "apps", "deployments"),
     Permission::cluster("list", "apps", "statefulsets"),
     Permission::cluster("list", "apps", "daemonsets"),

@@ -120,6 +120,15 @@ impl QueryResult {
         }
     }
 
+    /// How many streams or series it holds (what a dashboard panel would draw).
+    pub fn series_count(&self) -> usize {
+        match self {
+            QueryResult::Streams(s) => s.len(),
+            QueryResult::Matrix(m) => m.len(),
+            QueryResult::Vector(v) => v.len(),
+        }
+    }
+
     /// The kind of result, as Loki names it.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -80,6 +80,11 @@ struct Envelope<T> {
 }
 
 #[derive(Debug, Deserialize)]
+struct RangeData {
+    result: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
 struct VectorData {
     #[serde(rename = "resultType")]
     result_type: String,
@@ -199,6 +204,60 @@ impl VmClient {
             Err(e) => return Err(e.into()),
         };
         parse_vector(line, envelope)
+    }
+
+    /// How many series `expr` returns over `[start, end]` (unix seconds) at `step_secs`, as a
+    /// dashboard panel's range query shows them: a series is only there when it has a point.
+    ///
+    /// # Errors
+    /// [`VmError::Http`] on refusal; [`VmError::Api`] for the server's own error (a query it
+    /// cannot parse, named with its message).
+    pub async fn range_series(
+        &self,
+        expr: &str,
+        start: f64,
+        end: f64,
+        step_secs: u64,
+    ) -> Result<usize, VmError> {
+        let mut url = Self::url(&self.query_base, "api/v1/query_range")?;
+        url.query_pairs_mut()
+            .append_pair("query", expr)
+            .append_pair("start", &format!("{start:.3}"))
+            .append_pair("end", &format!("{end:.3}"))
+            .append_pair("step", &format!("{step_secs}s"));
+        let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
+        let status = response.status();
+        let body = self.http.body(&line, response).await?;
+        let envelope: Envelope<RangeData> = match self.http.decode(&line, &body) {
+            Ok(e) => e,
+            Err(_) if !status.is_success() => {
+                return Err(HttpError::Status {
+                    service: "victoriametrics",
+                    request: line,
+                    status,
+                    body: carbon_core::http::excerpt(&body),
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if envelope.status != "success" {
+            return Err(VmError::Api {
+                request: line,
+                error_type: envelope.error_type.unwrap_or_else(|| "unknown".into()),
+                error: envelope.error.unwrap_or_else(|| "(no message)".into()),
+            });
+        }
+        Ok(envelope.data.map_or(0, |d| {
+            d.result
+                .iter()
+                .filter(|r| {
+                    r.get("values")
+                        .and_then(serde_json::Value::as_array)
+                        .is_some_and(|v| !v.is_empty())
+                })
+                .count()
+        }))
     }
 
     /// Exports the raw samples of the series matching `selector`.

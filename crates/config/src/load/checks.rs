@@ -170,14 +170,15 @@ pub(super) fn check_thresholds(
                      platform must have, or remove the key for its default",
                 ));
             }
-            if section == "platform"
-                && key == "critical_workloads"
-                && value.as_array().is_some_and(Vec::is_empty)
-            {
+            let listed = matches!(
+                (section.as_str(), key.as_str()),
+                ("platform", "critical_workloads") | ("dashboards", "required")
+            );
+            if listed && value.as_array().is_some_and(Vec::is_empty) {
                 return Err(origins.error(
                     &dotted,
-                    "is empty: an empty list checks no workload; name the workloads that must \
-                     be available, or remove the key for the default list",
+                    "is empty: an empty list checks nothing; name what must be there, or remove \
+                     the key for the default list",
                 ));
             }
         }

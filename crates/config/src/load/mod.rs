@@ -573,6 +573,9 @@ min_argocd_healthy = 5
 
 [velero]
 min_schedules = 4
+
+[dashboards]
+window_minutes = 60
 ";
 
     #[rstest::rstest]
@@ -606,6 +609,11 @@ min_schedules = 4
         "min_argocd_healthy = 5",
         "critical_workloads = []",
         "[platform] critical_workloads"
+    )]
+    #[case::empty_required_dashboards(
+        "window_minutes = 60",
+        "required = []",
+        "[dashboards] required"
     )]
     fn a_threshold_that_checks_nothing_is_refused_naming_file_line_and_key(
         #[case] from: &str,

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use url::Url;
 
+pub(crate) mod dashboards;
 pub(crate) mod dolphinscheduler;
 pub(crate) mod grafana;
 pub(crate) mod kubernetes;
