@@ -30,8 +30,11 @@ pub struct Args {
     #[arg(long)]
     no_stack: bool,
     /// Reap leftovers of killed runs before running (automatic on a `local` target only).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_reap")]
     reap: bool,
+    /// Do not reap before running, even on the local stack (a run beside others that reap).
+    #[arg(long)]
+    no_reap: bool,
     /// Print what each trial would do on this target (run, skip, refused, live-only; what it
     /// creates and how it is cleaned up) and exit: no request is sent, nothing is started.
     #[arg(long)]
@@ -147,7 +150,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // Reload: the stack may have just written the credentials the target reads.
     let target = carbon_config::load_with(&env, &paths).context("loading the target")?;
-    if target.settings.uses_local_stack() || args.reap {
+    if args.no_reap {
+        println!("validate: not reaping (--no-reap)");
+    } else if target.settings.uses_local_stack() || args.reap {
         let outcome = reap::reap(&target, &reap::Selection::before_run()).await;
         if outcome.failed > 0 {
             println!("validate: reaping leftovers failed in part (continuing)");

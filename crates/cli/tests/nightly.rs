@@ -26,13 +26,28 @@ mod common;
 const RULES: &str = include_str!("../../../kind-config/monitoring/carbon-e2e-rules.yml");
 const BOARD: &str = include_str!("../../../kind-config/monitoring/carbon-e2e-nightly.json");
 
-/// The stack's own target under another name (the `target` label of what it pushes).
+/// A read-only `cluster` target named `name` (the `target` label of what it pushes) holding the
+/// local stack's `[victoriametrics]` only, and opting in to the one write a nightly makes
+/// (`push-results`): the slice's trials need nothing else, so the run's plans and version
+/// probes stay as light as the slice, and the push goes through the read-only opt-in path a
+/// production nightly takes.
 fn target_file(dir: &Path, name: &str) -> PathBuf {
     let local =
         std::fs::read_to_string(carbon_config::workspace_root().join(".config/targets/local.toml"))
             .expect("the local target");
+    let start = local
+        .find("[victoriametrics]")
+        .expect("local.toml has [victoriametrics]");
+    let rest = &local[start..];
+    let end = rest[1..].find("\n[").map_or(rest.len(), |i| i + 1);
+    // The cluster too, for a component version in the pushed run (the stack's VictoriaMetrics,
+    // Debian's build, reports none); its kubeconfig comes from the stack's env file.
+    let text = format!(
+        "[target]\nkind = \"cluster\"\ndescription = \"the nightly self test's slice\"\nopt_in = [\"push-results\"]\n\n{}\n[kubernetes]\nkubeconfig_env = \"CARBON_STACK_KUBECONFIG\"\ncontext = \"carbon-e2e\"\n",
+        &rest[..end]
+    );
     let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, local).expect("writing the self test's target");
+    std::fs::write(&path, text).expect("writing the self test's target");
     path
 }
 
@@ -43,18 +58,32 @@ fn pushed_run(target: &Path, extra_env: &[(&str, &str)], want_exit: i32) -> Stri
         "--no-stack",
         "--gate",
         "--push-results",
+        // Reaping before a run is the main run's to do, not this slice's.
+        "--no-reap",
         "--profile",
         "nightly-selftest",
         "--",
         "victoriametrics::smoke::",
     ]);
+    let kubeconfig = carbon_config::load()
+        .expect("the local target loads")
+        .env_var("CARBON_STACK_KUBECONFIG")
+        .expect("the stack's kubeconfig (carbon-e2e stack up)");
     cmd.env("E2E_TARGET", target)
-        .env("E2E_RUN_ID", common::run_id("nite"));
+        .env("E2E_RUN_ID", common::run_id("nite"))
+        .env("CARBON_STACK_KUBECONFIG", kubeconfig);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
+    let t0 = Instant::now();
     let out = cmd.output().expect("carbon-e2e validate runs");
     let console = common::console(&out);
+    println!(
+        "gated run in {:?} (exit {:?}); {} crate(s) compiled",
+        t0.elapsed(),
+        out.status.code(),
+        console.matches("Compiling ").count()
+    );
     assert_eq!(out.status.code(), Some(want_exit), "{console}");
     assert!(
         console.contains("gate: results pushed: "),
@@ -118,7 +147,15 @@ fn pushed_runs_feed_the_shipped_board_and_make_the_shipped_alerts_fire() {
     let t0 = Instant::now();
     // Run 1 passes (INCONCLUSIVE: a slice decides no category); run 2 fails a trial (NO-GO).
     pushed_run(&file, &[], 5);
-    let failing = pushed_run(&file, &[("E2E_VICTORIAMETRICS_MIN_UP_TARGETS", "99")], 3);
+    // More scrape targets than the stack has, and no waiting for them: fails at once.
+    let failing = pushed_run(
+        &file,
+        &[
+            ("E2E_VICTORIAMETRICS_MIN_UP_TARGETS", "99"),
+            ("E2E_VICTORIAMETRICS_VISIBILITY_TIMEOUT_SECS", "1"),
+        ],
+        3,
+    );
     let pushed_at = Instant::now();
     println!("two gated runs pushed in {:?}", t0.elapsed());
     assert!(failing.contains("gate: NO-GO"), "{failing}");

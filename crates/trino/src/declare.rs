@@ -83,6 +83,20 @@ impl Declared for TrinoClient {
             .iter()
             .filter_map(|r| r.first().map(text))
             .collect();
+        // Every such schema's tables and their comments, in one query (not one per schema).
+        let mut tables: std::collections::BTreeMap<String, Vec<(String, String)>> =
+            Default::default();
+        for row in &self
+            .execute(&format!(
+                "SELECT schema_name, table_name, comment FROM system.metadata.table_comments \
+                 WHERE catalog_name = '{catalog}' AND schema_name LIKE 'e2e\\_%' ESCAPE '\\'"
+            ))
+            .await?
+            .rows
+        {
+            let cell = |i: usize| row.get(i).map(text).unwrap_or_default();
+            tables.entry(cell(0)).or_default().push((cell(1), cell(2)));
+        }
         for schema in &schemas {
             let what = format!("schema {catalog}.{schema}");
             let Some((run, created)) = naming::parse_identifier(schema) else {
@@ -95,7 +109,7 @@ impl Declared for TrinoClient {
                 });
                 continue;
             };
-            let keep = self.owned_tables(catalog, schema, run).await?.err();
+            let keep = owned(tables.get(schema).map_or(&[][..], Vec::as_slice), run).err();
             out.artifacts.push(Artifact {
                 what,
                 run: run.to_string(),
@@ -216,19 +230,33 @@ impl TrinoClient {
                  WHERE catalog_name = '{catalog}' AND schema_name = '{schema}'"
             ))
             .await?;
-        let mut names = Vec::new();
-        for row in &tables.rows {
-            let table = row.first().map(text).unwrap_or_default();
-            let comment = row.get(1).map(text).unwrap_or_default();
-            if Marker::parse(&comment).is_none_or(|m| m.run != run) {
-                return Ok(Err(format!(
-                    "table {table} has no carbon-e2e ownership marker for run {run}"
-                )));
-            }
-            names.push(table);
-        }
-        Ok(Ok(names))
+        let rows: Vec<(String, String)> = tables
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.first().map(text).unwrap_or_default(),
+                    r.get(1).map(text).unwrap_or_default(),
+                )
+            })
+            .collect();
+        Ok(owned(&rows, run))
     }
+}
+
+/// The tables (name, comment) of a schema when each comment is `run`'s marker; else why not.
+fn owned(tables: &[(String, String)], run: &str) -> Result<Vec<String>, String> {
+    tables
+        .iter()
+        .map(|(table, comment)| {
+            Marker::parse(comment)
+                .filter(|m| m.run == run)
+                .map(|_| table.clone())
+                .ok_or_else(|| {
+                    format!("table {table} has no carbon-e2e ownership marker for run {run}")
+                })
+        })
+        .collect()
 }
 
 impl Declared for RestCatalogClient {

@@ -186,24 +186,30 @@ impl VmClient {
             url.query_pairs_mut()
                 .append_pair("time", &format!("{t:.3}"));
         }
+        let (line, envelope) = self.get_envelope::<VectorData>(url).await?;
+        parse_vector(line, envelope)
+    }
+
+    /// GETs a query API `url` and reads its envelope; an answer that is not the API's JSON at
+    /// all is reported with its status and body.
+    async fn get_envelope<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+    ) -> Result<(RequestLine, Envelope<T>), VmError> {
         let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
         let status = response.status();
         let body = self.http.body(&line, response).await?;
-        let envelope: Envelope<VectorData> = match self.http.decode(&line, &body) {
-            Ok(e) => e,
-            // Not the API's JSON at all: report the status and the body.
-            Err(_) if !status.is_success() => {
-                return Err(HttpError::Status {
-                    service: "victoriametrics",
-                    request: line,
-                    status,
-                    body: carbon_core::http::excerpt(&body),
-                }
-                .into());
+        match self.http.decode(&line, &body) {
+            Ok(e) => Ok((line, e)),
+            Err(_) if !status.is_success() => Err(HttpError::Status {
+                service: "victoriametrics",
+                request: line,
+                status,
+                body: carbon_core::http::excerpt(&body),
             }
-            Err(e) => return Err(e.into()),
-        };
-        parse_vector(line, envelope)
+            .into()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// How many series `expr` returns over `[start, end]` (unix seconds) at `step_secs`, as a
@@ -225,22 +231,7 @@ impl VmClient {
             .append_pair("start", &format!("{start:.3}"))
             .append_pair("end", &format!("{end:.3}"))
             .append_pair("step", &format!("{step_secs}s"));
-        let (line, response) = self.http.send_any(self.request(Method::GET, url)).await?;
-        let status = response.status();
-        let body = self.http.body(&line, response).await?;
-        let envelope: Envelope<RangeData> = match self.http.decode(&line, &body) {
-            Ok(e) => e,
-            Err(_) if !status.is_success() => {
-                return Err(HttpError::Status {
-                    service: "victoriametrics",
-                    request: line,
-                    status,
-                    body: carbon_core::http::excerpt(&body),
-                }
-                .into());
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (line, envelope) = self.get_envelope::<RangeData>(url).await?;
         if envelope.status != "success" {
             return Err(VmError::Api {
                 request: line,

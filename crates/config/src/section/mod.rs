@@ -29,15 +29,20 @@ pub(crate) mod vmalert;
 pub trait ServiceSection: std::fmt::Debug + Send + Sync {
     /// The section's name in a target file: `minio`, `trino`, ...
     fn name(&self) -> &'static str;
+    /// How its clients trust the server's certificate (no default: every section says).
+    fn tls(&self) -> Tls<'_>;
     /// Its credential settings, as (dotted key, environment variable or `k8s:` Secret
     /// reference): resolved by the clients, read from Secrets by `k8s://` reach, scrubbed from
-    /// every output.
-    fn credentials(&self) -> Vec<(&'static str, &str)>;
+    /// every output. Default: none (a section reached through the kubeconfig).
+    fn credentials(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
     /// The service locations it names, as (dotted key, URL): checked when the target loads,
-    /// shown by `doctor`, and rewritten when a `k8s://` reference is port-forwarded.
-    fn urls_mut(&mut self) -> Vec<(&'static str, &mut Url)>;
-    /// How its clients trust the server's certificate.
-    fn tls(&self) -> Tls<'_>;
+    /// shown by `doctor`, and rewritten when a `k8s://` reference is port-forwarded. Default:
+    /// none.
+    fn urls_mut(&mut self) -> Vec<(&'static str, &mut Url)> {
+        Vec::new()
+    }
 }
 
 /// How a section's clients trust the server's certificate.

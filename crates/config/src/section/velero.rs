@@ -69,14 +69,6 @@ impl super::ServiceSection for VeleroConfig {
         "velero"
     }
 
-    fn credentials(&self) -> Vec<(&'static str, &str)> {
-        Vec::new()
-    }
-
-    fn urls_mut(&mut self) -> Vec<(&'static str, &mut url::Url)> {
-        Vec::new()
-    }
-
     /// Reached through the kube client of `[kubernetes]`: no location, credential or CA of its own.
     fn tls(&self) -> super::Tls<'_> {
         super::Tls::Kubeconfig
