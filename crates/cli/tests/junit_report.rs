@@ -1,6 +1,7 @@
 //! Runs the `minio` suite through nextest against two broken targets and reads back the JUnit
 //! report nextest writes: a failing trial's context (request, endpoint, cause) must be in it,
-//! and a credential must never be, in the report or on the console.
+//! and a credential must never be, in the report or on the console; each failure says whose it
+//! is (the runner's network, its credentials).
 //!
 //! The wrong-credentials half talks to the local stack's real object store, so it needs the
 //! stack up (`carbon-e2e validate` brings it up before running the tests).
@@ -90,6 +91,13 @@ fn junit_keeps_each_failures_context_and_never_a_credential() {
             text.contains(&format!("trial {name}")),
             "{name}: the trial's own output is kept: {text}"
         );
+        // Whose failure: the runner could not reach the store, not the store's answer.
+        assert!(
+            text.contains(
+                "failure class: infrastructure (network: the runner could not reach the service)"
+            ) && text.contains(r#"carbon-e2e-failure {"class":"infrastructure","kind":"network"}"#),
+            "{name}: {text}"
+        );
     }
 
     // 2. The real store with a wrong secret: the store's refusal (status and body) is reported.
@@ -98,6 +106,14 @@ fn junit_keeps_each_failures_context_and_never_a_credential() {
         assert!(
             text.contains("HTTP 403"),
             "{name}: expected the store's 403: {text}"
+        );
+        // A refused signature is the runner's credentials (S3's error code says so; a HEAD's
+        // 403 has no body to say it, and reads as a refused permission).
+        assert!(
+            text.contains("failure class: infrastructure (credentials")
+                || (text.contains("HEAD http")
+                    && text.contains("failure class: infrastructure (permission")),
+            "{name}: a refused signature is not the platform's failure: {text}"
         );
         assert!(
             text.contains("X-Amz-Signature=***")

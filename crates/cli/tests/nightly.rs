@@ -9,7 +9,11 @@
 //! 3. `CarbonE2eNightlyFailed` fires for this target within its `for`;
 //! 4. every panel query of the shipped board (`carbon-e2e-nightly.json`, `$target` set to this
 //!    target) returns data;
-//! 5. with no push for the local window (10 s), `CarbonE2eNoResults` fires for it.
+//! 5. with no push for the local window (10 s), `CarbonE2eNoResults` fires for it;
+//! 6. a third run whose VictoriaMetrics is unreachable (its query address a closed port; the
+//!    push still reaches the real one) fails its trials as infrastructure (network), is
+//!    INCONCLUSIVE rather than NO-GO, pushes `carbon_e2e_run_failures{class="infrastructure"}`,
+//!    and `CarbonE2eNightlyInconclusive` fires.
 //!
 //! The test's series are deleted at the end. Needs the local stack up.
 
@@ -270,6 +274,57 @@ fn pushed_runs_feed_the_shipped_board_and_make_the_shipped_alerts_fire() {
             "CarbonE2eNoResults firing {:?} after the last push",
             pushed_at.elapsed().max(took)
         );
+    });
+
+    // 6. An outage of the runner's reach is not a platform regression: the same slice with
+    // VictoriaMetrics' query address unreachable (the push still goes to the real one) fails
+    // its trials as infrastructure (network), and the gate says INCONCLUSIVE, not NO-GO.
+    let outage = pushed_run(
+        &file,
+        &[
+            ("E2E_VICTORIAMETRICS_URL", "http://127.0.0.1:9"),
+            (
+                "E2E_VICTORIAMETRICS_WRITE_URL",
+                target
+                    .victoriametrics
+                    .as_ref()
+                    .expect("[victoriametrics]")
+                    .url
+                    .as_str(),
+            ),
+        ],
+        5,
+    );
+    assert!(
+        outage.contains("gate: INCONCLUSIVE")
+            && outage.contains("infrastructure (network: the runner could not reach the service)")
+            && outage.contains("127.0.0.1:9"),
+        "{outage}"
+    );
+    rt.block_on(async {
+        let undecided = format!(
+            "carbon_e2e_run_failures{{target=\"{name}\",class=\"infrastructure\"}} > 0 and on (target) carbon_e2e_gate_verdict{{target=\"{name}\",verdict=\"inconclusive\"}} == 1"
+        );
+        within(
+            "the outage's run pushed as inconclusive with infrastructure failures",
+            Duration::from_secs(60),
+            || async {
+                let rows = vm.query(&undecided, None).await.map_err(failed)?;
+                Ok(if rows.is_empty() {
+                    Check::Pending("not yet".into())
+                } else {
+                    Check::Ready(())
+                })
+            },
+        )
+        .await;
+        let took = within(
+            "CarbonE2eNightlyInconclusive firing",
+            Duration::from_secs(30),
+            || firing(&vmalert, "CarbonE2eNightlyInconclusive", &name),
+        )
+        .await;
+        println!("CarbonE2eNightlyInconclusive firing {took:?} after the outage's push was queryable");
     });
     // The test's history goes (a real nightly's stays).
     let selector = format!("{{__name__=~\"carbon_e2e_.+\",target=\"{name}\"}}");

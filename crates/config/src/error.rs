@@ -86,3 +86,14 @@ pub enum ConfigError {
         var: String,
     },
 }
+
+impl carbon_core::failure::Classify for ConfigError {
+    /// The runner's: its target or its environment; a missing credential is the credentials'.
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        Some(match self {
+            ConfigError::MissingCredential { .. } => Kind::Credentials,
+            _ => Kind::Runner,
+        })
+    }
+}

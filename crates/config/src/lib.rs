@@ -47,7 +47,9 @@ pub trait FromTarget: Sized + Clone + Send + Sync + 'static {
     /// The target section the client reads, e.g. `minio`.
     const SECTION: &'static str;
     /// Why the client cannot be built.
-    type Error: std::error::Error + Send + Sync + 'static;
+    /// It says whose failure it is (`carbon_core::failure`): the harness registers it when
+    /// it builds the client.
+    type Error: carbon_core::failure::Classify + Send + Sync;
     /// Builds the client from `target`'s section and credentials.
     ///
     /// # Errors

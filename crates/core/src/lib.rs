@@ -2,6 +2,7 @@
 //!
 //! Architecture invariant: nothing in the workspace sleeps except [`wait::wait_until`].
 
+pub mod failure;
 pub mod http;
 pub mod measure;
 pub mod naming;

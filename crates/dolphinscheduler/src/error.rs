@@ -52,3 +52,16 @@ impl DsError {
         }
     }
 }
+
+impl carbon_core::failure::Classify for DsError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            DsError::Http(e) => e.kind(),
+            DsError::Config(e) => e.kind(),
+            DsError::Api { .. } => Some(Kind::Answer),
+            DsError::Unexpected { .. } => Some(Kind::Unreadable),
+            DsError::Url(_) | DsError::Fixture(_) => Some(Kind::Runner),
+        }
+    }
+}

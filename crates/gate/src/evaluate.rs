@@ -252,7 +252,8 @@ pub struct Listed {
     pub trial: String,
     /// Its cause, or why it did not run.
     pub line: String,
-    /// For a trial not run: why (`skip`, `refused`, `live-only`, ...).
+    /// For a trial not run: why (`skip`, `refused`, `live-only`, ...); for a failed one, whose
+    /// failure (`infrastructure (network: ...)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }
@@ -306,6 +307,9 @@ pub struct Evaluation {
     pub expired_waivers: Vec<WaiverFinding>,
     /// Waivers that matched no failed or flaky trial: remove them.
     pub stale_waivers: Vec<WaiverFinding>,
+    /// Trials that failed because the run could not look (runner, network, credentials, RBAC):
+    /// not the platform's failures; a blocking one makes the verdict INCONCLUSIVE, not NO-GO.
+    pub infrastructure: Vec<Listed>,
     /// Trials that did not run, with why.
     pub not_run: Vec<Listed>,
     /// Per suite.
@@ -340,6 +344,16 @@ fn not_run_line(t: &Trial) -> String {
     }
 }
 
+/// A trial that failed because the run could not look: its name, whose failure and its cause.
+fn infrastructure_line(t: &Trial) -> String {
+    format!(
+        "{}: not measured, an {} failure: {}",
+        t.name,
+        t.failure.map_or_else(String::new, |f| f.describe()),
+        t.line
+    )
+}
+
 fn outcome(part: Part, run: &Run, waived: &[&str]) -> PartOutcome {
     let mut o = PartOutcome {
         measured: None,
@@ -367,9 +381,14 @@ fn outcome(part: Part, run: &Run, waived: &[&str]) -> PartOutcome {
             .filter(|t| t.suite == suite)
             .map(|t| t.name.clone())
             .collect();
-        if let Some(f) = ran.iter().find(|t| t.status == Status::Failed) {
+        if let Some(f) = ran
+            .iter()
+            .find(|t| t.status == Status::Failed && !t.failed_on_infrastructure())
+        {
             o.failed = Some(format!("{}: {}", f.name, f.line));
             o.measured = Some((0.0, Some(1.0)));
+        } else if let Some(f) = ran.iter().find(|t| t.failed_on_infrastructure()) {
+            o.unmeasured = Some(infrastructure_line(f));
         } else if ran.is_empty() && !o.waived.is_empty() {
             // Every trial of it that ran failed and is waived: nothing left to say.
         } else if ran.is_empty() {
@@ -394,6 +413,13 @@ fn outcome(part: Part, run: &Run, waived: &[&str]) -> PartOutcome {
     o.trials.push(t.name.clone());
     if is_waived(t) {
         o.waived.push(t.name.clone());
+        return o;
+    }
+    if t.failed_on_infrastructure() {
+        // The run could not look: nothing measured, nothing failed.
+        if !matches!(part, Part::Guard { .. }) {
+            o.unmeasured = Some(infrastructure_line(t));
+        }
         return o;
     }
     let failed = t.status == Status::Failed;
@@ -526,8 +552,9 @@ fn target_text(goal: Goal) -> String {
 /// category that failed without measuring scores 0. The verdict, in this order: NO-GO (exit 3)
 /// when a failure blocks (a trial of a required category failed, a required category is below
 /// its target, or a trial failed outside any category in a suite not listed in
-/// `optional_suites`); INCONCLUSIVE (exit 5) when a required category is inconclusive or no
-/// category is conclusive; NO-GO (exit 4) when readiness is below `min_readiness`; else GO
+/// `optional_suites`); INCONCLUSIVE (exit 5) when a required category is inconclusive, a
+/// trial that would block failed on infrastructure (the run could not look:
+/// `carbon_core::failure`), or no category is conclusive; NO-GO (exit 4) when readiness is below `min_readiness`; else GO
 /// (exit 0).
 pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
     let expired = |w: &Waiver| w.expires_date().is_none_or(|e| e < settings.today);
@@ -589,6 +616,8 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
     };
 
     let mut blocking = Vec::new();
+    let mut infrastructure = Vec::new();
+    let mut undecided = Vec::new();
     let mut non_blocking_failures = Vec::new();
     let mut flaky = Vec::new();
     let mut not_run = Vec::new();
@@ -626,10 +655,17 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
                 } else {
                     fed.iter().any(|c| required(*c))
                 };
-                if blocks {
+                let class = t.failure.map(|f| f.describe());
+                if t.failed_on_infrastructure() {
+                    // Not the platform's: it leaves what it would have measured undecided.
+                    if blocks {
+                        undecided.push(infrastructure_line(t));
+                    }
+                    infrastructure.push(listed(class));
+                } else if blocks {
                     blocking.push(format!("{}: {}", t.name, t.line));
                 } else {
-                    non_blocking_failures.push(listed(None));
+                    non_blocking_failures.push(listed(class));
                 }
             }
         }
@@ -674,6 +710,12 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
             c.unmeasured.join("; ")
         ));
     }
+    // What an infrastructure failure left undecided, unless a category above says it already.
+    for u in &undecided {
+        if !reasons.iter().any(|r| r.contains(u.as_str())) {
+            reasons.push(u.clone());
+        }
+    }
     if run.trials.is_empty() {
         reasons.push("the run holds no trial".into());
     }
@@ -689,7 +731,7 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
     }
     let (verdict, exit_code) = if !blocking.is_empty() {
         (Verdict::NoGo, EXIT_REQUIRED_FAILED)
-    } else if !inconclusive.is_empty() || readiness.is_none() {
+    } else if !inconclusive.is_empty() || !undecided.is_empty() || readiness.is_none() {
         (Verdict::Inconclusive, EXIT_INCONCLUSIVE)
     } else if below {
         (Verdict::NoGo, EXIT_BELOW_READINESS)
@@ -705,6 +747,7 @@ pub fn evaluate(run: &Run, settings: &Settings) -> Evaluation {
         reasons,
         categories,
         non_blocking_failures,
+        infrastructure,
         flaky,
         flaky_policy: settings.flaky,
         waived,

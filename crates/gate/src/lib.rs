@@ -10,9 +10,12 @@
 //! **The formula.** Each category (workflows, pod health, running pods, ArgoCD, critical
 //! services, dashboards with data, alerts, backups; [`categories::parts`] says which trials and
 //! measurements feed each) is *pass*, *fail* or *inconclusive*:
-//! - fail: a trial of it failed, or its measured value is below its target;
-//! - inconclusive: something of it was not measured (a trial skipped, refused, live-only or
-//!   absent) and nothing of it failed. It is never counted as a pass and scores nothing;
+//! - fail: a trial of it failed on the platform (the service answered wrongly), or its
+//!   measured value is below its target;
+//! - inconclusive: something of it was not measured (a trial skipped, refused, live-only,
+//!   absent, or failed on **infrastructure**: the runner, the network, its credentials or RBAC
+//!   kept it from looking, as the harness classified the error: `carbon_core::failure`) and
+//!   nothing of it failed on the platform. It is never counted as a pass and scores nothing;
 //! - pass: otherwise.
 //!
 //! A category's score is its pass share, value ÷ of (healthy pods ÷ pods, Applications ready ÷
@@ -23,8 +26,10 @@
 //! finding blocks (an unwaived trial of a required category failed, a required category is
 //! below its target, an unwaived trial outside every category failed in a suite not in
 //! `[gate] optional_suites`, a waiver expired, a flaky trial under `[gate] flaky = "fail"`, or
-//! with a baseline a version drifted under `[gate] block_on_drift`); **INCONCLUSIVE, exit 5** when a required category is
-//! inconclusive or none is conclusive; **NO-GO, exit 4** when readiness < `[gate]
+//! with a baseline a version drifted under `[gate] block_on_drift`); **INCONCLUSIVE, exit 5**
+//! when a required category is inconclusive, a trial that would block failed on
+//! infrastructure, or none is conclusive (an outage of the runner never reads as a platform
+//! regression); **NO-GO, exit 4** when readiness < `[gate]
 //! min_readiness`; else **GO, exit 0**. A run that cannot be read is exit 2
 //! ([`EXIT_NOT_RUN`]).
 

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use crate::{Evaluation, Run, Status, Verdict};
 
 /// Every metric a push writes, with its help text.
-pub const METRICS: [(&str, &str); 8] = [
+pub const METRICS: [(&str, &str); 9] = [
     (
         "carbon_e2e_trial_success",
         "1 when the trial passed (first attempt or after a retry), 0 when it failed; absent when it did not run",
@@ -47,6 +47,10 @@ pub const METRICS: [(&str, &str); 8] = [
     (
         "carbon_e2e_last_run_timestamp_seconds",
         "When the run ended (unix seconds): alerts on a nightly that stopped reporting",
+    ),
+    (
+        "carbon_e2e_run_failures",
+        "How many of the run's trials failed, by class: infrastructure (the run could not look) or platform",
     ),
 ];
 
@@ -143,6 +147,22 @@ pub fn exposition(run: &Run, e: &Evaluation, facts: &PushFacts<'_>) -> String {
     #[allow(clippy::cast_precision_loss)] // seconds since the epoch fit an f64 exactly
     let ended = (at / 1000) as f64;
     sample(METRICS[7].0, &[], ended);
+    let failed: Vec<&crate::Trial> = run
+        .trials
+        .iter()
+        .filter(|t| !t.tier.is_empty() && t.status == Status::Failed)
+        .collect();
+    let infrastructure = failed
+        .iter()
+        .filter(|t| t.failed_on_infrastructure())
+        .count();
+    #[allow(clippy::cast_precision_loss)] // a count of trials
+    for (class, n) in [
+        ("infrastructure", infrastructure),
+        ("platform", failed.len() - infrastructure),
+    ] {
+        sample(METRICS[8].0, &[("class", class)], n as f64);
+    }
     out
 }
 
@@ -259,6 +279,15 @@ mod tests {
             has(
                 "carbon_e2e_last_run_timestamp_seconds{target=\"staging\"} 1700000000 1700000000000"
             ),
+            "{text}"
+        );
+        // The failed trial carries no class (a runner older than the classification): the
+        // platform's.
+        assert!(
+            has("carbon_e2e_run_failures{target=\"staging\",class=\"platform\"} 1 1700000000000")
+                && has(
+                    "carbon_e2e_run_failures{target=\"staging\",class=\"infrastructure\"} 0 1700000000000"
+                ),
             "{text}"
         );
         // Not run, or not a suite's trial: nothing written.

@@ -180,6 +180,10 @@ pub fn markdown(e: &Evaluation) -> String {
         }
     };
     for (title, list) in [
+        (
+            "Infrastructure failures (the run could not look: runner, network, credentials, RBAC; not the platform's)",
+            &e.infrastructure,
+        ),
         ("Failures that do not block", &e.non_blocking_failures),
         (flaky_title, &e.flaky),
         ("Not run", &e.not_run),
@@ -189,7 +193,14 @@ pub fn markdown(e: &Evaluation) -> String {
         }
         let _ = writeln!(md, "## {title}\n");
         for l in list {
-            let _ = writeln!(md, "- `{}`: {}", l.trial, cell(&l.line));
+            match &l.kind {
+                Some(k) if l.line.is_empty() || !l.line.starts_with(k.as_str()) => {
+                    let _ = writeln!(md, "- `{}`: {}: {}", l.trial, cell(k), cell(&l.line));
+                }
+                _ => {
+                    let _ = writeln!(md, "- `{}`: {}", l.trial, cell(&l.line));
+                }
+            }
         }
         md.push('\n');
     }
@@ -365,6 +376,14 @@ pub fn text(e: &Evaluation) -> String {
     notes.extend(e.stale_waivers.iter().map(|w| format!("stale: {}", w.line)));
     for f in &e.flaky {
         notes.push(format!("flaky: {}: {}", f.trial, f.line));
+    }
+    for f in &e.infrastructure {
+        notes.push(format!(
+            "infrastructure: {}: {}: {}",
+            f.trial,
+            f.kind.as_deref().unwrap_or_default(),
+            f.line
+        ));
     }
     if let Some(c) = &e.baseline {
         notes.push(format!(

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use carbon_core::failure::{Class, Failure};
 use carbon_core::measure::Measurement;
 use quick_junit::{Report, TestCase, TestCaseStatus};
 use serde::Serialize;
@@ -47,6 +48,10 @@ pub struct Trial {
     /// How long it took, in seconds (nextest's `time`; its last attempt's for a retried one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_secs: Option<f64>,
+    /// A failed trial's class and kind, as the harness printed them (none for a trial that
+    /// passed, or for a failure of a runner older than the classification: the platform's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 impl Trial {
@@ -63,7 +68,24 @@ impl Trial {
             line: line.into(),
             measurements: Vec::new(),
             duration_secs: None,
+            failure: None,
         }
+    }
+
+    /// With this failure class.
+    #[must_use]
+    pub fn classified(mut self, failure: Failure) -> Self {
+        self.failure = Some(failure);
+        self
+    }
+
+    /// Whether it failed because the run could not look (runner, network, credentials,
+    /// RBAC), not because the platform answered wrongly.
+    pub fn failed_on_infrastructure(&self) -> bool {
+        self.status == Status::Failed
+            && self
+                .failure
+                .is_some_and(|f| f.class == Class::Infrastructure)
     }
 
     /// With these measurements.
@@ -197,6 +219,9 @@ fn trial(binary: &str, case: &TestCase) -> Trial {
     };
     let mut t = Trial::new(case.name.as_str(), status, line).measured(Measurement::all_in(out));
     t.duration_secs = case.time.map(|d| d.as_secs_f64());
+    if t.status == Status::Failed {
+        t.failure = Failure::last_in(out);
+    }
     // A suite's trial is `<suite>::<smoke|full>::<behaviour>` in a `suite-*` binary; a suite
     // crate's own unit or self test (`pods::tests::…`) is named otherwise.
     if !binary.starts_with("suite-") || !matches!(t.tier.as_str(), "smoke" | "full") {

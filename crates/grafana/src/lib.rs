@@ -634,6 +634,17 @@ impl carbon_config::FromTarget for GrafanaClient {
     }
 }
 
+impl carbon_core::failure::Classify for GrafanaError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            GrafanaError::Http(e) => e.kind(),
+            GrafanaError::Config(e) => e.kind(),
+            GrafanaError::InsecureCredentials(_) | GrafanaError::Url(_) => Some(Kind::Runner),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on responses written from Grafana 12's documented HTTP API

@@ -32,7 +32,7 @@ struct Inner {
     trial: String,
     started: Instant,
     cleanups: Mutex<Vec<Cleanup>>,
-    /// Clients built so far, by type: each a `Result<C, String>` built once per trial.
+    /// Clients built so far, by type: each a `Result<C, ClientUnavailable>` built once per trial.
     clients: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     /// Credential values, scrubbed from every line the trial prints.
     secrets: Vec<Secret>,
@@ -250,15 +250,36 @@ impl Ctx {
     /// # Errors
     /// When the section or its credentials are missing, or a setting cannot work.
     pub fn client<C: FromTarget>(&self) -> anyhow::Result<C> {
+        carbon_core::failure::register::<C::Error>();
         let mut clients = self.inner.clients.lock().unwrap_or_else(|p| p.into_inner());
         let built = clients.entry(TypeId::of::<C>()).or_insert_with(|| {
-            Box::new(C::from_target(&self.inner.target).map_err(|e| e.to_string()))
+            Box::new(C::from_target(&self.inner.target).map_err(|e| {
+                let failure = carbon_core::failure::classify(carbon_core::failure::chain(&e));
+                ClientUnavailable {
+                    message: e.to_string(),
+                    kind: failure.kind,
+                }
+            }))
         });
         built
-            .downcast_ref::<Result<C, String>>()
+            .downcast_ref::<Result<C, ClientUnavailable>>()
             .expect("the map holds each client under its own type")
             .clone()
-            .map_err(anyhow::Error::msg)
+            .map_err(anyhow::Error::new)
             .with_context(|| format!("building the {} client", C::SECTION))
+    }
+}
+
+/// Why a client could not be built, kept (with its kind) so that every use repeats it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct ClientUnavailable {
+    message: String,
+    kind: carbon_core::failure::Kind,
+}
+
+impl carbon_core::failure::Classify for ClientUnavailable {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        Some(self.kind)
     }
 }

@@ -313,6 +313,7 @@ fn install_scrubbing_panic_hook(target: &Target) {
 }
 
 pub(crate) use carbon_config::scrub;
+use carbon_core::failure::{Class, Failure, Kind};
 
 fn run_trial(
     plan: &TrialPlan,
@@ -323,26 +324,43 @@ fn run_trial(
 ) -> Result<(), Failed> {
     let target = target
         .as_ref()
-        .map_err(|e| Failed::from(format!("cannot load the target: {e}")))?;
+        .map_err(|e| failed(format!("cannot load the target: {e}"), Kind::Runner.into()))?;
     if let Some(not_run) = plan.status.not_run_message(&plan.reason) {
         // Run explicitly (nextest --run-ignored) or in strict mode: still nothing is sent.
-        return Err(Failed::from(not_run));
+        return Err(failed(not_run, Kind::Runner.into()));
     }
     carbon_core::http::breaker::enable(breaker_dir);
+    carbon_kube::register_classifiers();
+    carbon_core::failure::register::<carbon_config::ConfigError>();
+    carbon_core::failure::register::<Stopped>();
+    carbon_core::failure::register::<ctx::ClientUnavailable>();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failed::from(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| {
+            failed(
+                format!("cannot start the async runtime: {e}"),
+                Kind::Runner.into(),
+            )
+        })?;
     // Kubernetes references (`k8s://` locations, `k8s:` credentials) are resolved once, before
     // any client is built; a target without them builds no cluster client. The guards keep the
     // port-forwards open for the runtime's life.
     let (target, reach) = runtime
         .block_on(carbon_kube::materialize(target))
         .map_err(|e| {
-            Failed::from(scrub(
-                &target.secret_values(),
-                format!("cannot reach the target's Kubernetes references: {e}"),
-            ))
+            // Reaching the references is the runner's part: what no classifier knows is too.
+            let mut failure = carbon_core::failure::classify(carbon_core::failure::chain(&e));
+            if failure.class == Class::Platform {
+                failure = Kind::Runner.into();
+            }
+            failed(
+                scrub(
+                    &target.secret_values(),
+                    format!("cannot reach the target's Kubernetes references: {e}"),
+                ),
+                failure,
+            )
         })?;
     let target = &target;
     set_panic_secrets(target);
@@ -384,7 +402,7 @@ fn run_trial(
                     "received {signal}: stopping the trial and running its cleanups (budget {:?})",
                     settings.cleanup_budget()
                 ));
-                Err(anyhow::anyhow!("stopped by {signal} before it finished; its cleanups were run"))
+                Err(anyhow::Error::new(Stopped(signal.to_string())))
             }
         };
         let cleanup_errors = ctx
@@ -393,6 +411,13 @@ fn run_trial(
         (outcome, cleanup_errors)
     });
     println!("trial finished in {:.2?}", started.elapsed());
+    // The trial's own error says whose failure it is; a trial that failed only in its
+    // cleanup, the first cleanup error.
+    let failure = outcome
+        .as_ref()
+        .err()
+        .or(cleanup_errors.first())
+        .map(|e| carbon_core::failure::classify(e.chain()));
     let mut message = match outcome {
         Ok(()) => String::new(),
         Err(e) => describe(&e),
@@ -406,10 +431,31 @@ fn run_trial(
             message.push_str(&format!("  - {e:#}\n"));
         }
     }
-    if message.is_empty() {
-        Ok(())
-    } else {
-        Err(Failed::from(scrub(&target.secret_values(), message)))
+    match failure {
+        None => Ok(()),
+        Some(failure) => Err(failed(scrub(&target.secret_values(), message), failure)),
+    }
+}
+
+/// A failed trial: its failure line on stdout (for the gate) and its class at the end of the
+/// message (for the reader).
+fn failed(message: String, failure: Failure) -> Failed {
+    println!("{}", failure.line());
+    Failed::from(format!(
+        "{}\nfailure class: {}",
+        message.trim_end(),
+        failure.describe()
+    ))
+}
+
+/// A trial stopped by a signal: the runner's end, not the platform's.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped by {0} before it finished; its cleanups were run")]
+struct Stopped(String);
+
+impl carbon_core::failure::Classify for Stopped {
+    fn kind(&self) -> Option<Kind> {
+        Some(Kind::Runner)
     }
 }
 

@@ -269,6 +269,7 @@ impl KubeClient {
     /// # Errors
     /// [`KubeError::Config`] when the section, file, context or variable is missing or wrong.
     pub async fn from_target(target: &Target) -> Result<Self, KubeError> {
+        register_classifiers();
         let cfg = target.kubernetes.clone().ok_or_else(|| {
             KubeError::Config(format!(
                 "target `{}` has no [kubernetes] section",
@@ -656,6 +657,45 @@ fn git_version(info: &k8s_openapi::apimachinery::pkg::version::Info) -> Option<S
     Some(info.git_version.trim())
         .filter(|v| !v.is_empty())
         .map(str::to_string)
+}
+
+impl carbon_core::failure::Classify for KubeError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            KubeError::Config(_) => Some(Kind::Runner),
+            KubeError::Api { source, .. } => kube_kind(source),
+            // The platform lacks what it should have, or did not get there in time.
+            KubeError::MissingCrd { .. } | KubeError::Timeout { .. } => Some(Kind::Check),
+        }
+    }
+}
+
+/// Makes [`carbon_core::failure::classify`] know this crate's errors and `kube`'s.
+pub fn register_classifiers() {
+    carbon_core::failure::register::<KubeError>();
+    carbon_core::failure::register_foreign::<kube::Error>(kube_kind);
+}
+
+/// The kind of a `kube` client error (for [`carbon_core::failure::register_foreign`]): the
+/// API server's status by its code; no answer is the network's, a refused login the
+/// credentials', a kubeconfig or request the client cannot form the runner's.
+pub fn kube_kind(e: &kube::Error) -> Option<carbon_core::failure::Kind> {
+    use carbon_core::failure::{Kind, status_kind};
+    Some(match e {
+        kube::Error::Api(status) => status_kind(status.code),
+        kube::Error::HyperError(_)
+        | kube::Error::Service(_)
+        | kube::Error::ReadEvents(_)
+        | kube::Error::UpgradeConnection(_)
+        | kube::Error::ProxyProtocolUnsupported { .. }
+        | kube::Error::ProxyProtocolDisabled { .. } => Kind::Network,
+        kube::Error::RustlsTls(_) => Kind::Tls,
+        kube::Error::Auth(_) => Kind::Credentials,
+        kube::Error::SerdeError(_) => Kind::Unreadable,
+        kube::Error::Discovery(_) => Kind::Answer,
+        _ => Kind::Runner,
+    })
 }
 
 #[cfg(test)]

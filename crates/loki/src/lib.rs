@@ -631,6 +631,21 @@ impl carbon_config::FromTarget for LokiClient {
     }
 }
 
+impl carbon_core::failure::Classify for LokiError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            LokiError::Http(e) => e.kind(),
+            LokiError::Config(e) => e.kind(),
+            LokiError::Query { status, .. } => {
+                Some(carbon_core::failure::status_kind(status.as_u16()))
+            }
+            LokiError::Unexpected { .. } => Some(Kind::Unreadable),
+            LokiError::Url(_) => Some(Kind::Runner),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on responses recorded from a real Loki: 1.6.1 (`tests/data/`, the local

@@ -668,3 +668,24 @@ mod upload_tests {
         assert_eq!(uploads[1].initiated, None);
     }
 }
+
+impl carbon_core::failure::Classify for MinioError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            // S3 answers a wrong key or signature with 403 too: its error code says which.
+            MinioError::Http(HttpError::Status { status, body, .. })
+                if status.as_u16() == 403
+                    && ["SignatureDoesNotMatch", "InvalidAccessKeyId"]
+                        .iter()
+                        .any(|code| body.contains(code)) =>
+            {
+                Some(Kind::Credentials)
+            }
+            MinioError::Http(e) => e.kind(),
+            MinioError::Config(e) => e.kind(),
+            MinioError::Xml { .. } => Some(Kind::Unreadable),
+            MinioError::Bucket { .. } => Some(Kind::Runner),
+        }
+    }
+}

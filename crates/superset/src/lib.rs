@@ -660,6 +660,19 @@ impl carbon_config::FromTarget for SupersetClient {
     }
 }
 
+impl carbon_core::failure::Classify for SupersetError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            SupersetError::Http(e) => e.kind(),
+            SupersetError::Config(e) => e.kind(),
+            SupersetError::Unauthorized { .. } => Some(Kind::Credentials),
+            SupersetError::Unexpected { .. } => Some(Kind::Unreadable),
+            SupersetError::Url(_) => Some(Kind::Runner),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on answers recorded from the local stack's Superset 6.1.0

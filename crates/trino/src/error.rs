@@ -195,6 +195,27 @@ pub(crate) fn tls_hint(e: HttpError, base: &Url) -> TrinoError {
     }
 }
 
+impl carbon_core::failure::Classify for TrinoError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            TrinoError::Http(e) => e.kind(),
+            TrinoError::Config(e) => e.kind(),
+            TrinoError::Tls { error, .. } | TrinoError::SubmitNotRetried { error } => error.kind(),
+            TrinoError::PasswordOverHttp { .. } | TrinoError::Url(_) => Some(Kind::Runner),
+            TrinoError::Unauthorized { .. } => Some(Kind::Credentials),
+            TrinoError::HttpsRequired { .. } => Some(Kind::Runner),
+            // Trino's access control refuses a statement as PERMISSION_DENIED.
+            TrinoError::Query { failure, .. } if failure.error_name == "PERMISSION_DENIED" => {
+                Some(Kind::Permission)
+            }
+            TrinoError::Query { .. } | TrinoError::Timeout { .. } => Some(Kind::Check),
+            TrinoError::Protocol { .. } => Some(Kind::Unreadable),
+            TrinoError::ForeignOrigin { .. } => Some(Kind::Runner),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,7 @@ impl VeleroClient {
     /// # Errors
     /// When either section is missing or the cluster client cannot be built.
     pub async fn from_target(target: &Target) -> Result<Self, VeleroError> {
+        carbon_core::failure::register::<VeleroError>();
         let cfg = target.velero.clone().ok_or_else(|| {
             VeleroError::Config(format!("target `{}` has no [velero] section", target.name))
         })?;
@@ -612,6 +613,17 @@ pub fn requests_to_renew(requests: &[DeleteBackupRequest], backup: &str, run: &s
 
 pub mod checks;
 pub mod cron;
+
+impl carbon_core::failure::Classify for VeleroError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            VeleroError::Config(_) => Some(Kind::Runner),
+            VeleroError::Kube(e) => e.kind(),
+            VeleroError::Check(_) | VeleroError::Refused { .. } => Some(Kind::Check),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

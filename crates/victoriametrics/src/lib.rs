@@ -410,6 +410,18 @@ fn app_version(line: &RequestLine, text: &str) -> Result<Option<String>, VmError
     Ok(labels.get("version").filter(|v| !v.is_empty()).cloned())
 }
 
+impl carbon_core::failure::Classify for VmError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            VmError::Http(e) => e.kind(),
+            VmError::Config(e) => e.kind(),
+            VmError::Api { .. } => Some(Kind::Answer),
+            VmError::Url(_) => Some(Kind::Runner),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on recorded responses; the client itself is verified against a real

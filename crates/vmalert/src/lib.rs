@@ -251,6 +251,18 @@ impl carbon_config::FromTarget for VmAlertClient {
     }
 }
 
+impl carbon_core::failure::Classify for VmAlertError {
+    fn kind(&self) -> Option<carbon_core::failure::Kind> {
+        use carbon_core::failure::Kind;
+        match self {
+            VmAlertError::Http(e) => e.kind(),
+            VmAlertError::Config(e) => e.kind(),
+            VmAlertError::Unexpected { .. } => Some(Kind::Unreadable),
+            VmAlertError::Url(_) => Some(Kind::Runner),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Parsing only, on responses recorded from the stack's vmalert (VictoriaMetrics 1.79.5);
