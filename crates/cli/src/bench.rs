@@ -87,7 +87,7 @@ pub(crate) fn nextest_run(
     filter: &str,
     env: &[(&str, &str)],
 ) -> anyhow::Result<(Duration, Vec<(Duration, bool)>)> {
-    let mut cmd = nextest::run_command("selftest", Some(filter), &[]);
+    let mut cmd = nextest::run_command(&nextest::Runner::Cargo, "selftest", Some(filter), &[]);
     cmd.stdout(Stdio::null())
         .stderr(Stdio::null())
         .env("E2E_STRICT", "1");

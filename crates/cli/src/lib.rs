@@ -1,9 +1,11 @@
 //! The commands of `carbon-e2e` as a library, so that each is unit-tested without the binary:
 //! `validate` (run the suites, complete the JUnit, write the run manifest), `gate` and `diff`
-//! (the verdict over a finished run), `doctor`, `reap`, `bench`, and the service [`registry`]
+//! (the verdict over a finished run), `doctor`, `reap`, `bench`, `archive` (the relocatable
+//! runner), and the service [`registry`]
 //! they share. `src/main.rs` is the thin binary over it (nextest's own split, `cargo-nextest`
 //! over `nextest-runner`, is the model).
 
+pub mod archive;
 pub mod bench;
 mod bench_dolphinscheduler;
 mod bench_kube;

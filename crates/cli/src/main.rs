@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use carbon_e2e::{bench, doctor, gate, reap, validate};
+use carbon_e2e::{archive, bench, doctor, gate, reap, validate};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -44,6 +44,10 @@ enum Command {
     Reap(reap::Args),
     /// Run the benchmarks and print their tables.
     Bench(bench::Args),
+    /// Write a runner directory that runs the suites without cargo or the sources: this
+    /// binary, cargo-nextest, a `cargo nextest archive` of every suite, the target files and
+    /// fixtures. Run it with `<dir>/bin/carbon-e2e validate --archive-file <dir>/suites.tar.zst`.
+    Archive(archive::Args),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             Command::Diff(args) => gate::diff(args),
             Command::Reap(args) => reap::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Archive(args) => archive::run(args),
         }
     });
     match result {

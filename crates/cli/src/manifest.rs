@@ -48,9 +48,15 @@ fn first_line(cmd: &mut Command) -> Option<String> {
     })
 }
 
-/// The commit carbon-e2e's workspace is at (`+dirty` with uncommitted changes to tracked files).
-fn commit() -> Option<String> {
+/// The commit carbon-e2e's workspace is at (`+dirty` with uncommitted changes to tracked files);
+/// in a runner directory, the one it was archived from (its marker says).
+pub(crate) fn commit() -> Option<String> {
     let root = carbon_config::workspace_root();
+    if carbon_config::in_runner() {
+        let marker = std::fs::read_to_string(root.join(carbon_config::RUNNER_MARKER)).ok()?;
+        let marker: serde_json::Value = serde_json::from_str(&marker).ok()?;
+        return marker["commit"].as_str().map(str::to_string);
+    }
     let head = first_line(Command::new("git").current_dir(&root).args([
         "rev-parse",
         "--short=12",

@@ -71,25 +71,111 @@ pub fn ensure_installed() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where nextest writes the JUnit report of `profile`.
+/// Where nextest writes the JUnit report of `profile`: its store (`.config/nextest.toml`,
+/// `target/nextest` under the workspace root, which in a runner directory is the runner's).
 pub fn junit_path(env: &Env, profile: &str) -> PathBuf {
-    let target = env
-        .get("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| carbon_config::workspace_root().join("target"));
+    let target = match env.get("CARGO_TARGET_DIR") {
+        Some(dir) if !carbon_config::in_runner() => PathBuf::from(dir),
+        _ => carbon_config::workspace_root().join("target"),
+    };
     target.join("nextest").join(profile).join("junit.xml")
 }
 
-/// `cargo nextest run --workspace --profile <profile>` with an optional filter expression.
-pub fn run_command(profile: &str, filter: Option<&str>, extra: &[String]) -> Command {
-    let mut cmd = cargo();
-    cmd.current_dir(carbon_config::workspace_root()).args([
-        "nextest",
-        "run",
-        "--workspace",
-        "--profile",
-        profile,
-    ]);
+/// A runner directory's work directory, `<runner>/work`, where the archive is extracted.
+pub fn work_dir() -> PathBuf {
+    carbon_config::workspace_root().join("work")
+}
+
+/// How the suites are run: built and run by cargo in the workspace, or from a `cargo nextest
+/// archive` by `cargo-nextest` alone (no cargo, no sources: `carbon-e2e archive`).
+#[derive(Debug, Clone)]
+pub enum Runner {
+    /// `cargo nextest …` in the workspace.
+    Cargo,
+    /// `cargo-nextest nextest … --archive-file <file>`, the workspace remapped to the runner
+    /// directory, extracted into its work directory.
+    Archive {
+        /// The archive.
+        file: PathBuf,
+    },
+}
+
+impl Runner {
+    /// `nextest <verb>` as this runner starts it, from the workspace (or runner) root.
+    fn nextest(&self, verb: &str) -> Command {
+        let root = carbon_config::workspace_root();
+        match self {
+            Runner::Cargo => {
+                let mut cmd = cargo();
+                cmd.current_dir(&root)
+                    .args(["nextest", verb, "--workspace"]);
+                cmd
+            }
+            Runner::Archive { file } => {
+                let mut cmd = Command::new(cargo_nextest());
+                cmd.current_dir(&root)
+                    .args(["nextest", verb, "--archive-file"])
+                    .arg(file)
+                    .arg("--workspace-remap")
+                    .arg(&root)
+                    .arg("--extract-to")
+                    .arg(work_dir())
+                    .arg("--extract-overwrite");
+                cmd
+            }
+        }
+    }
+
+    /// Makes sure nextest is there: installed with cargo when missing, or beside the runner.
+    ///
+    /// # Errors
+    /// When it cannot be installed, or the runner's `cargo-nextest` does not run.
+    pub fn ensure_installed(&self) -> anyhow::Result<()> {
+        match self {
+            Runner::Cargo => ensure_installed(),
+            Runner::Archive { file } => {
+                if !file.is_file() {
+                    bail!("no archive at {}", file.display());
+                }
+                std::fs::create_dir_all(work_dir())
+                    .with_context(|| format!("creating {}", work_dir().display()))?;
+                let nextest = cargo_nextest();
+                let ok = Command::new(&nextest)
+                    .args(["nextest", "--version"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    bail!(
+                        "{} does not run: a runner directory carries its cargo-nextest in bin/ (carbon-e2e archive)",
+                        nextest.display()
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The runner's `cargo-nextest`: beside this executable, else on the `PATH`.
+fn cargo_nextest() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("cargo-nextest")))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("cargo-nextest"))
+}
+
+/// `nextest run --profile <profile>` with an optional filter expression.
+pub fn run_command(
+    runner: &Runner,
+    profile: &str,
+    filter: Option<&str>,
+    extra: &[String],
+) -> Command {
+    let mut cmd = runner.nextest("run");
+    cmd.args(["--profile", profile]);
     if let Some(f) = filter {
         cmd.args(["-E", f]);
     }
@@ -114,13 +200,14 @@ pub struct SuiteBinary {
 ///
 /// # Errors
 /// When `cargo nextest list` fails or prints something else than its JSON.
-pub fn suite_binaries(profile: &str, env: &[(&str, &str)]) -> anyhow::Result<Vec<SuiteBinary>> {
-    let out = cargo()
-        .current_dir(carbon_config::workspace_root())
+pub fn suite_binaries(
+    runner: &Runner,
+    profile: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Vec<SuiteBinary>> {
+    let out = runner
+        .nextest("list")
         .args([
-            "nextest",
-            "list",
-            "--workspace",
             "--profile",
             profile,
             "-E",
@@ -132,9 +219,9 @@ pub fn suite_binaries(profile: &str, env: &[(&str, &str)]) -> anyhow::Result<Vec
         .envs(env.iter().copied())
         .stderr(Stdio::inherit())
         .output()
-        .context("running cargo nextest list")?;
+        .context("running nextest list")?;
     if !out.status.success() {
-        bail!("cargo nextest list failed ({})", out.status);
+        bail!("nextest list failed ({})", out.status);
     }
     let list: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("reading cargo nextest list's JSON")?;

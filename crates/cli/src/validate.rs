@@ -66,7 +66,13 @@ pub struct Args {
     /// `human` (default) or `json`: the summary as one JSON object on the last line.
     #[arg(long, default_value = "human", value_parser = ["human", "json"])]
     message_format: String,
-    /// More arguments for `cargo nextest run`.
+    /// Run the suites from this `cargo nextest archive` (`carbon-e2e archive` writes one into a
+    /// runner directory) with the runner's own `cargo-nextest`: no cargo, no sources, no build.
+    /// The archive's workspace is remapped to the runner directory and extracted into its
+    /// `work/`; the JUnit report and the run's reports go to its `target/nextest/`.
+    #[arg(long, value_name = "FILE", conflicts_with = "workspace")]
+    archive_file: Option<std::path::PathBuf>,
+    /// More arguments for `nextest run`.
     #[arg(last = true)]
     nextest_args: Vec<String>,
 }
@@ -120,9 +126,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ];
     child_env.extend(widen.iter().copied());
 
-    nextest::ensure_installed()?;
+    let runner = match &args.archive_file {
+        Some(file) => {
+            let file = std::path::absolute(file)
+                .with_context(|| format!("resolving {}", file.display()))?;
+            println!(
+                "validate: from the archive {} (runner {}, work directory {})",
+                file.display(),
+                carbon_config::workspace_root().display(),
+                nextest::work_dir().display()
+            );
+            nextest::Runner::Archive { file }
+        }
+        None => nextest::Runner::Cargo,
+    };
+    runner.ensure_installed()?;
     if args.plan {
-        let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
+        let binaries = nextest::suite_binaries(&runner, &args.profile, &child_env)?;
         let plans = nextest::plans(&binaries, &child_env)?;
         print_plan(&plans);
         if let Some(bucket) = target.report.as_ref().and_then(|r| r.bucket.as_deref()) {
@@ -164,7 +184,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let binaries = nextest::suite_binaries(&args.profile, &child_env)?;
+    let binaries = nextest::suite_binaries(&runner, &args.profile, &child_env)?;
     let plans = nextest::plans(&binaries, &child_env)?;
     let filter = (!args.workspace).then_some("package(/^suite-/)");
     // The gate retries a failed trial ([gate] retries, default once): one that passes on a
@@ -178,7 +198,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         nextest_args.splice(0..0, ["--retries".to_string(), retries.to_string()]);
     }
-    let mut cmd = nextest::run_command(&args.profile, filter, &nextest_args);
+    let mut cmd = nextest::run_command(&runner, &args.profile, filter, &nextest_args);
     cmd.envs(child_env.iter().copied());
     println!("validate: run id {run_id}");
     // The previous run's report must not pass for this one's.

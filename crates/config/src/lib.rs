@@ -30,7 +30,7 @@ pub use gate::{
     FlakyPolicy, GateCategory, GateCategoryConfig, GateConfig, REPORT_PREFIX, ReportConfig, Waiver,
 };
 pub use load::{load, load_from_file, load_with, pin_target, target_file};
-pub use paths::{Paths, workspace_root};
+pub use paths::{Paths, RUNNER_MARKER, in_runner, workspace_root};
 pub use secret::{Secret, scrub};
 pub use section::{ServiceSection, Tls};
 pub use target::{

@@ -4,17 +4,29 @@ use std::path::{Path, PathBuf};
 
 use crate::Env;
 
-/// The workspace root: the nearest directory holding `Cargo.lock` and `kind-config/` above the
-/// running package (`CARGO_MANIFEST_DIR` as cargo and nextest set it at run time; suites run
-/// from their own crate directory) or above the working directory, else the compile-time path.
+/// The file that marks a runner directory (`carbon-e2e archive`): the relocatable runner's root,
+/// which stands in for the workspace (its `.config/`, `fixtures/`, the suites' directories).
+pub const RUNNER_MARKER: &str = "carbon-e2e-runner.json";
+
+/// The workspace root: the nearest directory holding `Cargo.lock` and `kind-config/`, or a
+/// runner directory's [`RUNNER_MARKER`], above the running package (`CARGO_MANIFEST_DIR` as
+/// cargo and nextest set it at run time; suites run from their own crate directory, remapped
+/// into the runner directory when run from an archive), above the running executable (the
+/// runner's `bin/carbon-e2e`), or above the working directory; else the compile-time path.
 /// The compile-time path alone is not enough: a build cache shared between clones keeps the
 /// path of whichever clone compiled this crate, so a clean clone would read another checkout's
-/// targets and manifests.
+/// targets and manifests; and a runner copied to another machine has no workspace at all.
 #[allow(clippy::disallowed_methods)] // where the build put the package, not configuration
 pub fn workspace_root() -> PathBuf {
-    let is_root = |p: &Path| p.join("Cargo.lock").is_file() && p.join("kind-config").is_dir();
+    let is_root = |p: &Path| {
+        (p.join("Cargo.lock").is_file() && p.join("kind-config").is_dir())
+            || p.join(RUNNER_MARKER).is_file()
+    };
     let starts = [
         std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_path_buf)),
         std::env::current_dir().ok(),
     ];
     starts
@@ -30,6 +42,11 @@ pub fn workspace_root() -> PathBuf {
             let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
             compiled.canonicalize().unwrap_or(compiled)
         })
+}
+
+/// Whether `workspace_root()` is a runner directory (`carbon-e2e archive`), not a checkout.
+pub fn in_runner() -> bool {
+    workspace_root().join(RUNNER_MARKER).is_file()
 }
 
 /// Directories the tools use.

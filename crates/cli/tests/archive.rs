@@ -1,0 +1,132 @@
+//! The relocatable runner: `carbon-e2e archive` writes a runner directory (this binary,
+//! cargo-nextest, a `cargo nextest archive` of every suite, the target files and fixtures),
+//! and the runner's own `carbon-e2e validate --archive-file` runs a slice of the suites (the
+//! victoriametrics and minio smoke trials) against the local stack from a directory outside
+//! the workspace, with a cleared environment and cargo off the `PATH`: nothing of the build
+//! machine is needed at run time. Then the same trials through `cargo nextest run` in the
+//! workspace, for the comparison the closing note quotes (sizes and times are printed).
+//!
+//! Needs the local stack up.
+
+use std::path::Path;
+use std::time::Instant;
+
+use quick_junit::{Report, TestCaseStatus};
+
+mod common;
+
+const SLICE: [&str; 2] = ["victoriametrics::smoke::", "minio::smoke::"];
+
+fn mib(path: &Path) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // a size to print
+    let b = std::fs::metadata(path).map_or(0, |m| m.len()) as f64;
+    b / 1_048_576.0
+}
+
+/// The directories of the `PATH` that hold no cargo.
+fn path_without_cargo() -> String {
+    let dirs = ["/usr/local/bin", "/usr/bin", "/bin"];
+    for d in dirs {
+        assert!(
+            !Path::new(d).join("cargo").exists(),
+            "{d} holds a cargo: the run would not prove it runs without one"
+        );
+    }
+    dirs.join(":")
+}
+
+#[test]
+fn the_archive_runs_from_outside_the_workspace_without_cargo() {
+    let run_id = common::run_id("arch");
+    let tmp = std::env::temp_dir().join(format!("carbon-e2e-{run_id}"));
+    let runner = tmp.join("runner");
+    std::fs::create_dir_all(&tmp).expect("a temporary directory");
+
+    // 1. The runner directory, from this checkout.
+    let t0 = Instant::now();
+    let out = common::carbon_e2e(&["archive", "--out", &runner.to_string_lossy()])
+        .output()
+        .expect("carbon-e2e archive runs");
+    let console = common::console(&out);
+    assert!(out.status.success(), "{console}");
+    let archived = t0.elapsed();
+    let archive = runner.join("suites.tar.zst");
+    println!(
+        "runner written in {archived:.1?}: suites.tar.zst {:.1} MiB, bin/carbon-e2e {:.1} MiB, bin/cargo-nextest {:.1} MiB",
+        mib(&archive),
+        mib(&runner.join("bin/carbon-e2e")),
+        mib(&runner.join("bin/cargo-nextest"))
+    );
+
+    // 2. Run from elsewhere: a cleared environment, cargo off the PATH, the working directory
+    //    outside the workspace and the runner.
+    let elsewhere = tmp.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("a working directory");
+    #[allow(clippy::disallowed_methods)] // the test's own environment, passed on
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let mut cmd = std::process::Command::new(runner.join("bin/carbon-e2e"));
+    cmd.current_dir(&elsewhere)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", path_without_cargo())
+        .env("E2E_RUN_ID", &run_id)
+        .args(["validate", "--archive-file"])
+        .arg(&archive)
+        .args(["--no-stack", "--no-reap", "--"])
+        .args(SLICE);
+    let t1 = Instant::now();
+    let out = cmd.output().expect("the runner's carbon-e2e runs");
+    let from_archive = t1.elapsed();
+    let console = common::console(&out);
+    assert!(out.status.success(), "{console}");
+    assert!(
+        !console.contains("Compiling") && console.contains("validate: from the archive"),
+        "{console}"
+    );
+    let junit = runner.join("target/nextest/ci/local/junit.xml");
+    let xml = std::fs::read_to_string(&junit)
+        .unwrap_or_else(|e| panic!("no JUnit at {}: {e}\n{console}", junit.display()));
+    let report = Report::deserialize_from_str(&xml).expect("valid JUnit");
+    let ran: Vec<(String, bool)> = report
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .filter(|c| SLICE.iter().any(|p| c.name.as_str().starts_with(p)))
+        .map(|c| {
+            (
+                c.name.as_str().to_string(),
+                matches!(c.status, TestCaseStatus::Success { .. }),
+            )
+        })
+        .collect();
+    assert!(
+        ran.iter().filter(|(n, _)| n.starts_with("minio::")).count() >= 2
+            && ran
+                .iter()
+                .filter(|(n, _)| n.starts_with("victoriametrics::"))
+                .count()
+                >= 2,
+        "the slice ran from the archive: {ran:?}"
+    );
+    assert!(ran.iter().all(|(_, passed)| *passed), "{ran:?}\n{console}");
+    // The manifest names the commit the runner was archived from, not a checkout's.
+    let manifest = std::fs::read_to_string(runner.join("target/nextest/ci/local/run.json"))
+        .expect("the run's manifest");
+    assert!(manifest.contains("\"run_id\""), "{manifest}");
+
+    // 3. The same trials through cargo in the workspace, for the comparison.
+    let mut cmd = common::nextest(
+        "package(suite-victoriametrics) | package(suite-minio)",
+        &common::run_id("arcc"),
+    );
+    cmd.args(["--", SLICE[0], SLICE[1]]);
+    let t2 = Instant::now();
+    let out = cmd.output().expect("cargo nextest runs");
+    let from_cargo = t2.elapsed();
+    assert!(out.status.success(), "{}", common::console(&out));
+    println!(
+        "{} trials: from the archive (extraction and listing included) {from_archive:.1?}, cargo nextest run in the workspace {from_cargo:.1?}",
+        ran.len()
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
