@@ -1,7 +1,7 @@
 //! The commands of `carbon-e2e` as a library, so that each is unit-tested without the binary:
 //! `validate` (run the suites, complete the JUnit, write the run manifest), `gate` and `diff`
-//! (the verdict over a finished run), `doctor`, `reap`, `bench`, `archive` (the relocatable
-//! runner), and the service [`registry`]
+//! (the verdict over a finished run), `doctor`, `reap`, `bench`, `archive` and `image` (the
+//! relocatable runner and its OCI image), and the service [`registry`]
 //! they share. `src/main.rs` is the thin binary over it (nextest's own split, `cargo-nextest`
 //! over `nextest-runner`, is the model).
 
@@ -15,6 +15,7 @@ mod bench_safety;
 mod bench_velero;
 pub mod doctor;
 pub mod gate;
+pub mod image;
 pub mod manifest;
 pub mod nextest;
 pub mod reap;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use carbon_e2e::{archive, bench, doctor, gate, reap, validate};
+use carbon_e2e::{archive, bench, doctor, gate, image, reap, validate};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -48,6 +48,9 @@ enum Command {
     /// binary, cargo-nextest, a `cargo nextest archive` of every suite, the target files and
     /// fixtures. Run it with `<dir>/bin/carbon-e2e validate --archive-file <dir>/suites.tar.zst`.
     Archive(archive::Args),
+    /// Write the runner image (a runner directory from `archive`, the C library it loads, CA
+    /// certificates; no compiler, no shell) as an OCI archive, without a daemon or a registry.
+    Image(image::Args),
 }
 
 #[derive(Subcommand)]
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
             Command::Reap(args) => reap::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Archive(args) => archive::run(args),
+            Command::Image(args) => image::run(args),
         }
     });
     match result {

@@ -128,5 +128,104 @@ fn the_archive_runs_from_outside_the_workspace_without_cargo() {
         "{} trials: from the archive (extraction and listing included) {from_archive:.1?}, cargo nextest run in the workspace {from_cargo:.1?}",
         ran.len()
     );
+
+    // 4. The runner image: written as an OCI archive, unpacked by an independent OCI tool
+    //    (umoci, which checks every digest), and run by runc, the runtime a node's containerd
+    //    uses, as the image's non-root user, on the host's network: the victoriametrics smoke
+    //    trials from inside the image, against the stack.
+    image_runs_the_slice_under_runc(&runner, &tmp, &run_id);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn image_runs_the_slice_under_runc(runner: &Path, tmp: &Path, run_id: &str) {
+    let file = tmp.join("runner.oci.tar");
+    let t0 = Instant::now();
+    let out = common::carbon_e2e(&[
+        "image",
+        "--runner",
+        &runner.to_string_lossy(),
+        "--out",
+        &file.to_string_lossy(),
+        "--name",
+        "localhost/carbon-e2e/runner:selftest",
+    ])
+    .output()
+    .expect("carbon-e2e image runs");
+    assert!(out.status.success(), "{}", common::console(&out));
+    println!(
+        "image written in {:.1?}: {:.1} MiB",
+        t0.elapsed(),
+        mib(&file)
+    );
+    let layout = tmp.join("layout");
+    std::fs::create_dir_all(&layout).expect("a layout directory");
+    tar::Archive::new(std::fs::File::open(&file).expect("the archive"))
+        .unpack(&layout)
+        .expect("unpacking the OCI archive");
+    let bundle = tmp.join("bundle");
+    let out = std::process::Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:selftest", layout.display()))
+        .arg(&bundle)
+        .output()
+        .expect("umoci runs (carbon-e2e stack up installs it)");
+    assert!(out.status.success(), "{}", common::console(&out));
+
+    // The slice's target inside the container: a read-only cluster target with the stack's
+    // VictoriaMetrics only (reached on the host's loopback).
+    let target = format!(
+        "[target]\nkind = \"cluster\"\ndescription = \"the runner image's slice\"\n\n{}",
+        common::local_section("victoriametrics")
+    );
+    std::fs::write(bundle.join("rootfs/tmp/slice.toml"), target).expect("the slice's target");
+    let config_path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path).expect("config.json"))
+            .expect("umoci's config.json");
+    config["process"]["terminal"] = false.into();
+    let args = config["process"]["args"].clone();
+    assert_eq!(
+        args[0], "/runner/bin/carbon-e2e",
+        "the image's entrypoint: {args}"
+    );
+    config["process"]["args"] = serde_json::json!([
+        "/runner/bin/carbon-e2e",
+        "validate",
+        "--archive-file",
+        "/runner/suites.tar.zst",
+        "--no-stack",
+        "--no-reap",
+        "--",
+        "victoriametrics::smoke::"
+    ]);
+    let env = config["process"]["env"]
+        .as_array_mut()
+        .expect("the image's environment");
+    env.push("E2E_TARGET=/tmp/slice.toml".into());
+    env.push(format!("E2E_RUN_ID={run_id}").into());
+    // The host's network: no cluster network here, the stack listens on loopback.
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .retain(|n| n["type"] != "network");
+    std::fs::write(&config_path, config.to_string()).expect("writing config.json");
+    let t1 = Instant::now();
+    let out = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(tmp.join("runc"))
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(format!("carbon-e2e-{run_id}"))
+        .output()
+        .expect("runc runs (carbon-e2e stack up installs it)");
+    let console = common::console(&out);
+    assert!(out.status.success(), "{console}");
+    assert!(
+        console.contains("validate: 2 passed, 0 failed"),
+        "the image ran the slice: {console}"
+    );
+    println!(
+        "the image ran the victoriametrics smoke trials under runc as uid 65532 in {:.1?}",
+        t1.elapsed()
+    );
 }

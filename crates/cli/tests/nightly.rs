@@ -36,19 +36,11 @@ const BOARD: &str = include_str!("../../../kind-config/monitoring/carbon-e2e-nig
 /// probes stay as light as the slice, and the push goes through the read-only opt-in path a
 /// production nightly takes.
 fn target_file(dir: &Path, name: &str) -> PathBuf {
-    let local =
-        std::fs::read_to_string(carbon_config::workspace_root().join(".config/targets/local.toml"))
-            .expect("the local target");
-    let start = local
-        .find("[victoriametrics]")
-        .expect("local.toml has [victoriametrics]");
-    let rest = &local[start..];
-    let end = rest[1..].find("\n[").map_or(rest.len(), |i| i + 1);
     // The cluster too, for a component version in the pushed run (the stack's VictoriaMetrics,
     // Debian's build, reports none); its kubeconfig comes from the stack's env file.
     let text = format!(
         "[target]\nkind = \"cluster\"\ndescription = \"the nightly self test's slice\"\nopt_in = [\"push-results\"]\n\n{}\n[kubernetes]\nkubeconfig_env = \"CARBON_STACK_KUBECONFIG\"\ncontext = \"carbon-e2e\"\n",
-        &rest[..end]
+        common::local_section("victoriametrics")
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("writing the self test's target");

@@ -19,6 +19,7 @@ mod down;
 pub mod forward;
 mod install;
 mod lock;
+pub mod oci;
 mod process;
 mod secrets;
 mod services;

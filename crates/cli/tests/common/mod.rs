@@ -65,6 +65,20 @@ pub fn run_id(tag: &str) -> String {
     format!("{tag:.4}{:08x}", rand::random::<u32>())
 }
 
+/// The `[name]` section of the stack's own target (`.config/targets/local.toml`), as text.
+pub fn local_section(name: &str) -> String {
+    let local =
+        std::fs::read_to_string(carbon_config::workspace_root().join(".config/targets/local.toml"))
+            .expect("the local target");
+    let header = format!("[{name}]");
+    let start = local
+        .find(&header)
+        .unwrap_or_else(|| panic!("local.toml has {header}"));
+    let rest = &local[start..];
+    let end = rest[1..].find("\n[").map_or(rest.len(), |i| i + 1);
+    rest[..end].to_string()
+}
+
 /// Both streams of a finished command, for assertion messages.
 pub fn console(out: &std::process::Output) -> String {
     format!(

@@ -97,6 +97,13 @@ fn raw_probe(stack: &Stack, server: &str, path: &str) -> Readiness {
 }
 
 fn install(stack: &Stack) -> Result<(), StackError> {
+    // Debian's OCI tools: umoci unpacks the runner image `carbon-e2e image` writes and runc
+    // runs it (crates/cli/tests/archive.rs), as a node's runtime would.
+    crate::install::apt(
+        stack,
+        || crate::install::runs("runc", "--version") && crate::install::runs("umoci", "--version"),
+        &["runc", "umoci"],
+    )?;
     build::install(stack).map(drop)
 }
 
