@@ -303,45 +303,111 @@ impl Capability {
     }
 }
 
-/// Lists the service sections once: the fields of [`Target`] that hold a
-/// [`ServiceSection`], in a target file's order. Everything that iterates sections (the
-/// credential scrubber, `k8s://` reach, the load checks, the override names) goes through
-/// the functions this writes.
-macro_rules! service_sections {
-    ($($field:ident),* $(,)?) => {
+/// Declares a target file's sections once: the raw file layout ([`TargetFile`]), the resolved
+/// [`Target`]'s fields, the move from one to the other, and the list of service sections
+/// (those holding a [`ServiceSection`]) that everything iterating them goes through (the
+/// credential scrubber, `k8s://` reach, the load checks, the override names, whether a service
+/// is configured). A new service's section is one line under `services`.
+macro_rules! target_sections {
+    (
+        services { $( $(#[$sdoc:meta])* $sfield:ident: $sty:ty, )* }
+        others { $( $(#[$odoc:meta])* $ofield:ident: $oty:ty, )* }
+    ) => {
         /// The service sections a target file may hold.
-        pub const SERVICE_SECTIONS: &[&str] = &[$(stringify!($field)),*];
+        pub const SERVICE_SECTIONS: &[&str] = &[$(stringify!($sfield)),*];
+
+        /// The raw file layout.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct TargetFile {
+            pub target: Settings,
+            $( #[serde(default)] pub $sfield: Option<$sty>, )*
+            $( #[serde(default)] pub $ofield: Option<$oty>, )*
+        }
+
+        /// A resolved target.
+        #[derive(Debug, Clone)]
+        pub struct Target {
+            /// The target's name (its file stem).
+            pub name: String,
+            /// The file it was read from.
+            pub source: PathBuf,
+            /// `[target]`.
+            pub settings: Settings,
+            $( $(#[$sdoc])* pub $sfield: Option<$sty>, )*
+            $( $(#[$odoc])* pub $ofield: Option<$oty>, )*
+            /// Whether this run writes to a target its file makes read-only, because `validate
+            /// --allow-writes` (`E2E_ALLOW_WRITES=1`) said so: every report of the run says it.
+            pub allow_writes: bool,
+            /// The environment credentials are read from (process over stack env file).
+            pub(crate) env: Env,
+        }
 
         impl Target {
+            pub(crate) fn from_file(name: String, source: PathBuf, file: TargetFile, env: Env) -> Self {
+                Self {
+                    name,
+                    source,
+                    settings: file.target,
+                    $( $sfield: file.$sfield, )*
+                    $( $ofield: file.$ofield, )*
+                    allow_writes: false,
+                    env,
+                }
+            }
+
             /// The service sections this target configures.
             pub fn sections(&self) -> Vec<&dyn ServiceSection> {
                 let mut out: Vec<&dyn ServiceSection> = Vec::new();
-                $(if let Some(s) = &self.$field { out.push(s); })*
+                $(if let Some(s) = &self.$sfield { out.push(s); })*
                 out
             }
 
             /// The same, to rewrite their locations.
             pub fn sections_mut(&mut self) -> Vec<&mut dyn ServiceSection> {
                 let mut out: Vec<&mut dyn ServiceSection> = Vec::new();
-                $(if let Some(s) = &mut self.$field { out.push(s); })*
+                $(if let Some(s) = &mut self.$sfield { out.push(s); })*
                 out
             }
         }
     };
 }
 
-service_sections!(
-    minio,
-    victoriametrics,
-    trino,
-    dolphinscheduler,
-    loki,
-    vmalert,
-    grafana,
-    superset,
-    kubernetes,
-    velero,
-);
+target_sections! {
+    services {
+        /// `[minio]`, when the target has an object store to validate.
+        minio: MinioConfig,
+        /// `[victoriametrics]`, when the target has a metrics store to validate.
+        victoriametrics: VictoriaMetricsConfig,
+        /// `[trino]`, when the target has a SQL engine to validate.
+        trino: TrinoConfig,
+        /// `[dolphinscheduler]`, when the target has a workflow scheduler to validate.
+        dolphinscheduler: DolphinSchedulerConfig,
+        /// `[loki]`, when the target has a log store to validate.
+        loki: LokiConfig,
+        /// `[vmalert]`, when the target has alerting rules to validate.
+        vmalert: VmAlertConfig,
+        /// `[grafana]`, when the target has a Grafana to validate (live platforms).
+        grafana: GrafanaConfig,
+        /// `[superset]`, when the target has a Superset to validate.
+        superset: SupersetConfig,
+        /// `[kubernetes]`, when the target has a cluster to reach.
+        kubernetes: KubernetesConfig,
+        /// `[velero]`, when the target has a Velero to validate.
+        velero: VeleroConfig,
+    }
+    others {
+        /// `[platform]`: health thresholds (absent: the staging defaults).
+        platform: PlatformConfig,
+        /// `[dashboards]`: the platform's dashboards, counted with data without Grafana (absent:
+        /// the defaults, the platform's three).
+        dashboards: DashboardsConfig,
+        /// `[gate]`: the acceptance gate's settings (absent: the defaults, staging's numbers).
+        gate: crate::GateConfig,
+        /// `[report]`: where the evidence bundle is uploaded (absent: it is not).
+        report: crate::ReportConfig,
+    }
+}
 
 /// Every section an `E2E_<SECTION>_<KEY>` override may address.
 pub(crate) fn section_names() -> impl Iterator<Item = &'static str> {
@@ -350,116 +416,15 @@ pub(crate) fn section_names() -> impl Iterator<Item = &'static str> {
         .chain(SERVICE_SECTIONS.iter().copied())
 }
 
-/// The raw file layout.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TargetFile {
-    pub target: Settings,
-    #[serde(default)]
-    pub minio: Option<MinioConfig>,
-    #[serde(default)]
-    pub victoriametrics: Option<VictoriaMetricsConfig>,
-    #[serde(default)]
-    pub trino: Option<TrinoConfig>,
-    pub dolphinscheduler: Option<DolphinSchedulerConfig>,
-    #[serde(default)]
-    pub loki: Option<LokiConfig>,
-    #[serde(default)]
-    pub vmalert: Option<VmAlertConfig>,
-    #[serde(default)]
-    pub grafana: Option<GrafanaConfig>,
-    #[serde(default)]
-    pub superset: Option<SupersetConfig>,
-    pub kubernetes: Option<KubernetesConfig>,
-    #[serde(default)]
-    pub platform: Option<PlatformConfig>,
-    #[serde(default)]
-    pub velero: Option<VeleroConfig>,
-    #[serde(default)]
-    pub dashboards: Option<DashboardsConfig>,
-    #[serde(default)]
-    pub gate: Option<crate::GateConfig>,
-    #[serde(default)]
-    pub report: Option<crate::ReportConfig>,
-}
-
-/// A resolved target.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The target's name (its file stem).
-    pub name: String,
-    /// The file it was read from.
-    pub source: PathBuf,
-    /// `[target]`.
-    pub settings: Settings,
-    /// `[minio]`, when the target has an object store to validate.
-    pub minio: Option<MinioConfig>,
-    /// `[victoriametrics]`, when the target has a metrics store to validate.
-    pub victoriametrics: Option<VictoriaMetricsConfig>,
-    /// `[trino]`, when the target has a SQL engine to validate.
-    pub trino: Option<TrinoConfig>,
-    /// `[dolphinscheduler]`, when the target has a workflow scheduler to validate.
-    pub dolphinscheduler: Option<DolphinSchedulerConfig>,
-    /// `[loki]`, when the target has a log store to validate.
-    pub loki: Option<LokiConfig>,
-    /// `[vmalert]`, when the target has alerting rules to validate.
-    pub vmalert: Option<VmAlertConfig>,
-    /// `[grafana]`, when the target has a Grafana to validate (live platforms).
-    pub grafana: Option<GrafanaConfig>,
-    /// `[superset]`, when the target has a Superset to validate.
-    pub superset: Option<SupersetConfig>,
-    /// `[kubernetes]`, when the target has a cluster to reach.
-    pub kubernetes: Option<KubernetesConfig>,
-    /// `[platform]`: health thresholds (absent: the staging defaults).
-    pub platform: Option<PlatformConfig>,
-    /// `[velero]`, when the target has a Velero to validate.
-    pub velero: Option<VeleroConfig>,
-    /// `[dashboards]`: the platform's dashboards, counted with data without Grafana (absent:
-    /// the defaults, the platform's three).
-    pub dashboards: Option<DashboardsConfig>,
-    /// `[gate]`: the acceptance gate's settings (absent: the defaults, staging's numbers).
-    pub gate: Option<crate::GateConfig>,
-    /// `[report]`: where the evidence bundle is uploaded (absent: it is not).
-    pub report: Option<crate::ReportConfig>,
-    /// Whether this run writes to a target its file makes read-only, because `validate
-    /// --allow-writes` (`E2E_ALLOW_WRITES=1`) said so: every report of the run says it.
-    pub allow_writes: bool,
-    /// The environment credentials are read from (process over stack env file).
-    pub(crate) env: Env,
-}
-
 impl Target {
-    pub(crate) fn from_file(name: String, source: PathBuf, file: TargetFile, env: Env) -> Self {
-        Self {
-            name,
-            source,
-            settings: file.target,
-            minio: file.minio,
-            victoriametrics: file.victoriametrics,
-            trino: file.trino,
-            dolphinscheduler: file.dolphinscheduler,
-            loki: file.loki,
-            vmalert: file.vmalert,
-            grafana: file.grafana,
-            superset: file.superset,
-            kubernetes: file.kubernetes,
-            platform: file.platform,
-            velero: file.velero,
-            dashboards: file.dashboards,
-            gate: file.gate,
-            report: file.report,
-            allow_writes: false,
-            env,
-        }
+    /// Whether the target has the service section `name`.
+    fn has_section(&self, name: &str) -> bool {
+        self.sections().iter().any(|s| s.name() == name)
     }
 
     /// `Ok` when the target configures `service`, else the reason its trials are skipped.
     pub fn service_configured(&self, service: Service) -> Result<(), String> {
         let present = match service {
-            Service::Minio => self.minio.is_some(),
-            Service::VictoriaMetrics => self.victoriametrics.is_some(),
-            Service::Trino => self.trino.is_some(),
-            Service::DolphinScheduler => self.dolphinscheduler.is_some(),
             Service::IcebergRestCatalog => {
                 let Some(t) = &self.trino else {
                     return self.service_configured(Service::Trino);
@@ -473,17 +438,14 @@ impl Target {
                 }
                 true
             }
-            Service::Kubernetes => self.kubernetes.is_some(),
             Service::Velero => {
                 if self.velero.is_some() {
                     return self.service_configured(Service::Kubernetes);
                 }
                 false
             }
-            Service::Loki => self.loki.is_some(),
-            Service::VmAlert => self.vmalert.is_some(),
-            Service::Grafana => self.grafana.is_some(),
-            Service::Superset => self.superset.is_some(),
+            // Every other service is configured by its own section.
+            other => self.has_section(other.section()),
         };
         if present {
             Ok(())

@@ -1079,6 +1079,24 @@ logs_query = \"{a=\\\"b\\\"}\"
     }
 
     #[test]
+    fn each_service_is_configured_by_the_section_of_its_name() {
+        // A section's own name (ServiceSection::name) is its field's (SERVICE_SECTIONS), and a
+        // service whose section is present is configured: `service_configured` finds it by name.
+        let (_d, paths) = setup(include_str!("../../../../.config/targets/staging.toml"));
+        let t = load_with(&Env::default(), &paths).unwrap();
+        let names: Vec<&str> = t.sections().iter().map(|s| s.name()).collect();
+        assert!(names.len() >= 8, "{names:?}");
+        for n in &names {
+            assert!(crate::SERVICE_SECTIONS.contains(n), "{n}");
+        }
+        for service in crate::Service::ALL {
+            if names.contains(&service.section()) && service != crate::Service::IcebergRestCatalog {
+                assert_eq!(t.service_configured(service), Ok(()), "{service:?}");
+            }
+        }
+    }
+
+    #[test]
     fn absent_section_explains_the_skip() {
         let without_vm = LOCAL.split("[victoriametrics]").next().unwrap();
         let (_d, paths) = setup(without_vm);
