@@ -14,7 +14,9 @@
 //! - dashboards: the platform's dashboards check with the broken dashboard's ConfigMap (a panel
 //!   on a series nothing writes) and a title no ConfigMap holds required;
 //! - superset: the dashboards check with the stack's dashboard "carbon-e2e-broken" added
-//!   (its chart names a column the table lacks);
+//!   (its chart names a column the table lacks), and the connection check on the stack's
+//!   connection `trino-unreachable` (Trino's URI on a closed port), which Superset's own test
+//!   refuses;
 //! - trino: the REST catalog check with Trino's `memory` catalog as the Iceberg catalog (schema
 //!   `default` is no namespace of the REST catalog);
 //! - platform: the API version check against an API server that is down, the permissions
@@ -255,6 +257,14 @@ const SUPERSET_DATABASE: &[Case] = &[Case {
     ],
 }];
 
+const SUPERSET_UNREACHABLE: &[Case] = &[Case {
+    trial: "superset::smoke::trino_connection_passes_supersets_own_connection_test",
+    needles: &[
+        "Superset's connection test of `trino-unreachable`",
+        "api/v1/database/test_connection/",
+    ],
+}];
+
 const UNBOUND: &[Case] = &[Case {
     trial: "platform::smoke::identity_has_every_permission_the_suite_needs",
     needles: &[
@@ -313,6 +323,13 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
         "superset database",
         &[("E2E_SUPERSET_DATABASE", "no-such-connection")],
         SUPERSET_DATABASE,
+    );
+    // A connection Superset has but cannot open (the stack's `trino-unreachable`, Trino's URI
+    // on a closed port): Superset's own connection test refuses it.
+    shown += run_failing(
+        "superset unreachable connection",
+        &[("E2E_SUPERSET_DATABASE", "trino-unreachable")],
+        SUPERSET_UNREACHABLE,
     );
     shown += run_failing(
         "down",

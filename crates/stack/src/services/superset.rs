@@ -34,6 +34,14 @@ use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 18088;
 pub(crate) const VERSION: &str = "6.1.0";
+/// A database connection whose Superset connection test fails (Trino's URI on a closed port).
+pub(crate) const UNREACHABLE: &str = "trino-unreachable";
+
+/// The local Trino's SQLAlchemy URI, on `port`.
+fn trino_uri(port: u16) -> String {
+    format!("trino://carbon-e2e-superset@127.0.0.1:{port}/tpch")
+}
+
 /// The admin user the stack creates (its password is `CARBON_STACK_SUPERSET_PASSWORD`).
 pub(crate) const ADMIN: &str = "admin";
 /// Creates the admin user once `superset init` made the roles (idempotent).
@@ -248,6 +256,19 @@ DB_POLL_INTERVAL_SECONDS = {{\"trino\": 0.1}}
             )
             .await
             .map_err(|e| StackError::Other(e.to_string()))?;
+            // A connection that fails Superset's own test (the connection trial's failing
+            // case): created over the working URI, since Superset tests a new connection, then
+            // pointed at a port nothing listens on.
+            let databases = s.databases().await.map_err(|e| err("list databases", e))?;
+            if !databases.iter().any(|d| d.database_name == UNREACHABLE) {
+                let id = s
+                    .create_database(UNREACHABLE, &trino_uri(trino::PORT))
+                    .await
+                    .map_err(|e| err("create the unreachable database", e))?;
+                s.set_database_uri(id, &trino_uri(9))
+                    .await
+                    .map_err(|e| err("point the unreachable database at port 9", e))?;
+            }
             let dashboards = s
                 .dashboards()
                 .await
@@ -263,10 +284,7 @@ DB_POLL_INTERVAL_SECONDS = {{\"trino\": 0.1}}
             let db = match databases.iter().find(|d| d.database_name == "trino") {
                 Some(d) => d.id,
                 None => s
-                    .create_database(
-                        "trino",
-                        &format!("trino://carbon-e2e-superset@127.0.0.1:{}/tpch", trino::PORT),
-                    )
+                    .create_database("trino", &trino_uri(trino::PORT))
                     .await
                     .map_err(|e| err("create the trino database", e))?,
             };
