@@ -92,19 +92,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("archive builds from a checkout; this is a runner directory");
     }
     let root = carbon_config::workspace_root();
-    let out = std::path::absolute(&args.out)
+    let dest = std::path::absolute(&args.out)
         .with_context(|| format!("resolving {}", args.out.display()))?;
-    if out.exists() {
-        let empty = std::fs::read_dir(&out)
-            .with_context(|| format!("listing {}", out.display()))?
+    if dest.exists() {
+        let empty = std::fs::read_dir(&dest)
+            .with_context(|| format!("listing {}", dest.display()))?
             .next()
             .is_none();
-        if !empty && !out.join(carbon_config::RUNNER_MARKER).is_file() {
+        if !empty && !dest.join(carbon_config::RUNNER_MARKER).is_file() {
             bail!(
                 "{} is not empty and is not a runner directory: refusing to replace it",
-                out.display()
+                dest.display()
             );
         }
+    }
+    // Written beside it, then renamed: a run that fails half-way leaves no runner that looks
+    // whole (and the next one clears what it left).
+    let out = dest.with_extension("partial");
+    if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
     std::fs::create_dir_all(out.join("bin"))
@@ -112,24 +117,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let suites = suites(&root)?;
     nextest::ensure_installed()?;
 
+    // This executable first: the build below may replace its file.
+    let exe = std::env::current_exe().context("finding this executable")?;
+    std::fs::copy(&exe, out.join("bin/carbon-e2e"))
+        .with_context(|| format!("copying {}", exe.display()))?;
+
     let started = std::time::Instant::now();
     let archive = out.join(ARCHIVE);
+    // The whole workspace's build (as `validate` builds it: the same features, so the same
+    // artifacts, nothing rebuilt), archiving the suites' binaries only.
     let mut cmd = nextest::cargo();
     cmd.current_dir(&root)
-        .args(["nextest", "archive", "--archive-file"])
+        .args([
+            "nextest",
+            "archive",
+            "--workspace",
+            "-E",
+            "package(/^suite-/)",
+            "--archive-file",
+        ])
         .arg(&archive);
-    for (_, package) in &suites {
-        cmd.args(["-p", package]);
-    }
     let status = cmd.status().context("running cargo nextest archive")?;
     if !status.success() {
         bail!("cargo nextest archive failed ({status})");
     }
     let archived_in = started.elapsed();
 
-    let exe = std::env::current_exe().context("finding this executable")?;
-    std::fs::copy(&exe, out.join("bin/carbon-e2e"))
-        .with_context(|| format!("copying {}", exe.display()))?;
     let nextest_bin = installed_nextest().context("cargo-nextest is not on the PATH")?;
     std::fs::copy(&nextest_bin, out.join("bin/cargo-nextest"))
         .with_context(|| format!("copying {}", nextest_bin.display()))?;
@@ -168,6 +181,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         serde_json::to_string_pretty(&marker)? + "\n",
     )?;
 
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).with_context(|| format!("removing {}", dest.display()))?;
+    }
+    std::fs::rename(&out, &dest)
+        .with_context(|| format!("renaming {} to {}", out.display(), dest.display()))?;
+    let out = dest;
+    let archive = out.join(ARCHIVE);
     let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     let mib = |b: u64| {
         #[allow(clippy::cast_precision_loss)] // a size to print
