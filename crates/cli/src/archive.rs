@@ -34,6 +34,15 @@ pub struct Args {
     out: PathBuf,
 }
 
+impl Args {
+    /// `archive --out <out>`.
+    pub fn new(out: &Path) -> Self {
+        Self {
+            out: out.to_path_buf(),
+        }
+    }
+}
+
 /// The archive's file name in a runner directory.
 pub const ARCHIVE: &str = "suites.tar.zst";
 

@@ -19,6 +19,9 @@
 //!    Secrets and port-forwards (`local-k8s` against `local`); restarts nothing.
 //! 10. Velero (`--only velero`, see `bench_velero.rs`): backup and restore as the client sees
 //!     them against Velero's own timestamps; restarts nothing.
+//! 11. The relocatable runner (`--only archive`, see `bench_archive.rs`): the archive's and the
+//!     image's size and time, and a slice run from the archive against the same in the
+//!     workspace; restarts nothing.
 
 use carbon_config::FromTarget as _;
 use std::process::{ExitCode, Stdio};
@@ -42,8 +45,9 @@ pub struct Args {
     /// Run only one section: `trino`, `dolphinscheduler`, `loki` (restarts only that service),
     /// `kubernetes` (restarts only the control plane), `unreachable` (a dead and a hung
     /// service for every HTTP suite; restarts nothing), `reach` (the per-trial cost of `k8s://` references;
-    /// restarts nothing), or `velero` (backup and restore latency; restarts nothing).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable", "reach", "velero"])]
+    /// restarts nothing), `velero` (backup and restore latency; restarts nothing), or
+    /// `archive` (the relocatable runner's size and run time against cargo's; restarts nothing).
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable", "reach", "velero", "archive"])]
     only: Option<String>,
 }
 
@@ -178,6 +182,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.only.as_deref() == Some("unreachable") {
         let target = carbon_config::load()?;
         crate::bench_safety::run(args.repeat_slow, &target)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("archive") {
+        crate::bench_archive::run(args.repeat_slow)?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.only.as_deref() == Some("loki") {

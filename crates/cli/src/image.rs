@@ -27,6 +27,17 @@ pub struct Args {
     name: Option<String>,
 }
 
+impl Args {
+    /// `image --runner <runner> --out <out>`, under the default name.
+    pub fn new(runner: &Path, out: &Path) -> Self {
+        Self {
+            runner: runner.to_path_buf(),
+            out: out.to_path_buf(),
+            name: None,
+        }
+    }
+}
+
 /// The user the image runs as.
 pub const USER: u64 = 65532;
 

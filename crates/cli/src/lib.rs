@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod bench;
+mod bench_archive;
 mod bench_dolphinscheduler;
 mod bench_kube;
 mod bench_loki;
