@@ -49,6 +49,14 @@ pub enum KubeError {
         #[source]
         source: kube::Error,
     },
+    /// The API server says the identity may not do this (a SelfSubjectAccessReview's answer).
+    #[error("{action}: {detail}")]
+    Denied {
+        /// What was to be done.
+        action: String,
+        /// What to grant, and where.
+        detail: String,
+    },
     /// A custom resource's CRD is not installed.
     #[error(
         "the CustomResourceDefinition {crd} is not installed in the cluster, so {kind} objects cannot be read"
@@ -664,6 +672,7 @@ impl carbon_core::failure::Classify for KubeError {
         use carbon_core::failure::Kind;
         match self {
             KubeError::Config(_) => Some(Kind::Runner),
+            KubeError::Denied { .. } => Some(Kind::Permission),
             KubeError::Api { source, .. } => kube_kind(source),
             // The platform lacks what it should have, or did not get there in time.
             KubeError::MissingCrd { .. } | KubeError::Timeout { .. } => Some(Kind::Check),

@@ -179,13 +179,13 @@ impl KubeClient {
             .local_addr()
             .map_err(|e| KubeError::Config(format!("loopback address for {r}: {e}")))?;
         let pods: Api<Pod> = Api::namespaced(self.client(), &r.namespace);
-        // One forward now, so that a refused one fails here with the API server's answer (a
-        // 403 names the permission and the manifest) instead of every later connection
-        // merely being reset.
-        pods.portforward(&backend.pod, &[backend.port])
-            .await
-            .map_err(forward_err(r, &backend))?
-            .abort();
+        // The permission now, so that a refused forward fails here naming the permission and
+        // the manifest instead of every later connection merely being reset. Asked of the API
+        // server (SelfSubjectAccessReview), not tried: a forward opened only to be dropped makes
+        // the node dial the pod, and a server that gives each connection a thread until its
+        // first request (gunicorn's gthread: Superset) lost one per trial until the node
+        // noticed, which starved it when many trials ran at once.
+        self.may_forward(r, &backend).await?;
         let b = backend.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
@@ -211,34 +211,34 @@ impl KubeClient {
     }
 }
 
-/// A failed port-forward as a [`KubeError::Api`]: a refused upgrade (403) leads with the
-/// permission to grant and the manifest that grants it.
-fn forward_err<'a>(
-    r: &'a ServiceRef,
-    b: &'a Backend,
-) -> impl FnOnce(kube::Error) -> KubeError + 'a {
-    move |source| {
-        let forbidden = matches!(
-            &source,
-            kube::Error::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(s))
-                if s.as_u16() == 403
-        ) || matches!(&source, kube::Error::Api(s) if s.code == 403);
-        let detail = if forbidden {
-            format!(
-                "403 Forbidden: the identity may not port-forward: grant `get` and `create` on pods/portforward in namespace {} (kind-config/rbac/readonly.yaml grants both); the API server said: {source}",
-                r.namespace
-            )
-        } else {
-            source.to_string()
-        };
-        KubeError::Api {
+impl KubeClient {
+    /// Whether the identity may port-forward in `r`'s namespace (`get` and `create` on
+    /// `pods/portforward`: the WebSocket forward needs `get`, the SPDY one `create`).
+    async fn may_forward(&self, r: &ServiceRef, b: &Backend) -> Result<(), KubeError> {
+        let mut missing = Vec::new();
+        for verb in ["get", "create"] {
+            let p = crate::Permission {
+                namespace: Some(r.namespace.clone()),
+                ..crate::Permission::cluster(verb, "", "pods/portforward")
+            };
+            if !self.can(&p).await? {
+                missing.push(verb);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(KubeError::Denied {
             action: format!(
                 "port-forward to pod {}/{} port {} for {r}",
                 r.namespace, b.pod, b.port
             ),
-            detail,
-            source,
-        }
+            detail: format!(
+                "403 Forbidden: the identity may not port-forward: grant `{}` on pods/portforward in namespace {} (kind-config/rbac/readonly.yaml grants `get` and `create`)",
+                missing.join("` and `"),
+                r.namespace
+            ),
+        })
     }
 }
 

@@ -445,24 +445,6 @@ impl SupersetClient {
         Ok(c.id)
     }
 
-    /// Points database connection `id` at `uri`. Superset tests a connection when it is
-    /// created, not when it is changed: this is how a connection that fails its test comes to
-    /// exist (the stack's failing case for the connection trial).
-    ///
-    /// # Errors
-    /// [`SupersetError::Http`] with Superset's reason.
-    pub async fn set_database_uri(&self, id: i64, uri: &str) -> Result<(), SupersetError> {
-        let _: Value = self
-            .http
-            .json(
-                self.write(Method::PUT, &format!("api/v1/database/{id}"))
-                    .await?
-                    .json(&json!({ "sqlalchemy_uri": uri })),
-            )
-            .await?;
-        Ok(())
-    }
-
     /// Creates a dataset over `schema.table` of database `db`; returns its id.
     ///
     /// # Errors

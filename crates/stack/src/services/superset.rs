@@ -257,18 +257,29 @@ DB_POLL_INTERVAL_SECONDS = {{\"trino\": 0.1}}
             .await
             .map_err(|e| StackError::Other(e.to_string()))?;
             // A connection that fails Superset's own test (the connection trial's failing
-            // case): created over the working URI, since Superset tests a new connection, then
-            // pointed at a port nothing listens on.
+            // case): created over the working URI, since Superset tests a connection when it is
+            // created or changed through its API, then pointed at a port nothing listens on in
+            // Superset's metadata database (a platform whose Trino moved looks the same).
             let databases = s.databases().await.map_err(|e| err("list databases", e))?;
             if !databases.iter().any(|d| d.database_name == UNREACHABLE) {
-                let id = s
-                    .create_database(UNREACHABLE, &trino_uri(trino::PORT))
+                s.create_database(UNREACHABLE, &trino_uri(trino::PORT))
                     .await
                     .map_err(|e| err("create the unreachable database", e))?;
-                s.set_database_uri(id, &trino_uri(9))
-                    .await
-                    .map_err(|e| err("point the unreachable database at port 9", e))?;
             }
+            let mut cmd = Command::new(venv(stack).join("bin/python"));
+            cmd.args([
+                "-c",
+                "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute('UPDATE dbs SET sqlalchemy_uri = ? WHERE database_name = ?', (sys.argv[2], sys.argv[3]))\nc.commit()",
+            ])
+            .arg(stack.data_dir("superset").join("superset.db"))
+            .arg(trino_uri(9))
+            .arg(UNREACHABLE);
+            run_logged(
+                stack,
+                "point Superset's trino-unreachable connection at port 9",
+                LOCAL_STEP_TIMEOUT,
+                &mut cmd,
+            )?;
             let dashboards = s
                 .dashboards()
                 .await
