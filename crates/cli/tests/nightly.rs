@@ -165,7 +165,9 @@ fn pushed_runs_feed_the_shipped_board_and_make_the_shipped_alerts_fire() {
         let nogo = format!("carbon_e2e_gate_verdict{{target=\"{name}\",verdict=\"no-go\"}} == 1");
         within(
             "the pushed verdict is queryable",
-            Duration::from_secs(30),
+            // VictoriaMetrics hides samples younger than its latencyOffset (30 s), and every
+            // sample is stamped with the run's end: 30 s from the end, plus a margin.
+            Duration::from_secs(60),
             || async {
                 let rows = vm.query(&nogo, None).await.map_err(failed)?;
                 Ok(if rows.is_empty() {
