@@ -126,10 +126,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let suites = suites(&root)?;
     nextest::ensure_installed()?;
 
-    // This executable first: the build below may replace its file.
-    let exe = std::env::current_exe().context("finding this executable")?;
-    std::fs::copy(&exe, out.join("bin/carbon-e2e"))
-        .with_context(|| format!("copying {}", exe.display()))?;
+    // This executable first, as it runs (`/proc/self/exe` reads it even when a build has
+    // replaced its file since it started, as the build below may).
+    std::fs::copy("/proc/self/exe", out.join("bin/carbon-e2e"))
+        .context("copying this executable (/proc/self/exe)")?;
 
     let started = std::time::Instant::now();
     let archive = out.join(ARCHIVE);

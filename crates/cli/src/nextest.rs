@@ -113,14 +113,25 @@ impl Runner {
             }
             Runner::Archive { file } => {
                 let mut cmd = Command::new(cargo_nextest());
-                cmd.current_dir(&root)
-                    .args(["nextest", verb, "--archive-file"])
-                    .arg(file)
-                    .arg("--workspace-remap")
-                    .arg(&root)
-                    .arg("--extract-to")
-                    .arg(work_dir())
-                    .arg("--extract-overwrite");
+                cmd.current_dir(&root).args(["nextest", verb]);
+                let extracted = work_dir().join("target/nextest");
+                if verb == "run" && extracted.join("binaries-metadata.json").is_file() {
+                    // `validate` lists (and so extracts) right before it runs: the run reuses
+                    // that extraction instead of unpacking the archive a second time.
+                    cmd.arg("--binaries-metadata")
+                        .arg(extracted.join("binaries-metadata.json"))
+                        .arg("--cargo-metadata")
+                        .arg(extracted.join("cargo-metadata.json"))
+                        .arg("--target-dir-remap")
+                        .arg(work_dir().join("target"));
+                } else {
+                    cmd.arg("--archive-file")
+                        .arg(file)
+                        .arg("--extract-to")
+                        .arg(work_dir())
+                        .arg("--extract-overwrite");
+                }
+                cmd.arg("--workspace-remap").arg(&root);
                 cmd
             }
         }
