@@ -39,6 +39,7 @@ mod error;
 mod evaluate;
 mod manifest;
 pub mod metrics;
+mod outcome;
 pub mod report;
 mod run;
 
