@@ -43,6 +43,14 @@ impl Args {
     }
 }
 
+/// A file's size in MiB, for people (0 when it cannot be read).
+pub(crate) fn mib(path: &Path) -> String {
+    let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+    #[allow(clippy::cast_precision_loss)] // a size to print
+    let m = bytes as f64 / 1_048_576.0;
+    format!("{m:.1} MiB")
+}
+
 /// The archive's file name in a runner directory.
 pub const ARCHIVE: &str = "suites.tar.zst";
 
@@ -197,12 +205,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("renaming {} to {}", out.display(), dest.display()))?;
     let out = dest;
     let archive = out.join(ARCHIVE);
-    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
-    let mib = |b: u64| {
-        #[allow(clippy::cast_precision_loss)] // a size to print
-        let m = b as f64 / 1_048_576.0;
-        format!("{m:.1} MiB")
-    };
     println!(
         "\narchive: runner directory {} ({} suites)",
         out.display(),
@@ -210,16 +212,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!(
         "  {ARCHIVE:<22} {:>10}  (cargo nextest archive, {:.1?})",
-        mib(size(&archive)),
+        mib(&archive),
         archived_in
     );
     println!(
         "  bin/carbon-e2e         {:>10}",
-        mib(size(&out.join("bin/carbon-e2e")))
+        mib(&out.join("bin/carbon-e2e"))
     );
     println!(
         "  bin/cargo-nextest      {:>10}",
-        mib(size(&out.join("bin/cargo-nextest")))
+        mib(&out.join("bin/cargo-nextest"))
     );
     println!(
         "run it anywhere (no cargo): {}/bin/carbon-e2e validate --archive-file {}",

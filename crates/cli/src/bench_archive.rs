@@ -13,19 +13,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
 
+use crate::archive::mib;
 use crate::bench::{list, median, nextest_run, secs};
 
 const SLICE: [&str; 2] = ["victoriametrics::smoke::", "minio::smoke::"];
 const FILTER: &str = "(package(suite-victoriametrics) | package(suite-minio)) & test(/::smoke::/)";
 
-fn mib(path: &Path) -> String {
-    let b = std::fs::metadata(path).map_or(0, |m| m.len());
-    #[allow(clippy::cast_precision_loss)] // a size to print
-    let m = b as f64 / 1_048_576.0;
-    format!("{m:.1} MiB")
+/// Runs `cmd` (output discarded); its wall time, or why the slice failed.
+fn timed(what: &str, mut cmd: Command) -> anyhow::Result<Duration> {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let t0 = Instant::now();
+    let status = cmd.status().with_context(|| format!("running {what}"))?;
+    let took = t0.elapsed();
+    ensure!(status.success(), "the slice failed: {what}");
+    Ok(took)
 }
 
-/// One run of the slice from the runner directory; its wall time.
+/// One run of the slice from the runner directory: a cleared environment, cargo off the
+/// `PATH`, a working directory outside the workspace.
 fn from_archive(runner: &Path, elsewhere: &Path) -> anyhow::Result<Duration> {
     #[allow(clippy::disallowed_methods)] // passed on to the runner, not configuration
     let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
@@ -37,37 +42,19 @@ fn from_archive(runner: &Path, elsewhere: &Path) -> anyhow::Result<Duration> {
         .args(["validate", "--archive-file"])
         .arg(runner.join(crate::archive::ARCHIVE))
         .args(["--no-stack", "--no-reap", "--"])
-        .args(SLICE)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let t0 = Instant::now();
-    let status = cmd.status().context("running the runner's carbon-e2e")?;
-    let took = t0.elapsed();
-    ensure!(
-        status.success(),
-        "the slice failed when run from the archive"
-    );
-    Ok(took)
+        .args(SLICE);
+    timed("the runner's validate from the archive", cmd)
 }
 
-/// One run of the slice by `validate` in the workspace (cargo's nextest); its wall time.
+/// One run of the slice by `validate` in the workspace (cargo's nextest), with the
+/// workspace's build of this binary.
 fn from_workspace() -> anyhow::Result<Duration> {
-    // The workspace's build of this binary (the one `validate` would run there).
-    let exe = carbon_config::workspace_root().join("target/debug/carbon-e2e");
-    let mut cmd = Command::new(exe);
-    cmd.current_dir(carbon_config::workspace_root())
+    let root = carbon_config::workspace_root();
+    let mut cmd = Command::new(root.join("target/debug/carbon-e2e"));
+    cmd.current_dir(&root)
         .args(["validate", "--no-stack", "--no-reap", "--"])
-        .args(SLICE)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let t0 = Instant::now();
-    let status = cmd.status().context("running validate in the workspace")?;
-    let took = t0.elapsed();
-    ensure!(
-        status.success(),
-        "the slice failed under validate in the workspace"
-    );
-    Ok(took)
+        .args(SLICE);
+    timed("validate in the workspace", cmd)
 }
 
 pub(crate) fn run(repeat: usize) -> anyhow::Result<()> {
