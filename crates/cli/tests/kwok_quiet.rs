@@ -35,10 +35,16 @@ fn no_simulated_pod_is_rewritten_in_a_loop() {
         let watches = ["carbon-e2e-broken", "data-platform", "monitoring"].map(|ns| {
             let pods: Api<Pod> = Api::namespaced(kube.client(), ns);
             async move {
-                let version = pods
+                let list = pods
                     .list_metadata(&Default::default())
                     .await
-                    .expect("listing pods")
+                    .expect("listing pods");
+                // A namespace without pods would make the watch prove nothing.
+                assert!(
+                    !list.items.is_empty(),
+                    "namespace {ns} holds no pod: the stack's layout is missing (stack up)"
+                );
+                let version = list
                     .metadata
                     .resource_version
                     .expect("a list's resourceVersion");
