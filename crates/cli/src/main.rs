@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use carbon_e2e::{archive, bench, doctor, gate, image, reap, validate};
 use clap::{Parser, Subcommand};
 
@@ -53,6 +54,59 @@ enum Command {
     Image(image::Args),
 }
 
+/// `stack host`: save the host's state, or compare it with a saved one.
+fn stack_host(
+    env: &carbon_config::Env,
+    save: Option<std::path::PathBuf>,
+    compare: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use carbon_stack::host::HostState;
+    let now = HostState::now();
+    if let Some(path) = save {
+        anyhow::ensure!(
+            !carbon_stack::real_node_running(env),
+            "the stack's real node runs: save the host's state before `stack up` (or after `stack down`)"
+        );
+        std::fs::write(&path, serde_json::to_vec_pretty(&now)?)
+            .with_context(|| format!("write {}", path.display()))?;
+        println!(
+            "stack: the host's state ({} facts) saved to {}",
+            now.facts.len(),
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(path) = compare else {
+        anyhow::bail!("`stack host` needs --save FILE or --compare FILE");
+    };
+    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    let before: HostState = serde_json::from_slice(&text)
+        .with_context(|| format!("{}: not a saved host state", path.display()))?;
+    anyhow::ensure!(
+        !before.facts.is_empty(),
+        "{}: a saved state without facts compares nothing",
+        path.display()
+    );
+    let changes = now.changes_since(&before);
+    if changes.is_empty() {
+        println!(
+            "stack: the host is as saved in {} ({} facts)",
+            path.display(),
+            now.facts.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "stack: the host differs from {} in {} fact(s):",
+        path.display(),
+        changes.len()
+    );
+    for c in &changes {
+        println!("  {c}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
 #[derive(Subcommand)]
 enum StackVerb {
     /// Install what is missing, start every service, wait until each is ready.
@@ -65,6 +119,17 @@ enum StackVerb {
     },
     /// Show whether each service runs and answers its readiness probe.
     Status,
+    /// What the stack may change on the host (links, addresses, namespaces, mounts, iptables
+    /// rules, the kubelet's sysctls, fixed paths, cgroups). `--save F` before `stack up`,
+    /// `--compare F` after `stack down`: exits 1 listing every difference.
+    Host {
+        /// Write the host's state to this file (refused while the real node runs).
+        #[arg(long, conflicts_with = "compare")]
+        save: Option<std::path::PathBuf>,
+        /// Compare the host with the state saved in this file.
+        #[arg(long)]
+        compare: Option<std::path::PathBuf>,
+    },
     /// (Internal: started by `stack up`.) Bridge loopback ports between the host and a network
     /// namespace until killed.
     #[command(hide = true)]
@@ -158,6 +223,7 @@ async fn stack(verb: StackVerb) -> anyhow::Result<ExitCode> {
         } => {
             carbon_stack::forward::run_tls(listen, to, &cert, &key).await?;
         }
+        StackVerb::Host { save, compare } => return stack_host(&env, save, compare),
         StackVerb::Down { purge } => {
             let stopped = carbon_stack::down(&env, purge).await?;
             println!("stack: {} service(s) stopped", stopped.len());

@@ -21,6 +21,7 @@ pub async fn down(env: &Env, purge: bool) -> Result<Vec<&'static str>, StackErro
             println!("stack: stopped {}", s.name());
             stopped.push(s.name());
         }
+        s.cleanup(&stack).await?;
     }
     if purge {
         for path in [stack.dir.join("data"), stack.dir.join("stack.env")] {

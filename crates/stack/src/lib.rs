@@ -17,6 +17,7 @@
 
 mod down;
 pub mod forward;
+pub mod host;
 mod install;
 mod lock;
 pub mod oci;
@@ -38,6 +39,10 @@ pub use install::{Finished, run_with_deadline};
 pub use services::dolphinscheduler::{
     NETNS as DOLPHINSCHEDULER_NETNS, VERSION as DOLPHINSCHEDULER_VERSION,
 };
+pub use services::kube::images::{busybox_image, pause_image};
+pub use services::kube::node::{
+    NODE as REAL_NODE, NODE_LABEL as REAL_NODE_LABEL, TAINT_KEY as REAL_NODE_TAINT,
+};
 pub use services::kube::{
     audit_log as kube_audit_log, readonly_kubeconfig, readwrite_kubeconfig, unbound_kubeconfig,
 };
@@ -45,6 +50,13 @@ pub use services::objectstore::VERSITYGW_PORT;
 pub use services::tls_front::{PORT as TLS_FRONT_PORT, ca_file as tls_ca_file};
 pub use status::{ServiceStatus, status};
 pub use up::{Started, up};
+
+/// Whether the stack's real node has changed the host and not put it back yet (it runs, or a
+/// killed stack left it): the state `stack host --save` must not record.
+#[must_use]
+pub fn real_node_running(env: &Env) -> bool {
+    Stack::open(env).is_ok_and(|stack| services::kube::node::host_changed(&stack))
+}
 
 /// Errors of the local stack.
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +248,12 @@ pub trait LocalServer: Send + Sync {
     /// The signal that stops it cleanly.
     fn stop_signal(&self) -> rustix::process::Signal {
         rustix::process::Signal::TERM
+    }
+    /// Removes what its process leaves on the host when it ends (mounts, links, changed
+    /// settings). Runs after `down` stops it and before `up` starts it when it was not running
+    /// (what a killed stack left). Idempotent.
+    fn cleanup<'a>(&'a self, _stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {
+        Box::pin(async { Ok(()) })
     }
     /// Work once it is ready (create buckets, databases).
     fn after_ready<'a>(&'a self, _stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {

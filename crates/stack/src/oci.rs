@@ -35,6 +35,8 @@ pub enum Content {
     Bytes(Vec<u8>),
     /// A directory.
     Dir,
+    /// A symbolic link to this target (busybox's applets).
+    Symlink(String),
 }
 
 impl Entry {
@@ -54,6 +56,16 @@ impl Entry {
             path: path.trim_start_matches('/').to_string(),
             content: Content::Bytes(bytes.into()),
             mode,
+            owner: 0,
+        }
+    }
+
+    /// A symbolic link `path` → `target`, owned by root.
+    pub fn symlink(path: &str, target: &str) -> Self {
+        Self {
+            path: path.trim_start_matches('/').to_string(),
+            content: Content::Symlink(target.to_string()),
+            mode: 0o777,
             owner: 0,
         }
     }
@@ -125,6 +137,11 @@ pub fn layer(entries: &[Entry]) -> std::io::Result<Layer> {
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_size(0);
                 tar.append_data(&mut h, format!("{path}/"), std::io::empty())?;
+            }
+            Content::Symlink(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                tar.append_link(&mut h, path, target)?;
             }
             Content::Bytes(b) => {
                 h.set_entry_type(tar::EntryType::Regular);

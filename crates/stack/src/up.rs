@@ -48,6 +48,7 @@ pub async fn up(env: &Env) -> Result<Vec<Started>, StackError> {
         let (pid, started_now) = match running_pid(&stack, s.name()) {
             Some(pid) => (pid, false),
             None => {
+                s.cleanup(&stack).await?;
                 s.prepare(&stack)?;
                 let pid = start(&stack, s.as_ref())?;
                 println!(

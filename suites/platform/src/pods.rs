@@ -10,26 +10,33 @@ use crate::{Scope, key};
 /// Waiting reasons that are not trouble: a container on its way up.
 const STARTING: &[&str] = &["ContainerCreating", "PodInitializing"];
 
-/// A container's trouble, if any: waiting for a reason other than starting, or not ready
-/// after being OOMKilled.
+/// A container's trouble, if any: waiting for a reason other than starting (with how it last
+/// ended, which a kubelet keeps in `lastState`: `OOMKilled`, `Error` and the exit code), or not
+/// ready after being OOMKilled.
 fn container_problem(c: &ContainerStatus, init: bool) -> Option<String> {
     let which = if init { "init container" } else { "container" };
+    let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     if let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) {
         let reason = w.reason.as_deref().unwrap_or("Waiting");
         if !STARTING.contains(&reason) {
             let message = w.message.as_deref().unwrap_or_default();
+            let ended = last
+                .map(|t| {
+                    format!(
+                        "; last ended: {} (exit code {})",
+                        t.reason.as_deref().unwrap_or("terminated"),
+                        t.exit_code
+                    )
+                })
+                .unwrap_or_default();
             return Some(if message.is_empty() {
-                format!("{reason} ({which} {})", c.name)
+                format!("{reason} ({which} {}{ended})", c.name)
             } else {
-                format!("{reason} ({which} {}: {message})", c.name)
+                format!("{reason} ({which} {}: {message}{ended})", c.name)
             });
         }
     }
-    let oom = c
-        .last_state
-        .as_ref()
-        .and_then(|s| s.terminated.as_ref())
-        .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
+    let oom = last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"));
     (oom && !c.ready).then(|| format!("OOMKilled ({which} {})", c.name))
 }
 
@@ -256,6 +263,13 @@ mod tests {
             "name": "app", "image": "i", "imageID": "", "ready": false, "restartCount": 7,
             "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}}}]}),
         Some("CrashLoopBackOff (container app: back-off 5m0s)")
+    )]
+    #[case::crash_loop_after_oom(
+        json!({"phase": "Running", "conditions": ready("False"), "containerStatuses": [{
+            "name": "hog", "image": "i", "imageID": "", "ready": false, "restartCount": 2,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s"}},
+            "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}),
+        Some("CrashLoopBackOff (container hog: back-off 20s; last ended: OOMKilled (exit code 137))")
     )]
     #[case::image_pull(
         json!({"phase": "Pending", "containerStatuses": [{

@@ -99,8 +99,8 @@ fn assert_fails_naming(what: &str, outcome: anyhow::Result<String>, needles: &[&
 }
 
 /// Waits (bounded) until the broken namespace shows every broken pod state: `stack up` applies
-/// the objects, and kwok and the controllers need a moment (a crash-looping pod's BackOff event
-/// is re-emitted every 20–30 s, `kind-config/local/stages.yaml`).
+/// the objects, and the real node's kubelet and the controllers need a moment (the first
+/// restart of a crashing container comes 10 s after its first exit).
 async fn broken_state(kube: &KubeClient, cfg: &PlatformConfig) {
     wait_until(
         "the broken namespace to reach its broken state",
@@ -117,7 +117,8 @@ async fn broken_state(kube: &KubeClient, cfg: &PlatformConfig) {
             Ok::<_, std::io::Error>(
                 if has("CrashLoopBackOff")
                     && has("last event: BackOff")
-                    && has("ImagePullBackOff")
+                    && has("ImagePull")
+                    && has("OOMKilled")
                     && has("Running, not Ready")
                     && pending >= 2
                 {
@@ -150,13 +151,16 @@ async fn every_check_fails_on_the_broken_namespace_naming_its_offender() {
             "Pending: Unschedulable",
             "carbon-e2e-broken/crashloop-",
             "CrashLoopBackOff",
-            "restarts 7",
+            "last ended: Error (exit code 1)",
             "last event: BackOff",
             "carbon-e2e-broken/broken-agent-",
             "carbon-e2e-broken/notready-",
             "Running, not Ready (ContainersNotReady",
             "carbon-e2e-broken/imagepull-",
-            "ImagePullBackOff (container app",
+            // ErrImagePull at each attempt, ImagePullBackOff between: both the kubelet's.
+            "ImagePull",
+            "carbon-e2e-broken/oomkilled-",
+            "OOMKilled",
         ],
     );
     show(

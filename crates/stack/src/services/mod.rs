@@ -36,6 +36,8 @@ pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
         Box::new(kube::ApiServer),
         Box::new(kube::ControllerManager),
         Box::new(kube::Scheduler),
+        Box::new(kube::node::Containerd),
+        Box::new(kube::node::Kubelet),
         Box::new(kube::kwok::Kwok),
         Box::new(velero::Velero),
     ]

@@ -30,6 +30,7 @@ pub(crate) const COMMANDS: &[&str] = &[
     "kube-controller-manager",
     "kube-scheduler",
     "kubectl",
+    "kubelet",
 ];
 
 /// Seconds each Go step may take before it is killed.

@@ -359,7 +359,9 @@ impl LocalServer for Kwok {
         let pki = Pki::of(stack);
         let mut cmd = Command::new(bins.kwok());
         cmd.arg(format!("--kubeconfig={}", pki.kubeconfig(&KWOK).display()))
-            .arg("--manage-all-nodes=true")
+            // Its own node only: the real node (`node.rs`) has a kubelet.
+            .arg("--manage-all-nodes=false")
+            .arg("--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake")
             .arg("--node-ip=127.0.0.1")
             .arg(format!("--node-port={KWOK_PORT}"))
             .arg(format!("--server-address=127.0.0.1:{KWOK_PORT}"))
@@ -419,6 +421,21 @@ impl LocalServer for Kwok {
             let text = std::fs::read_to_string(nightly.join("cronjob.yaml"))
                 .map_err(io_err("read", &nightly.join("cronjob.yaml")))?;
             std::fs::write(&cronjob, suspended(&text)?).map_err(io_err("write", &cronjob))?;
+            // A Job's template is immutable: the broken namespace's failing Job is made anew (it
+            // fails again within seconds), so a changed manifest applies on a kept cluster.
+            run_logged(
+                stack,
+                "delete the broken namespace's failing Job",
+                KUBECTL_LIMIT,
+                admin_kubectl(stack).args([
+                    "delete",
+                    "job",
+                    "failing-import",
+                    "--namespace=carbon-e2e-broken",
+                    "--ignore-not-found",
+                    "--wait=true",
+                ]),
+            )?;
             apply(
                 stack,
                 "apply the platform layout",

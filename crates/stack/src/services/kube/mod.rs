@@ -7,7 +7,9 @@
 //! `CARBON_STACK_KUBECONFIG`).
 
 pub(crate) mod build;
+pub(crate) mod images;
 pub(crate) mod kwok;
+pub(crate) mod node;
 pub(crate) mod pki;
 
 use std::path::PathBuf;
@@ -223,6 +225,18 @@ impl LocalServer for ApiServer {
                 "--proxy-client-key-file={}",
                 f("front-proxy-client.key")
             ))
+            // Logs, exec and port-forward through the real node's kubelet (and kwok's, whose
+            // certificate the same CA signed), by the node's address only.
+            .arg(format!(
+                "--kubelet-client-certificate={}",
+                f("apiserver-kubelet-client.crt")
+            ))
+            .arg(format!(
+                "--kubelet-client-key={}",
+                f("apiserver-kubelet-client.key")
+            ))
+            .arg(format!("--kubelet-certificate-authority={}", f("ca.crt")))
+            .arg("--kubelet-preferred-address-types=InternalIP")
             // Keeps the loopback address out of the `kubernetes` Service's endpoints.
             .arg("--endpoint-reconciler-type=none")
             .arg("--profiling=false")

@@ -72,6 +72,19 @@ pub(crate) const UNBOUND: Identity = Identity {
     user: "carbon-e2e-unbound",
     group: None,
 };
+/// The real node's kubelet: its client identity (the Node authorizer's) and, with the node's
+/// address, its serving certificate.
+pub(crate) const NODE_IDENTITY: Identity = Identity {
+    stem: "node-carbon-node-0",
+    user: "system:node:carbon-node-0",
+    group: Some("system:nodes"),
+};
+/// The API server's client identity towards kubelets (logs, exec, port-forward).
+pub(crate) const KUBELET_CLIENT: Identity = Identity {
+    stem: "apiserver-kubelet-client",
+    user: "kube-apiserver-kubelet-client",
+    group: Some("system:masters"),
+};
 const FRONT_PROXY: Identity = Identity {
     stem: "front-proxy-client",
     user: "front-proxy-client",
@@ -139,7 +152,17 @@ impl Pki {
             "/CN=carbon-e2e-local-serving",
             Some("IP:127.0.0.1,DNS:localhost"),
         )?;
+        // Before the identity loop issues it without one: the kubelet serves on the node address.
+        let san = format!("IP:{},DNS:{}", super::node::NODE_IP, super::node::NODE);
+        self.leaf(
+            stack,
+            NODE_IDENTITY.stem,
+            &format!("/O=system:nodes/CN={}", NODE_IDENTITY.user),
+            Some(&san),
+        )?;
         for id in [
+            &NODE_IDENTITY,
+            &KUBELET_CLIENT,
             &ADMIN,
             &CONTROLLER_MANAGER,
             &SCHEDULER,
@@ -154,7 +177,7 @@ impl Pki {
                 None => format!("/CN={}", id.user),
             };
             self.leaf(stack, id.stem, &subject, None)?;
-            if id.stem != FRONT_PROXY.stem {
+            if id.stem != FRONT_PROXY.stem && id.stem != KUBELET_CLIENT.stem {
                 self.write_kubeconfig(id, server)?;
             }
         }
