@@ -15,6 +15,8 @@
 //!    shipper-to-queryable latencies, the `loki` and `alerts` suites' wall times.
 //! 8. Kubernetes (`--only kubernetes`, see `bench_kube.rs`): control plane cold start and warm
 //!    restart, its memory, the `platform` suite's wall time; restarts no other service.
+//!    The real node (`--only node`, see `bench_node.rs`): node start, pod create → Ready,
+//!    resident memory of containerd, the kubelet and the shims.
 //! 9. Reach (`--only reach`, see `bench_reach.rs`): the per-trial cost of `k8s://` references,
 //!    Secrets and port-forwards (`local-k8s` against `local`); restarts nothing.
 //! 10. Velero (`--only velero`, see `bench_velero.rs`): backup and restore as the client sees
@@ -47,7 +49,7 @@ pub struct Args {
     /// service for every HTTP suite; restarts nothing), `reach` (the per-trial cost of `k8s://` references;
     /// restarts nothing), `velero` (backup and restore latency; restarts nothing), or
     /// `archive` (the relocatable runner's size and run time against cargo's; restarts nothing).
-    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "unreachable", "reach", "velero", "archive"])]
+    #[arg(long, value_parser = ["trino", "dolphinscheduler", "loki", "kubernetes", "node", "unreachable", "reach", "velero", "archive"])]
     only: Option<String>,
 }
 
@@ -165,6 +167,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.only.as_deref() == Some("kubernetes") {
         crate::bench_kube::run(&env, args.repeat_slow).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.only.as_deref() == Some("node") {
+        crate::bench_node::run(&env, args.repeat, args.repeat_slow).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.only.as_deref() == Some("velero") {

@@ -11,6 +11,7 @@ mod bench_archive;
 mod bench_dolphinscheduler;
 mod bench_kube;
 mod bench_loki;
+mod bench_node;
 mod bench_reach;
 mod bench_safety;
 mod bench_velero;

@@ -23,6 +23,10 @@
 //!   check as `carbon-e2e-unbound` (a user of the stack's CA bound to nothing), the Velero
 //!   line on the broken Velero namespace (its pod, workload and object checks are shown
 //!   in suites/platform/tests/self_test.rs);
+//! - platform and loki, the pods a trial creates (exec, port-forward, a pod's log line to
+//!   Loki) with an image that does not exist: each fails as soon as the kubelet reports the
+//!   pull failing, naming the pod, its node and the image; the kubelet log trial on the empty
+//!   namespace;
 //! - and each service down (a closed port): its health trial fails naming the endpoint.
 //!
 //! Needs the local stack up (`carbon-e2e stack up`).
@@ -274,6 +278,36 @@ const UNBOUND: &[Case] = &[Case {
     ],
 }];
 
+/// The image of the pods trials create, one that does not exist: each trial fails as soon as
+/// the kubelet reports the pull failing, naming the pod, its node and the image.
+const MISSING_IMAGE: &str = "localhost/carbon-e2e-missing/no-such-image:0.1.0";
+const NO_IMAGE: &[Case] = &[
+    Case {
+        trial: "platform::full::exec_runs_a_command_in_a_pod_of_the_run",
+        needles: &[
+            "will not get there by waiting",
+            "on node carbon-node-0",
+            "ImagePull",
+            MISSING_IMAGE,
+        ],
+    },
+    Case {
+        trial: "platform::full::port_forward_reaches_a_pod_of_the_run",
+        needles: &["will not get there by waiting", "ImagePull", MISSING_IMAGE],
+    },
+    Case {
+        trial: "loki::full::pod_log_line_arrives_within_the_configured_latency",
+        needles: &["will not get there by waiting", "ImagePull", MISSING_IMAGE],
+    },
+];
+
+/// A scope without pods (the empty namespace): the kubelet log trial has no pod to read and
+/// names the scope.
+const NO_RUNNING_POD: &[Case] = &[Case {
+    trial: "platform::smoke::a_running_pods_log_is_served_through_its_kubelet",
+    needles: &["carbon-e2e-empty"],
+}];
+
 const API_DOWN: &[Case] = &[Case {
     trial: "platform::smoke::api_server_answers_with_its_version",
     needles: &["127.0.0.1:9"],
@@ -340,6 +374,16 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
             ("E2E_VMALERT_URL", "http://127.0.0.1:9"),
         ],
         DOWN,
+    );
+    shown += run_failing(
+        "probe image missing",
+        &[("E2E_KUBERNETES_PROBE_IMAGE", MISSING_IMAGE)],
+        NO_IMAGE,
+    );
+    shown += run_failing(
+        "no running pod in scope",
+        &[("E2E_PLATFORM_NAMESPACES", "[\"carbon-e2e-empty\"]")],
+        NO_RUNNING_POD,
     );
     let stack = carbon_stack::Stack::open(&carbon_config::Env::from_process())
         .expect("the local stack's directory");

@@ -86,6 +86,40 @@ impl Ctx {
         naming::resource(&self.inner.run_id, what)
     }
 
+    /// Creates the namespace `e2e-<run id>-<what>` ([`Self::run_name`]) with the run's
+    /// ownership labels ([`naming::kube_labels`]: the platform checks leave it out, the reaper
+    /// knows it) and registers its deletion first (a namespace already gone is fine); returns
+    /// its name. A write: the trial declares it.
+    ///
+    /// # Errors
+    /// The API server's refusal, naming the namespace.
+    pub async fn own_namespace(
+        &self,
+        kube: &carbon_kube::KubeClient,
+        what: &str,
+    ) -> anyhow::Result<String> {
+        use carbon_kube::k8s_openapi::api::core::v1::Namespace;
+        use carbon_kube::kube::api::{Api, DeleteParams, PostParams};
+        let name = self.run_name(what);
+        let namespaces: Api<Namespace> = Api::all(kube.client());
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.clone());
+        ns.metadata.labels = Some(naming::kube_labels(self.run_id()));
+        let (api, gone) = (namespaces.clone(), name.clone());
+        self.defer(format!("delete namespace {name}"), async move {
+            match api.delete(&gone, &DeleteParams::default()).await {
+                Ok(_) => Ok(()),
+                Err(carbon_kube::kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                Err(e) => Err(e).with_context(|| format!("delete namespace {gone}")),
+            }
+        });
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("create namespace {name}"))?;
+        Ok(name)
+    }
+
     /// The ownership marker for something created at `created` (unix seconds, server's clock).
     pub fn marker(&self, created: i64) -> naming::Marker {
         naming::Marker::new(&self.inner.run_id, created)

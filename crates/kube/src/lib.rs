@@ -7,6 +7,7 @@
 mod declare;
 pub use declare::leftover;
 mod materialize;
+pub mod pods;
 mod reach;
 mod secrets;
 
@@ -66,6 +67,19 @@ pub enum KubeError {
         crd: String,
         /// The kind.
         kind: String,
+    },
+    /// A pod waited for will not get there by itself (its image cannot be pulled, it keeps
+    /// crashing, it failed): [`pods::pod_stuck`].
+    #[error("{what}: pod {pod} on node {node} will not get there by waiting: {state}")]
+    Stuck {
+        /// What was awaited.
+        what: String,
+        /// `namespace/name`.
+        pod: String,
+        /// The node it was scheduled to (`none` before scheduling).
+        node: String,
+        /// Its trouble, as the kubelet reports it.
+        state: String,
     },
     /// A wait ran out of time.
     #[error("timed out after {secs} s waiting for {what}; last state seen: {last}")]
@@ -260,6 +274,15 @@ pub struct KubeClient {
     source: String,
     server: String,
     wait_timeout: Duration,
+    probe: ProbePods,
+}
+
+/// Where and from what image the pods trials create run (`[kubernetes] probe_*`).
+#[derive(Debug, Clone, Default)]
+struct ProbePods {
+    image: String,
+    node_selector: std::collections::BTreeMap<String, String>,
+    tolerations: Vec<String>,
 }
 
 impl fmt::Debug for KubeClient {
@@ -338,7 +361,72 @@ impl KubeClient {
             source,
             server,
             wait_timeout: cfg.wait_timeout(),
+            probe: ProbePods {
+                image: cfg.probe_image().to_string(),
+                node_selector: cfg.probe_node_selector.clone(),
+                tolerations: cfg.probe_tolerations.clone(),
+            },
         })
+    }
+
+    /// The image of the pods trials create (`[kubernetes] probe_image`).
+    pub fn probe_image(&self) -> &str {
+        &self.probe.image
+    }
+
+    /// A pod spec for a pod a trial creates, completed from `spec` (its containers' names,
+    /// commands, ports, probes, volumes): every container gets `[kubernetes] probe_image`
+    /// unless it names one, small requests and limits, and the restricted Pod Security
+    /// profile's settings (non-root uid 65534, no privilege escalation, read-only root, no
+    /// capabilities, the runtime's seccomp profile), so admission policies let it in; the pod
+    /// gets no service-account token, a 1 s grace period, and the placement of
+    /// `probe_node_selector`/`probe_tolerations` (none when unset). Fields `spec` sets win.
+    pub fn probe_spec(&self, spec: serde_json::Value) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let mut out = json!({
+            "automountServiceAccountToken": false,
+            "terminationGracePeriodSeconds": 1,
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 65534,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+        });
+        let Value::Object(pod) = &mut out else {
+            unreachable!("a JSON object")
+        };
+        if !self.probe.node_selector.is_empty() {
+            pod.insert("nodeSelector".into(), json!(self.probe.node_selector));
+        }
+        if !self.probe.tolerations.is_empty() {
+            let t: Vec<Value> = self
+                .probe
+                .tolerations
+                .iter()
+                .map(|k| json!({"key": k, "operator": "Exists", "effect": "NoSchedule"}))
+                .collect();
+            pod.insert("tolerations".into(), Value::Array(t));
+        }
+        if let Value::Object(given) = spec {
+            for (k, v) in given {
+                pod.insert(k, v);
+            }
+        }
+        if let Some(Value::Array(containers)) = pod.get_mut("containers") {
+            for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+                let defaults = json!({
+                    "image": self.probe.image,
+                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"},
+                                  "limits": {"cpu": "50m", "memory": "32Mi"}},
+                    "securityContext": {"allowPrivilegeEscalation": false,
+                                        "readOnlyRootFilesystem": true,
+                                        "capabilities": {"drop": ["ALL"]}},
+                });
+                if let Value::Object(d) = defaults {
+                    for (k, v) in d {
+                        c.entry(k).or_insert(v);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The underlying `kube` client.
@@ -585,6 +673,52 @@ impl KubeClient {
             })
     }
 
+    /// Waits, through a watch, until the pod `name` meets `condition` (running, Ready...), and
+    /// fails at once when it is stuck instead ([`pods::pod_stuck`]: an image that cannot be
+    /// pulled, a crash loop, phase Failed), naming its node and the kubelet's reason rather
+    /// than running out the timeout.
+    ///
+    /// # Errors
+    /// [`KubeError::Stuck`], [`KubeError::Timeout`] with the last state seen, or
+    /// [`KubeError::Api`].
+    pub async fn wait_pod(
+        &self,
+        api: Api<k8s_openapi::api::core::v1::Pod>,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        condition: fn(&k8s_openapi::api::core::v1::Pod) -> bool,
+    ) -> Result<k8s_openapi::api::core::v1::Pod, KubeError> {
+        let pod = self
+            .wait_for(
+                api,
+                name,
+                what,
+                timeout,
+                move |p: Option<&k8s_openapi::api::core::v1::Pod>| {
+                    p.is_some_and(|p| condition(p) || pods::pod_stuck(p).is_some())
+                },
+            )
+            .await?;
+        if condition(&pod) {
+            return Ok(pod);
+        }
+        Err(KubeError::Stuck {
+            what: what.to_string(),
+            pod: format!(
+                "{}/{}",
+                pod.metadata.namespace.as_deref().unwrap_or_default(),
+                name
+            ),
+            node: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_else(|| "none".into()),
+            state: pods::pod_stuck(&pod).unwrap_or_default(),
+        })
+    }
+
     /// Waits, through a watch, until the object `name` is gone (at once if it does not exist);
     /// on timeout reports the object's last state.
     ///
@@ -675,7 +809,9 @@ impl carbon_core::failure::Classify for KubeError {
             KubeError::Denied { .. } => Some(Kind::Permission),
             KubeError::Api { source, .. } => kube_kind(source),
             // The platform lacks what it should have, or did not get there in time.
-            KubeError::MissingCrd { .. } | KubeError::Timeout { .. } => Some(Kind::Check),
+            KubeError::MissingCrd { .. } | KubeError::Timeout { .. } | KubeError::Stuck { .. } => {
+                Some(Kind::Check)
+            }
         }
     }
 }

@@ -1,11 +1,11 @@
 //! The `loki` suite: the plan's "search logs in Loki" workflow and its log-shipping checks.
 //!
-//! Queries are LogQL 1.x (selectors, `|=`, `count_over_time`, `sum by`), which Loki 1.6 (the
-//! local stack) and the platform's 2.x/3.x all answer; the one check that needs LogQL v2
+//! Queries are LogQL 1.x (selectors, `|=`, `count_over_time`, `sum by`), which Loki 1.6, the
+//! local stack's 2.2 and the platform's 3.x all answer; the one check that needs LogQL v2
 //! (`| logfmt` with a label filter) is chosen by the server's reported version.
 //!
-//! Loki has no way to delete a stream (1.6 has no delete API; later ones need a compactor
-//! with deletion enabled), so the lines the suite pushes stay until retention removes them.
+//! Loki has no way to delete a stream unless a compactor has deletion enabled (the local
+//! stack's 2.2 has no delete API), so the lines the suite pushes stay until retention removes them.
 //! They carry `e2e_run="<run id>"` and no namespace label, so they never count as a pod.
 
 use std::collections::BTreeMap;
@@ -18,6 +18,10 @@ use carbon_loki::{Direction, LokiClient, LokiError, PushStream, QueryResult, is_
 
 const LOKI: &[Service] = &[Service::Loki];
 const SHIPPER: &[Service] = &[Service::Loki];
+/// A pod of the trial's own in the cluster, whose log the platform's shipper sends to Loki.
+const POD_LOGS: &[Service] = &[Service::Loki, Service::Kubernetes];
+/// The trial pod's name and app label.
+const LOG_POD: &str = "e2e-log-probe";
 
 /// Polls as fast as is polite when the wait itself is what is measured.
 const FAST: Backoff = Backoff {
@@ -43,7 +47,7 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "log lines in a stream of its own {job=\"carbon-e2e\", e2e_run=\"<run id>\", source=…}",
-            "none possible: Loki has no delete API in 1.x (and it is optional later); the lines carry no namespace label, so no platform check counts them, and they age out with retention",
+            "none possible: Loki deletes only through a compactor with deletion enabled (none in the local 2.2); the lines carry no namespace label, so no platform check counts them, and they age out with retention",
         )
         .full(
             "metric_query_counts_the_pushed_lines",
@@ -52,7 +56,7 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "log lines in a stream of its own {job=\"carbon-e2e\", e2e_run=\"<run id>\", source=…}",
-            "none possible: Loki has no delete API in 1.x (and it is optional later); the lines carry no namespace label, so no platform check counts them, and they age out with retention",
+            "none possible: Loki deletes only through a compactor with deletion enabled (none in the local 2.2); the lines carry no namespace label, so no platform check counts them, and they age out with retention",
         )
         .full(
             "shipped_file_line_arrives_within_the_configured_latency",
@@ -62,7 +66,16 @@ fn main() -> std::process::ExitCode {
         .needs(Capability::LokiShipper)
         .writes(
             "a file in loki.shipper_dir on this machine, whose line the shipper sends to Loki",
-            "the file is removed; the shipped line ages out with retention (no delete API in Loki 1.x)",
+            "the file is removed; the shipped line ages out with retention (Loki deletes only through a compactor with deletion enabled)",
+        )
+        .full(
+            "pod_log_line_arrives_within_the_configured_latency",
+            POD_LOGS,
+            pod_log_line,
+        )
+        .writes(
+            "namespace e2e-<run id>-podlog (labels carbon-e2e/run, carbon-e2e/owner) with pod e2e-log-probe ([kubernetes] probe_image, placed by probe_node_selector/probe_tolerations) printing one marker line",
+            "the namespace is deleted (its pod with it); the shipped line ages out with retention (Loki deletes only through a compactor with deletion enabled)",
         )
         .full(
             "malformed_logql_reports_lokis_own_error",
@@ -81,7 +94,7 @@ fn main() -> std::process::ExitCode {
         )
         .writes(
             "a logfmt line in a stream of its own {job=\"carbon-e2e\", e2e_run=\"<run id>\", source=…}",
-            "none possible: Loki has no delete API in 1.x (and it is optional later); the line carries no namespace label, so no platform check counts it, and it ages out with retention",
+            "none possible: Loki deletes only through a compactor with deletion enabled (none in the local 2.2); the line carries no namespace label, so no platform check counts it, and it ages out with retention",
         )
         .run()
 }
@@ -450,22 +463,7 @@ async fn shipped_line(ctx: Ctx) -> Result<()> {
     std::fs::write(&path, format!("shipper probe {marker}\n"))
         .with_context(|| format!("writing {}", path.display()))?;
     ctx.step(format_args!("wrote {} with {marker}", path.display()));
-    let streams = ctx
-        .wait_until_with(
-            &format!("{query} to return the line (loki.ship_latency_secs)"),
-            Duration::from_secs(cfg.ship_latency_secs),
-            FAST,
-            || {
-                loki.poll_streams(
-                    &query,
-                    written_at - 5_000_000_000,
-                    now() + 1_000_000_000,
-                    10,
-                    Direction::Backward,
-                )
-            },
-        )
-        .await?;
+    let streams = shipped(&ctx, &loki, &cfg, &query, written_at, "the line").await?;
     let found = &streams[0];
     let latency = t0.elapsed();
     ctx.step(format_args!(
@@ -478,6 +476,111 @@ async fn shipped_line(ctx: Ctx) -> Result<()> {
         found.values.iter().any(|(_, l)| l.contains(&marker)),
         "the stream returned does not hold the line: {:?}",
         found.values
+    );
+    Ok(())
+}
+
+/// A pod of the trial's own prints a marker; the cluster's shipper (the platform's Fluent
+/// Bit; locally promtail reading the real node's CRI files) must deliver it to Loki, labelled
+/// with the pod's namespace, name and app, within `loki.ship_latency_secs`.
+/// Polls `query` from shortly before `written_at` until it returns what was shipped, within
+/// `loki.ship_latency_secs`.
+async fn shipped(
+    ctx: &Ctx,
+    loki: &LokiClient,
+    cfg: &LokiConfig,
+    query: &str,
+    written_at: i128,
+    what: &str,
+) -> Result<Vec<carbon_loki::Stream>> {
+    ctx.wait_until_with(
+        &format!("{query} to return {what} (loki.ship_latency_secs)"),
+        Duration::from_secs(cfg.ship_latency_secs),
+        FAST,
+        || {
+            loki.poll_streams(
+                query,
+                written_at - 5_000_000_000,
+                now() + 1_000_000_000,
+                10,
+                Direction::Backward,
+            )
+        },
+    )
+    .await
+}
+
+async fn pod_log_line(ctx: Ctx) -> Result<()> {
+    use carbon_kube::k8s_openapi::api::core::v1::Pod;
+    use carbon_kube::kube::api::{Api, PostParams};
+    let loki = ctx.client::<LokiClient>()?;
+    let kube = carbon_kube::KubeClient::from_target(ctx.target()).await?;
+    let cfg = config(&ctx)?;
+    let namespace = ctx.own_namespace(&kube, "podlog").await?;
+    let labels = carbon_core::naming::kube_labels(ctx.run_id());
+    let marker = format!("carbon-e2e-podlog-{}-{}", ctx.run_id(), now_ns()?);
+    let spec = kube.probe_spec(serde_json::json!({
+        "restartPolicy": "Never",
+        "containers": [{
+            "name": "probe",
+            // Alive after the line, so the shipper still finds the pod when it looks.
+            "command": ["sh", "-c", format!("echo {marker}; exec sleep 600")],
+        }]
+    }));
+    let mut pod_labels = labels.clone();
+    pod_labels.insert("app".into(), LOG_POD.into());
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": LOG_POD, "labels": pod_labels},
+        "spec": spec,
+    }))?;
+    let pods: Api<Pod> = Api::namespaced(kube.client(), &namespace);
+    let written_at = now_ns()?;
+    let t0 = Instant::now();
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .with_context(|| format!("create pod {namespace}/{LOG_POD}"))?;
+    let running = kube
+        .wait_pod(
+            pods,
+            LOG_POD,
+            &format!("pod {namespace}/{LOG_POD} to run"),
+            kube.wait_timeout(),
+            carbon_kube::pods::has_run,
+        )
+        .await?;
+    let node = running
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default();
+    ctx.step(format_args!(
+        "pod {namespace}/{LOG_POD} ran on node {node} ({}) and printed {marker}",
+        kube.probe_image()
+    ));
+    let query = format!(
+        "{{{}=\"{namespace}\"}} |= \"{marker}\"",
+        cfg.namespace_label
+    );
+    let streams = shipped(&ctx, &loki, &cfg, &query, written_at, "the pod's line").await?;
+    let found = &streams[0];
+    ctx.step(format_args!(
+        "pod to queryable: {:.3} s (limit {} s); stream {:?}",
+        t0.elapsed().as_secs_f64(),
+        cfg.ship_latency_secs,
+        found.stream
+    ));
+    ensure!(
+        found.values.iter().any(|(_, l)| l == &marker),
+        "the stream returned does not hold the line as printed: {:?}",
+        found.values
+    );
+    let label = |k: &str| found.stream.get(k).map(String::as_str);
+    ensure!(
+        label(&cfg.pod_label) == Some(LOG_POD) && label(&cfg.app_label) == Some(LOG_POD),
+        "the shipper did not label the line with the pod ({}={LOG_POD}) and its app ({}={LOG_POD}): {:?}",
+        cfg.pod_label,
+        cfg.app_label,
+        found.stream
     );
     Ok(())
 }

@@ -233,10 +233,75 @@ fn key<K: Resource>(o: &K) -> String {
     )
 }
 
-/// Every node is Ready; there is at least one.
+/// Conditions a kubelet reports True only when the node is in trouble.
+const PRESSURE: &[&str] = &[
+    "MemoryPressure",
+    "DiskPressure",
+    "PIDPressure",
+    "NetworkUnavailable",
+];
+
+/// One node's trouble, if any: not Ready (with the kubelet's reason and message), no Ready
+/// condition at all (no kubelet has reported), or a pressure condition True.
+pub fn node_problem(n: &Node) -> Option<String> {
+    let conditions = n
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let mut trouble = Vec::new();
+    match conditions.iter().find(|c| c.type_ == "Ready") {
+        Some(c) if c.status == "True" => {}
+        Some(c) => trouble.push(format!(
+            "Ready={} ({}: {})",
+            c.status,
+            c.reason.as_deref().unwrap_or_default(),
+            c.message.as_deref().unwrap_or_default()
+        )),
+        None => trouble.push("no Ready condition (no kubelet has reported)".into()),
+    }
+    for c in conditions
+        .iter()
+        .filter(|c| PRESSURE.contains(&c.type_.as_str()) && c.status == "True")
+    {
+        trouble.push(format!(
+            "{} ({})",
+            c.type_,
+            c.message.as_deref().unwrap_or_default()
+        ));
+    }
+    (!trouble.is_empty()).then(|| format!("{}: {}", n.name_any(), trouble.join(", ")))
+}
+
+/// One node as the evidence shows it: name, kubelet and runtime versions, and what sets it
+/// apart (simulated by kwok, cordoned, tainted).
+pub fn node_summary(n: &Node) -> String {
+    let info = n.status.as_ref().and_then(|s| s.node_info.as_ref());
+    let mut notes = vec![format!(
+        "kubelet {}, {}",
+        info.map_or("?", |i| i.kubelet_version.as_str()),
+        info.map_or("?", |i| i.container_runtime_version.as_str())
+    )];
+    if n.annotations()
+        .get("kwok.x-k8s.io/node")
+        .is_some_and(|v| v == "fake")
+    {
+        notes.push("simulated by kwok".into());
+    }
+    let spec = n.spec.as_ref();
+    if spec.and_then(|s| s.unschedulable).unwrap_or(false) {
+        notes.push("cordoned".into());
+    }
+    for t in spec.and_then(|s| s.taints.as_deref()).unwrap_or_default() {
+        notes.push(format!("taint {}:{}", t.key, t.effect));
+    }
+    format!("{} ({})", n.name_any(), notes.join(", "))
+}
+
+/// Every node is Ready and under no pressure; there is at least one. Reports per node.
 ///
 /// # Errors
-/// Listing each node that is not Ready, with its condition's reason and message.
+/// Listing each node in trouble ([`node_problem`]) beside the others' summaries.
 pub async fn nodes_ready(kube: &KubeClient) -> Result<String> {
     let api: Api<Node> = Api::all(kube.client());
     let nodes = api
@@ -244,40 +309,24 @@ pub async fn nodes_ready(kube: &KubeClient) -> Result<String> {
         .await
         .context("list nodes")?
         .items;
+    nodes_verdict(&nodes)
+}
+
+/// [`nodes_ready`] over a list of nodes already read.
+///
+/// # Errors
+/// As [`nodes_ready`].
+pub fn nodes_verdict(nodes: &[Node]) -> Result<String> {
     ensure!(!nodes.is_empty(), "the cluster has no nodes");
-    let mut bad = Vec::new();
-    for n in &nodes {
-        let ready = n
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
-        match ready {
-            Some(c) if c.status == "True" => {}
-            Some(c) => bad.push(format!(
-                "{}: Ready={} ({}: {})",
-                n.name_any(),
-                c.status,
-                c.reason.as_deref().unwrap_or_default(),
-                c.message.as_deref().unwrap_or_default()
-            )),
-            None => bad.push(format!("{}: no Ready condition", n.name_any())),
-        }
-    }
+    let bad: Vec<String> = nodes.iter().filter_map(node_problem).collect();
+    let all: Vec<String> = nodes.iter().map(node_summary).collect();
     ensure!(
         bad.is_empty(),
-        "{} of {} node(s) not Ready: {}",
+        "{} of {} node(s) not Ready or under pressure: {}; all nodes: {}",
         bad.len(),
         nodes.len(),
-        bad.join("; ")
+        bad.join("; "),
+        all.join("; ")
     );
-    Ok(format!(
-        "{} node(s) Ready: {}",
-        nodes.len(),
-        nodes
-            .iter()
-            .map(ResourceExt::name_any)
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    Ok(format!("{} node(s) Ready: {}", nodes.len(), all.join("; ")))
 }

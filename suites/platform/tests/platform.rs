@@ -2,13 +2,16 @@
 //! the thresholds of `[platform]` (staging defaults from PLATFORM.md when absent).
 //!
 //! Locally the cluster is the stack's control plane: real API server, scheduler and
-//! controllers, kwok's simulated node, and ArgoCD Application status written by a kwok stage
-//! (simulation: no ArgoCD runs). The namespace of broken things is excluded here and checked
+//! controllers, kwok's simulated node beside one real node (kubelet, containerd, runc), and
+//! ArgoCD Application status written by a kwok stage (simulation: no ArgoCD runs). The exec and
+//! port-forward trials run their pod on the real node (`[kubernetes] probe_*`). The namespace of broken things is excluded here and checked
 //! by the self test.
 
 use carbon_config::PlatformConfig;
 use carbon_harness::anyhow::Result;
 use carbon_harness::{Ctx, Service, Suite};
+
+mod kubelet;
 
 const KUBE: &[Service] = &[Service::Kubernetes];
 const VELERO: &[Service] = &[Service::Velero];
@@ -49,6 +52,23 @@ fn main() -> std::process::ExitCode {
             VELERO,
             velero,
         )
+        .smoke(
+            "a_running_pods_log_is_served_through_its_kubelet",
+            KUBE,
+            kubelet::logs,
+        )
+        .full(
+            "exec_runs_a_command_in_a_pod_of_the_run",
+            KUBE,
+            kubelet::exec,
+        )
+        .writes(kubelet::CREATES, kubelet::CLEANUP)
+        .full(
+            "port_forward_reaches_a_pod_of_the_run",
+            KUBE,
+            kubelet::port_forward,
+        )
+        .writes(kubelet::CREATES, kubelet::CLEANUP)
         .run()
 }
 

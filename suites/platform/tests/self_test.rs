@@ -214,9 +214,9 @@ async fn every_check_fails_on_the_broken_namespace_naming_its_offender() {
         &["0 PolicyException(s) in carbon-e2e-broken, fewer than 1"],
     );
     eprintln!(
-        "{shown} platform checks shown failing on their case here; the API version, \
-         permissions and Velero checks in crates/cli/tests/mutation.rs (the nodes check has \
-         none yet)"
+        "{shown} platform checks shown failing on their case here; the nodes check in \
+         the_nodes_check_reports_each_node_and_names_one_in_trouble; the API version, \
+         permissions and Velero checks in crates/cli/tests/mutation.rs"
     );
 }
 
@@ -349,4 +349,66 @@ async fn an_absent_crd_is_a_failure_naming_it() {
         }
         other => panic!("expected MissingCrd, got {other:?}"),
     }
+}
+
+/// The nodes check on the local mixed cluster: kwok's simulated node and the real node (a
+/// kubelet with containerd) both pass and are reported each with what it is. Its failing case:
+/// the same nodes, read from the cluster, with the real node's Ready condition as a kubelet
+/// reports a dead runtime and kwok's under DiskPressure; the check fails naming both. (A real
+/// NotReady needs the kubelet gone for the controller's 50 s grace period, which would disturb
+/// every other trial on the node.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_check_reports_each_node_and_names_one_in_trouble() {
+    use carbon_kube::k8s_openapi::api::core::v1::{Node, NodeCondition};
+    use carbon_kube::kube::api::{Api, ListParams};
+    let kube = client().await;
+    let nodes = Api::<Node>::all(kube.client())
+        .list(&ListParams::default())
+        .await
+        .expect("listing nodes")
+        .items;
+    let evidence = suite_platform::nodes_verdict(&nodes).expect("the local nodes are Ready");
+    for needle in [
+        "carbon-kwok-0 (",
+        "simulated by kwok",
+        "carbon-node-0 (kubelet v1.34.4, containerd://",
+        "taint carbon-e2e.io/real-node:NoSchedule",
+    ] {
+        assert!(
+            evidence.contains(needle),
+            "`{needle}` missing from: {evidence}"
+        );
+    }
+    let mut broken = nodes.clone();
+    for n in &mut broken {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let conditions = n
+            .status
+            .get_or_insert_with(Default::default)
+            .conditions
+            .get_or_insert_with(Vec::new);
+        if name == "carbon-node-0" {
+            for c in conditions.iter_mut().filter(|c| c.type_ == "Ready") {
+                c.status = "False".into();
+                c.reason = Some("KubeletNotReady".into());
+                c.message = Some("container runtime is down".into());
+            }
+        } else {
+            conditions.push(NodeCondition {
+                type_: "DiskPressure".into(),
+                status: "True".into(),
+                message: Some("kubelet has disk pressure".into()),
+                ..Default::default()
+            });
+        }
+    }
+    assert_fails_naming(
+        "nodes",
+        suite_platform::nodes_verdict(&broken),
+        &[
+            "2 of 2 node(s) not Ready or under pressure",
+            "carbon-node-0: Ready=False (KubeletNotReady: container runtime is down)",
+            "carbon-kwok-0: DiskPressure (kubelet has disk pressure)",
+        ],
+    );
 }

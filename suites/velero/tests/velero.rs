@@ -20,8 +20,8 @@ use carbon_core::naming;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_harness::{Ctx, Service, Suite};
 use carbon_kube::k8s_openapi::api::apps::v1::Deployment;
-use carbon_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use carbon_kube::kube::api::Api;
+use carbon_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use carbon_kube::kube::api::{Api, ListParams};
 use carbon_minio::MinioClient;
 use carbon_velero::tarball::Tarball;
 use carbon_velero::{
@@ -316,8 +316,30 @@ async fn restore(ctx: Ctx) -> Result<()> {
             ready,
         )
         .await?;
+    // Which node ran it, and that its readiness came from a kubelet's probe (kwok's simulated
+    // node marks pods Ready without probing anything).
+    let pods: Api<Pod> = Api::namespaced(v.kube().client(), &target_ns);
+    let running = pods
+        .list(&ListParams::default().labels(&format!("app={APP}")))
+        .await
+        .context("list the restored pods")?;
+    let placed: Vec<String> = running
+        .items
+        .iter()
+        .map(|p| {
+            format!(
+                "{} on node {}",
+                p.metadata.name.as_deref().unwrap_or("?"),
+                p.spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .unwrap_or("?")
+            )
+        })
+        .collect();
     ctx.step(format!(
-        "{target_ns}: ConfigMap data and labels, Secret data equal the originals; Deployment {APP} has its pod Ready"
+        "{target_ns}: ConfigMap data and labels, Secret data equal the originals; Deployment {APP} has its pod Ready (TCP readiness probe on :8080): {}",
+        placed.join(", ")
     ));
     ctx.measure("velero.restore_verified", 1.0, Some(1.0));
     Ok(())

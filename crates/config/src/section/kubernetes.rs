@@ -1,5 +1,6 @@
 //! `[kubernetes]`: the cluster. Every field documents its default; unknown keys are errors.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,9 +30,29 @@ pub struct KubernetesConfig {
     /// How long a wait on a Kubernetes object may take. Default 60 s.
     #[serde(default = "super::victoriametrics::default_visibility_timeout")]
     pub wait_timeout_secs: u64,
+    /// The image of the pods trials create (the Velero restore's Deployment, the Loki shipper
+    /// trial's pod, the exec and port-forward trials' pod). It must exist for the cluster and
+    /// hold busybox's applets (`sh`, `httpd`, `sleep`). Default [`DEFAULT_PROBE_IMAGE`]; a
+    /// mirror of it on an air-gapped cluster.
+    #[serde(default)]
+    pub probe_image: Option<String>,
+    /// Node labels those pods select. Default none: the scheduler places them.
+    #[serde(default)]
+    pub probe_node_selector: BTreeMap<String, String>,
+    /// Taint keys those pods tolerate (effect NoSchedule). Default none.
+    #[serde(default)]
+    pub probe_tolerations: Vec<String>,
 }
 
+/// A small public image with busybox's applets.
+pub const DEFAULT_PROBE_IMAGE: &str = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1";
+
 impl KubernetesConfig {
+    /// [`Self::probe_image`] or its default.
+    pub fn probe_image(&self) -> &str {
+        self.probe_image.as_deref().unwrap_or(DEFAULT_PROBE_IMAGE)
+    }
+
     /// [`Self::wait_timeout_secs`] as a duration.
     pub fn wait_timeout(&self) -> Duration {
         Duration::from_secs(self.wait_timeout_secs)

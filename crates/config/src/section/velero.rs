@@ -34,9 +34,6 @@ pub struct VeleroConfig {
     /// How late past its due time a schedule's next backup may be, in seconds, before the
     /// schedule counts as not firing (default 3600).
     pub schedule_grace_secs: u64,
-    /// The image of the pod the restore trial waits to be Ready: it must exist for the cluster
-    /// (default `registry.k8s.io/pause:3.10`; a mirror of it on an air-gapped cluster).
-    pub probe_image: String,
 }
 
 impl Default for VeleroConfig {
@@ -52,7 +49,6 @@ impl Default for VeleroConfig {
             max_backup_age_hours: 26,
             backup_timeout_secs: 180,
             schedule_grace_secs: 3600,
-            probe_image: "registry.k8s.io/pause:3.10".into(),
         }
     }
 }

@@ -201,7 +201,8 @@ impl LocalServer for Promtail {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &["loki"]
+        // The API server too: it discovers the real node's pods there.
+        &["loki", "kube-apiserver"]
     }
 
     fn install(&self, stack: &Stack) -> Result<(), StackError> {
@@ -237,8 +238,9 @@ target_config:
 scrape_configs:
   - job_name: carbon-e2e
     static_configs:
-{streams}",
-            data.display()
+{streams}{pods}",
+            data.display(),
+            pods = pod_logs_job(stack),
         );
         let path = data.join("promtail.yaml");
         std::fs::write(&path, config).map_err(io_err("write", &path))
@@ -250,6 +252,10 @@ scrape_configs:
             "-config.file={}",
             stack.data_dir("promtail").join("promtail.yaml").display()
         ));
+        // Promtail discovers only the pods of its own node: it asks the API server for
+        // `spec.nodeName=$HOSTNAME`, which its DaemonSet sets from the downward API. Here it
+        // is the real node's name (kwok's pods have no log files to read).
+        cmd.env("HOSTNAME", super::kube::node::NODE);
         Ok(cmd)
     }
 
@@ -259,6 +265,49 @@ scrape_configs:
             contains: None,
         }
     }
+}
+
+/// The real node's pod logs, shipped as the platform's Fluent Bit ships a node's: the kubelet's
+/// CRI files under its pod logs directory, labelled from the pod as the API server has it
+/// (namespace, pod, container, app; job `<namespace>/<app>`). kwok's simulated pods have no
+/// files and are left out by node (promtail asks only for the pods of `$HOSTNAME`).
+fn pod_logs_job(stack: &Stack) -> String {
+    let pki = super::kube::pki::Pki::of(stack);
+    let id = &super::kube::pki::LOG_SHIPPER;
+    format!(
+        "  - job_name: kubernetes-pods
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: {api}
+        tls_config:
+          ca_file: {ca}
+          cert_file: {crt}
+          key_file: {key}
+    pipeline_stages:
+      - cri: {{}}
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: namespace
+      - source_labels: [__meta_kubernetes_pod_name]
+        target_label: pod
+      - source_labels: [__meta_kubernetes_pod_container_name]
+        target_label: container
+      - source_labels: [__meta_kubernetes_pod_label_app]
+        target_label: app
+      - source_labels: [__meta_kubernetes_namespace, __meta_kubernetes_pod_label_app]
+        separator: /
+        target_label: job
+      - source_labels: [__meta_kubernetes_pod_uid, __meta_kubernetes_pod_container_name]
+        separator: /
+        target_label: __path__
+        replacement: {logs}/*$1/*.log
+",
+        api = super::kube::server(),
+        ca = pki.ca().display(),
+        crt = pki.file(&format!("{}.crt", id.stem)).display(),
+        key = pki.file(&format!("{}.key", id.stem)).display(),
+        logs = super::kube::node::pod_logs_dir(stack).display(),
+    )
 }
 
 /// One static stream: a file (or glob) with the labels a pod's logs carry on the platform.

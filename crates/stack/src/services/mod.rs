@@ -30,7 +30,6 @@ pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
         Box::new(dolphinscheduler::NetnsForward),
         Box::new(dolphinscheduler::DolphinScheduler),
         Box::new(loki::Loki),
-        Box::new(loki::Promtail),
         Box::new(vmalert::VmAlert),
         Box::new(kube::Kine),
         Box::new(kube::ApiServer),
@@ -38,6 +37,8 @@ pub(crate) fn all() -> Vec<Box<dyn LocalServer>> {
         Box::new(kube::Scheduler),
         Box::new(kube::node::Containerd),
         Box::new(kube::node::Kubelet),
+        // After the control plane: it discovers the real node's pods through the API server.
+        Box::new(loki::Promtail),
         Box::new(kube::kwok::Kwok),
         Box::new(velero::Velero),
     ]

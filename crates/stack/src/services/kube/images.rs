@@ -1,7 +1,7 @@
 //! The real node's images, written as OCI archives with [`crate::oci`] (no daemon, no
 //! registry) and imported with `ctr`: `pause` (the sandbox: `pause.c`, built with
 //! `gcc -static`) and `busybox` (Debian's static busybox and its applets as links). Both are
-//! tagged with carbon-e2e's version; the manifests under `kind-config/` name the same tag
+//! tagged with carbon-e2e's version; the manifests under `kind-config/` and the targets name the same tag
 //! (`tests::manifests_name_the_images_this_version_builds`).
 
 use std::path::{Path, PathBuf};
@@ -159,9 +159,9 @@ mod tests {
 
     #[test]
     fn manifests_name_the_images_this_version_builds() {
-        let root = carbon_config::workspace_root().join("kind-config");
+        let root = carbon_config::workspace_root();
         let mut named = 0;
-        let mut stack = vec![root];
+        let mut stack = vec![root.join("kind-config"), root.join(".config/targets")];
         while let Some(dir) = stack.pop() {
             for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let p = e.path();

@@ -391,18 +391,7 @@ impl LocalServer for Kwok {
     }
 
     fn readiness(&self, stack: &Stack) -> Readiness {
-        let pki = Pki::of(stack);
-        Readiness::Command(
-            Binaries::of(stack).k8s("kubectl"),
-            vec![
-                "--kubeconfig".into(),
-                pki.kubeconfig(&ADMIN).display().to_string(),
-                "wait".into(),
-                "--for=condition=Ready".into(),
-                format!("node/{NODE}"),
-                "--timeout=1s".into(),
-            ],
-        )
+        super::node_ready(stack, NODE)
     }
 
     fn ready_timeout(&self) -> Duration {

@@ -79,6 +79,22 @@ fn audit_policy(stack: &Stack) -> PathBuf {
     stack.data_dir("kube").join("audit-policy.yaml")
 }
 
+/// A probe: the node `node` is Ready (`kubectl wait --for=condition=Ready`, admin's
+/// credentials), for kwok's simulated node and the real one alike.
+fn node_ready(stack: &Stack, node: &str) -> Readiness {
+    Readiness::Command(
+        Binaries::of(stack).k8s("kubectl"),
+        vec![
+            "--kubeconfig".into(),
+            Pki::of(stack).kubeconfig(&ADMIN).display().to_string(),
+            "wait".into(),
+            "--for=condition=Ready".into(),
+            format!("node/{node}"),
+            "--timeout=1s".into(),
+        ],
+    )
+}
+
 /// A probe: `kubectl get --raw <path>` against `server` with the admin's credentials.
 fn raw_probe(stack: &Stack, server: &str, path: &str) -> Readiness {
     let bins = Binaries::of(stack);

@@ -23,7 +23,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::build::Binaries;
-use super::pki::{ADMIN, NODE_IDENTITY, Pki};
+use super::pki::{NODE_IDENTITY, Pki};
 use crate::install::run_logged;
 use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
@@ -143,6 +143,12 @@ impl HostRecord {
                 .collect(),
         }
     }
+}
+
+/// Where the kubelet writes pods' logs (`<namespace>_<pod>_<uid>/<container>/<n>.log`, CRI
+/// format): the stack's log shipper reads them there.
+pub(crate) fn pod_logs_dir(stack: &Stack) -> PathBuf {
+    NodeDirs::of(stack).path("pod-logs")
 }
 
 /// Whether the node recorded the host and has not restored it yet.
@@ -546,18 +552,7 @@ impl LocalServer for Kubelet {
     }
 
     fn readiness(&self, stack: &Stack) -> Readiness {
-        let pki = Pki::of(stack);
-        Readiness::Command(
-            Binaries::of(stack).k8s("kubectl"),
-            vec![
-                "--kubeconfig".into(),
-                pki.kubeconfig(&ADMIN).display().to_string(),
-                "wait".into(),
-                "--for=condition=Ready".into(),
-                format!("node/{NODE}"),
-                "--timeout=1s".into(),
-            ],
-        )
+        super::node_ready(stack, NODE)
     }
 
     fn ready_timeout(&self) -> Duration {

@@ -85,6 +85,14 @@ pub(crate) const KUBELET_CLIENT: Identity = Identity {
     user: "kube-apiserver-kubelet-client",
     group: Some("system:masters"),
 };
+/// The stack's log shipper (promtail), which discovers the real node's pods through the API
+/// server. In `system:masters` so that it reads from its first second, before the stack's
+/// RBAC bindings are applied; local only.
+pub(crate) const LOG_SHIPPER: Identity = Identity {
+    stem: "log-shipper",
+    user: "carbon-e2e-log-shipper",
+    group: Some("system:masters"),
+};
 const FRONT_PROXY: Identity = Identity {
     stem: "front-proxy-client",
     user: "front-proxy-client",
@@ -163,6 +171,7 @@ impl Pki {
         for id in [
             &NODE_IDENTITY,
             &KUBELET_CLIENT,
+            &LOG_SHIPPER,
             &ADMIN,
             &CONTROLLER_MANAGER,
             &SCHEDULER,
