@@ -334,3 +334,45 @@ pub fn plans(binaries: &[SuiteBinary], env: &[(&str, &str)]) -> anyhow::Result<V
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    /// `validate --gate` reads what passing checks measured from the JUnit report: a profile
+    /// that writes a JUnit file without the passing trials' output gates every run
+    /// INCONCLUSIVE ("ran but emitted no measurement"). The nightly's `smoke` profile did,
+    /// until its Job ran for real (crates/cli/tests/nightly_job.rs).
+    #[test]
+    fn every_profile_with_a_junit_report_keeps_the_passing_trials_output() {
+        let path = carbon_config::workspace_root().join(".config/nextest.toml");
+        let text = std::fs::read_to_string(&path).expect("the nextest configuration");
+        let doc: toml::Table = text.parse().expect("valid TOML");
+        let profiles = doc
+            .get("profile")
+            .and_then(toml::Value::as_table)
+            .expect("profiles");
+        let mut with_junit = Vec::new();
+        let mut missing = Vec::new();
+        for (name, profile) in profiles {
+            let Some(junit) = profile.get("junit").and_then(toml::Value::as_table) else {
+                continue;
+            };
+            with_junit.push(name.clone());
+            if junit
+                .get("store-success-output")
+                .and_then(toml::Value::as_bool)
+                != Some(true)
+            {
+                missing.push(name.clone());
+            }
+        }
+        assert!(
+            with_junit.len() >= 4,
+            "profiles with a JUnit report: {with_junit:?}"
+        );
+        assert!(
+            missing.is_empty(),
+            "profile(s) {missing:?} of {} write a JUnit report without `store-success-output = true`: the gate would find no measurement in it",
+            path.display()
+        );
+    }
+}

@@ -41,7 +41,7 @@ pub use services::dolphinscheduler::{
 };
 pub use services::kube::images::{busybox_image, pause_image};
 pub use services::kube::node::{
-    NODE as REAL_NODE, NODE_LABEL as REAL_NODE_LABEL, TAINT_KEY as REAL_NODE_TAINT,
+    NODE as REAL_NODE, NODE_LABEL as REAL_NODE_LABEL, TAINT_KEY as REAL_NODE_TAINT, import_image,
 };
 pub use services::kube::{
     audit_log as kube_audit_log, readonly_kubeconfig, readwrite_kubeconfig, unbound_kubeconfig,

@@ -25,7 +25,7 @@ pub fn busybox_image() -> String {
 const PAUSE_C: &str = include_str!("pause.c");
 const BUSYBOX: &str = "/bin/busybox";
 /// How long building or importing one image may take.
-const LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const LIMIT: Duration = Duration::from_secs(120);
 
 fn images_dir(stack: &Stack) -> PathBuf {
     stack.cache.join("kube").join("images")

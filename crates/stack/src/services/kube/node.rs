@@ -398,6 +398,21 @@ registerWithTaints:
     )
 }
 
+/// Imports an OCI image archive into the real node's containerd, as a registry pull would
+/// leave it (the runner image, which `carbon-e2e image` writes), within the image imports'
+/// deadline.
+///
+/// # Errors
+/// The import failing or past its deadline, with `ctr`'s output.
+pub fn import_image(stack: &Stack, archive: &Path) -> Result<(), StackError> {
+    run_logged(
+        stack,
+        &format!("import {} into the real node", archive.display()),
+        super::images::LIMIT,
+        ctr(stack).args(["images", "import"]).arg(archive),
+    )
+}
+
 fn ctr(stack: &Stack) -> Command {
     let mut cmd = Command::new("ctr");
     cmd.arg("--address")
