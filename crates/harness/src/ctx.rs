@@ -99,21 +99,16 @@ impl Ctx {
         what: &str,
     ) -> anyhow::Result<String> {
         use carbon_kube::k8s_openapi::api::core::v1::Namespace;
-        use carbon_kube::kube::api::{Api, DeleteParams, PostParams};
+        use carbon_kube::kube::api::{Api, PostParams};
         let name = self.run_name(what);
-        let namespaces: Api<Namespace> = Api::all(kube.client());
         let mut ns = Namespace::default();
         ns.metadata.name = Some(name.clone());
         ns.metadata.labels = Some(naming::kube_labels(self.run_id()));
-        let (api, gone) = (namespaces.clone(), name.clone());
+        let (cleanup, gone) = (kube.clone(), name.clone());
         self.defer(format!("delete namespace {name}"), async move {
-            match api.delete(&gone, &DeleteParams::default()).await {
-                Ok(_) => Ok(()),
-                Err(carbon_kube::kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                Err(e) => Err(e).with_context(|| format!("delete namespace {gone}")),
-            }
+            Ok(cleanup.delete_namespace(&gone).await?)
         });
-        namespaces
+        Api::<Namespace>::all(kube.client())
             .create(&PostParams::default(), &ns)
             .await
             .with_context(|| format!("create namespace {name}"))?;

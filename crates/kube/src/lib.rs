@@ -383,15 +383,14 @@ impl KubeClient {
     /// `probe_node_selector`/`probe_tolerations` (none when unset). Fields `spec` sets win.
     pub fn probe_spec(&self, spec: serde_json::Value) -> serde_json::Value {
         use serde_json::{Value, json};
-        let mut out = json!({
-            "automountServiceAccountToken": false,
-            "terminationGracePeriodSeconds": 1,
-            "securityContext": {"runAsNonRoot": true, "runAsUser": 65534,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-        });
-        let Value::Object(pod) = &mut out else {
-            unreachable!("a JSON object")
-        };
+        let mut pod = serde_json::Map::new();
+        pod.insert("automountServiceAccountToken".into(), json!(false));
+        pod.insert("terminationGracePeriodSeconds".into(), json!(1));
+        pod.insert(
+            "securityContext".into(),
+            json!({"runAsNonRoot": true, "runAsUser": 65534,
+                   "seccompProfile": {"type": "RuntimeDefault"}}),
+        );
         if !self.probe.node_selector.is_empty() {
             pod.insert("nodeSelector".into(), json!(self.probe.node_selector));
         }
@@ -405,28 +404,79 @@ impl KubeClient {
             pod.insert("tolerations".into(), Value::Array(t));
         }
         if let Value::Object(given) = spec {
-            for (k, v) in given {
-                pod.insert(k, v);
-            }
+            pod.extend(given);
         }
         if let Some(Value::Array(containers)) = pod.get_mut("containers") {
             for c in containers.iter_mut().filter_map(Value::as_object_mut) {
-                let defaults = json!({
-                    "image": self.probe.image,
-                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"},
-                                  "limits": {"cpu": "50m", "memory": "32Mi"}},
-                    "securityContext": {"allowPrivilegeEscalation": false,
-                                        "readOnlyRootFilesystem": true,
-                                        "capabilities": {"drop": ["ALL"]}},
-                });
-                if let Value::Object(d) = defaults {
-                    for (k, v) in d {
-                        c.entry(k).or_insert(v);
-                    }
+                for (k, v) in [
+                    ("image", json!(self.probe.image)),
+                    (
+                        "resources",
+                        json!({"requests": {"cpu": "5m", "memory": "8Mi"},
+                               "limits": {"cpu": "50m", "memory": "32Mi"}}),
+                    ),
+                    (
+                        "securityContext",
+                        json!({"allowPrivilegeEscalation": false,
+                               "readOnlyRootFilesystem": true,
+                               "capabilities": {"drop": ["ALL"]}}),
+                    ),
+                ] {
+                    c.entry(k).or_insert(v);
                 }
             }
         }
-        out
+        Value::Object(pod)
+    }
+
+    /// Creates the pod `name` in `namespace` from `spec` completed by [`Self::probe_spec`],
+    /// labelled `labels` plus `app=<name>`, and waits as [`Self::wait_pod`] does until
+    /// `condition`; returns the pod as then seen ([`pods::node_name`] says where it ran).
+    ///
+    /// # Errors
+    /// The API server's refusal ([`KubeError::Api`]), [`KubeError::Stuck`] or
+    /// [`KubeError::Timeout`].
+    pub async fn run_probe_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        mut labels: std::collections::BTreeMap<String, String>,
+        spec: serde_json::Value,
+        condition: fn(&k8s_openapi::api::core::v1::Pod) -> bool,
+        what: &str,
+    ) -> Result<k8s_openapi::api::core::v1::Pod, KubeError> {
+        use k8s_openapi::api::core::v1::Pod;
+        labels.insert("app".into(), name.into());
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": labels},
+            "spec": self.probe_spec(spec),
+        }))
+        .map_err(|e| KubeError::Config(format!("pod {namespace}/{name}: {e}")))?;
+        let pods: Api<Pod> = Api::namespaced(self.client(), namespace);
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .map_err(api_err(format!("create pod {namespace}/{name}")))?;
+        self.wait_pod(
+            pods,
+            name,
+            &format!("pod {namespace}/{name} {what}"),
+            self.wait_timeout(),
+            condition,
+        )
+        .await
+    }
+
+    /// Deletes the namespace `name`, its objects with it; one already gone is fine.
+    ///
+    /// # Errors
+    /// The API server's refusal ([`KubeError::Api`]).
+    pub async fn delete_namespace(&self, name: &str) -> Result<(), KubeError> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client());
+        match api.delete(name, &kube::api::DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(api_err(format!("delete namespace {name}"))(e)),
+        }
     }
 
     /// The underlying `kube` client.
@@ -710,11 +760,10 @@ impl KubeClient {
                 pod.metadata.namespace.as_deref().unwrap_or_default(),
                 name
             ),
-            node: pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.clone())
-                .unwrap_or_else(|| "none".into()),
+            node: Some(pods::node_name(&pod))
+                .filter(|n| !n.is_empty())
+                .unwrap_or("none")
+                .to_string(),
             state: pods::pod_stuck(&pod).unwrap_or_default(),
         })
     }

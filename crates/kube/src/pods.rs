@@ -125,6 +125,14 @@ pub fn pod_problem(pod: &Pod) -> Option<String> {
     }
 }
 
+/// The node the pod was scheduled to (empty before scheduling).
+pub fn node_name(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or_default()
+}
+
 /// The pod's Ready condition is true.
 pub fn is_ready(pod: &Pod) -> bool {
     pod.status

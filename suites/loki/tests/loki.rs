@@ -511,48 +511,33 @@ async fn shipped(
 }
 
 async fn pod_log_line(ctx: Ctx) -> Result<()> {
-    use carbon_kube::k8s_openapi::api::core::v1::Pod;
-    use carbon_kube::kube::api::{Api, PostParams};
     let loki = ctx.client::<LokiClient>()?;
     let kube = carbon_kube::KubeClient::from_target(ctx.target()).await?;
     let cfg = config(&ctx)?;
     let namespace = ctx.own_namespace(&kube, "podlog").await?;
     let labels = carbon_core::naming::kube_labels(ctx.run_id());
     let marker = format!("carbon-e2e-podlog-{}-{}", ctx.run_id(), now_ns()?);
-    let spec = kube.probe_spec(serde_json::json!({
+    let spec = serde_json::json!({
         "restartPolicy": "Never",
         "containers": [{
             "name": "probe",
             // Alive after the line, so the shipper still finds the pod when it looks.
             "command": ["sh", "-c", format!("echo {marker}; exec sleep 600")],
         }]
-    }));
-    let mut pod_labels = labels.clone();
-    pod_labels.insert("app".into(), LOG_POD.into());
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": LOG_POD, "labels": pod_labels},
-        "spec": spec,
-    }))?;
-    let pods: Api<Pod> = Api::namespaced(kube.client(), &namespace);
+    });
     let written_at = now_ns()?;
     let t0 = Instant::now();
-    pods.create(&PostParams::default(), &pod)
-        .await
-        .with_context(|| format!("create pod {namespace}/{LOG_POD}"))?;
     let running = kube
-        .wait_pod(
-            pods,
+        .run_probe_pod(
+            &namespace,
             LOG_POD,
-            &format!("pod {namespace}/{LOG_POD} to run"),
-            kube.wait_timeout(),
+            labels,
+            spec,
             carbon_kube::pods::has_run,
+            "to run",
         )
         .await?;
-    let node = running
-        .spec
-        .as_ref()
-        .and_then(|s| s.node_name.clone())
-        .unwrap_or_default();
+    let node = carbon_kube::pods::node_name(&running);
     ctx.step(format_args!(
         "pod {namespace}/{LOG_POD} ran on node {node} ({}) and printed {marker}",
         kube.probe_image()

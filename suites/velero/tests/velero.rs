@@ -232,9 +232,9 @@ async fn restore(ctx: Ctx) -> Result<()> {
     let target_ns = format!("{}-restored", fx.namespace);
     let name = fx.namespace.clone();
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let (cleanup_api, cleanup_ns) = (namespaces.clone(), target_ns.clone());
+    let (cleanup, cleanup_ns) = (v.kube().clone(), target_ns.clone());
     ctx.defer(format!("delete namespace {target_ns}"), async move {
-        delete_namespace(&cleanup_api, &cleanup_ns).await
+        Ok(cleanup.delete_namespace(&cleanup_ns).await?)
     });
     let spec = RestoreSpec {
         backup_name: name.clone(),

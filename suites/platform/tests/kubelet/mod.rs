@@ -11,7 +11,7 @@ use carbon_harness::Ctx;
 use carbon_harness::anyhow::{Context as _, Result, bail, ensure};
 use carbon_kube::KubeClient;
 use carbon_kube::k8s_openapi::api::core::v1::Pod;
-use carbon_kube::kube::api::{Api, AttachParams, ListParams, LogParams, PostParams};
+use carbon_kube::kube::api::{Api, AttachParams, ListParams, LogParams};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 pub(crate) const CREATES: &str = "namespace e2e-<run id>-<trial> (labels carbon-e2e/run, carbon-e2e/owner) with pod e2e-kubelet-probe ([kubernetes] probe_image, placed by probe_node_selector/probe_tolerations; busybox httpd on :8080)";
@@ -77,7 +77,7 @@ async fn own_pod(ctx: &Ctx, kube: &KubeClient, what: &str) -> Result<(String, St
     let namespace = ctx.own_namespace(kube, what).await?;
     let labels = carbon_core::naming::kube_labels(ctx.run_id());
     let content = format!("carbon-e2e-{what}-{}", ctx.run_id());
-    let spec = kube.probe_spec(serde_json::json!({
+    let spec = serde_json::json!({
         "volumes": [{"name": "www", "emptyDir": {"sizeLimit": "1Mi"}}],
         "containers": [{
             "name": "probe",
@@ -86,27 +86,18 @@ async fn own_pod(ctx: &Ctx, kube: &KubeClient, what: &str) -> Result<(String, St
             "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1},
             "volumeMounts": [{"name": "www", "mountPath": "/www"}],
         }]
-    }));
-    let mut pod_labels = labels;
-    pod_labels.insert("app".into(), POD.into());
-    let pod: Pod = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": POD, "labels": pod_labels},
-        "spec": spec,
-    }))?;
-    let pods: Api<Pod> = Api::namespaced(kube.client(), &namespace);
-    pods.create(&PostParams::default(), &pod)
-        .await
-        .with_context(|| format!("create pod {namespace}/{POD}"))?;
+    });
     let ready = kube
-        .wait_pod(
-            pods,
+        .run_probe_pod(
+            &namespace,
             POD,
-            &format!("pod {namespace}/{POD} to be Ready"),
-            kube.wait_timeout(),
+            labels,
+            spec,
             carbon_kube::pods::is_ready,
+            "to be Ready",
         )
         .await?;
-    let node = ready.spec.and_then(|s| s.node_name).unwrap_or_default();
+    let node = carbon_kube::pods::node_name(&ready);
     ctx.step(format!(
         "pod {namespace}/{POD} Ready on node {node} ({})",
         kube.probe_image()

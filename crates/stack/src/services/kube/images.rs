@@ -127,11 +127,11 @@ fn build_busybox(path: &Path) -> Result<(), StackError> {
 }
 
 /// Writes the images that are not in the cache yet and imports both into the node's
-/// containerd (`ctr` is the node's `ctr` in namespace `k8s.io`).
+/// containerd ([`super::node::import_image`]).
 ///
 /// # Errors
 /// A build, write or import that failed, named.
-pub(crate) fn import(stack: &Stack, ctr: &mut dyn FnMut() -> Command) -> Result<(), StackError> {
+pub(crate) fn import(stack: &Stack) -> Result<(), StackError> {
     let dir = images_dir(stack);
     std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
     for name in [pause_image(), busybox_image()] {
@@ -143,12 +143,7 @@ pub(crate) fn import(stack: &Stack, ctr: &mut dyn FnMut() -> Command) -> Result<
                 build_busybox(&path)?;
             }
         }
-        run_logged(
-            stack,
-            &format!("import {name} into the real node"),
-            LIMIT,
-            ctr().args(["images", "import"]).arg(&path),
-        )?;
+        super::node::import_image(stack, &path)?;
     }
     Ok(())
 }

@@ -542,7 +542,7 @@ impl LocalServer for Kubelet {
                 Command::new("ip").args(["addr", "add", &format!("{NODE_IP}/32"), "dev", "lo"]),
             )?;
         }
-        super::images::import(stack, &mut || ctr(stack))?;
+        super::images::import(stack)?;
         let cfg = dirs.path("kubelet/config.yaml");
         std::fs::write(&cfg, kubelet_config(&dirs, &Pki::of(stack))).map_err(io_err("write", &cfg))
     }
