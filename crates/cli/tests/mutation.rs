@@ -16,7 +16,8 @@
 //! - superset: the dashboards check with the stack's dashboard "carbon-e2e-broken" added
 //!   (its chart names a column the table lacks), and the connection check on the stack's
 //!   connection `trino-unreachable` (Trino's URI on a closed port), which Superset's own test
-//!   refuses;
+//!   refuses, and the saved-query trial as the stack's user without SQL Lab rights
+//!   (`carbon-e2e-viewer`), whom Superset refuses the write;
 //! - trino: the REST catalog check with Trino's `memory` catalog as the Iceberg catalog (schema
 //!   `default` is no namespace of the REST catalog);
 //! - platform: the API version check against an API server that is down, the permissions
@@ -26,7 +27,7 @@
 //! - platform and loki, the pods a trial creates (exec, port-forward, a pod's log line to
 //!   Loki) with an image that does not exist: each fails as soon as the kubelet reports the
 //!   pull failing, naming the pod, its node and the image; the kubelet log trial on the empty
-//!   namespace;
+//!   namespace; the nodes check on pool `broken` (a Node no kubelet reports for);
 //! - and each service down (a closed port): its health trial fails naming the endpoint.
 //!
 //! Needs the local stack up (`carbon-e2e stack up`).
@@ -269,6 +270,19 @@ const SUPERSET_UNREACHABLE: &[Case] = &[Case {
     ],
 }];
 
+/// The stack's Superset user without SQL Lab rights (it sees the `trino` connection): the
+/// saved query cannot be created, and the failure names the request and Superset's refusal.
+const SUPERSET_NO_SQL_LAB: &[Case] = &[Case {
+    trial: "superset::full::saved_query_round_trips_and_is_deleted",
+    needles: &["POST http://127.0.0.1:18088/api/v1/saved_query/", "403"],
+}];
+
+/// The admin user with another user's password: the login is refused.
+const SUPERSET_WRONG_PASSWORD: &[Case] = &[Case {
+    trial: "superset::smoke::login_is_accepted_and_a_wrong_password_is_refused",
+    needles: &["api/v1/security/login", "401"],
+}];
+
 const UNBOUND: &[Case] = &[Case {
     trial: "platform::smoke::identity_has_every_permission_the_suite_needs",
     needles: &[
@@ -302,11 +316,21 @@ const NO_IMAGE: &[Case] = &[
 ];
 
 /// A scope without pods (the empty namespace): the kubelet log trial has no pod to read and
-/// names the scope.
-const NO_RUNNING_POD: &[Case] = &[Case {
-    trial: "platform::smoke::a_running_pods_log_is_served_through_its_kubelet",
-    needles: &["carbon-e2e-empty"],
-}];
+/// names the scope. A node pool whose one node no kubelet reports for (pool `broken`): the
+/// nodes check names it.
+const BROKEN_SCOPE: &[Case] = &[
+    Case {
+        trial: "platform::smoke::a_running_pods_log_is_served_through_its_kubelet",
+        needles: &["carbon-e2e-empty"],
+    },
+    Case {
+        trial: "platform::smoke::every_node_is_ready",
+        needles: &[
+            "carbon-e2e-broken-node (no kubelet has reported",
+            "nodes matching `carbon-e2e.io/pool=broken`",
+        ],
+    },
+];
 
 const API_DOWN: &[Case] = &[Case {
     trial: "platform::smoke::api_server_answers_with_its_version",
@@ -366,6 +390,25 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
         SUPERSET_UNREACHABLE,
     );
     shown += run_failing(
+        "superset user without sql lab",
+        &[
+            ("E2E_SUPERSET_USER", "carbon-e2e-viewer"),
+            (
+                "E2E_SUPERSET_PASSWORD_ENV",
+                "CARBON_STACK_SUPERSET_VIEWER_PASSWORD",
+            ),
+        ],
+        SUPERSET_NO_SQL_LAB,
+    );
+    shown += run_failing(
+        "superset wrong password",
+        &[(
+            "E2E_SUPERSET_PASSWORD_ENV",
+            "CARBON_STACK_SUPERSET_VIEWER_PASSWORD",
+        )],
+        SUPERSET_WRONG_PASSWORD,
+    );
+    shown += run_failing(
         "down",
         &[
             ("E2E_LOKI_URL", "http://127.0.0.1:9"),
@@ -381,9 +424,12 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
         NO_IMAGE,
     );
     shown += run_failing(
-        "no running pod in scope",
-        &[("E2E_PLATFORM_NAMESPACES", "[\"carbon-e2e-empty\"]")],
-        NO_RUNNING_POD,
+        "an empty namespace and a broken node pool in scope",
+        &[
+            ("E2E_PLATFORM_NAMESPACES", "[\"carbon-e2e-empty\"]"),
+            ("E2E_PLATFORM_NODE_SELECTOR", "carbon-e2e.io/pool=broken"),
+        ],
+        BROKEN_SCOPE,
     );
     let stack = carbon_stack::Stack::open(&carbon_config::Env::from_process())
         .expect("the local stack's directory");
@@ -600,4 +646,89 @@ alert_rules = ["PodCrashLooping", "HighMemoryUsage", "NoSuchAlert"]
     );
     let _ = std::fs::remove_file(&target);
     eprintln!("{shown} grafana checks shown failing on their case");
+}
+
+/// The suites whose checks judge the platform's state.
+const JUDGING: &[&str] = &[
+    "platform",
+    "velero",
+    "loki",
+    "alerts",
+    "grafana",
+    "superset",
+    "dashboards",
+];
+
+/// The platform checks whose failing cases are in suites/platform/tests/self_test.rs (the
+/// broken namespace, a mistyped and an empty scope), called there as library functions.
+const PLATFORM_SELF_TEST: &[&str] = &[
+    "platform::smoke::unhealthy_pods_stay_below_the_maximum",
+    "platform::smoke::running_pod_share_meets_the_minimum",
+    "platform::smoke::critical_workloads_are_available_with_all_replicas_ready",
+    "platform::smoke::daemonsets_are_fully_scheduled_and_ready",
+    "platform::smoke::persistent_volume_claims_are_bound",
+    "platform::smoke::failed_jobs_stay_within_the_maximum",
+    "platform::smoke::argocd_applications_synced_and_healthy_meet_the_minimum",
+    "platform::smoke::kyverno_policy_exceptions_meet_the_minimum",
+];
+
+/// Every case list the tests above run.
+const ALL_CASES: &[&[Case]] = &[
+    SETTINGS,
+    DOWN,
+    SUPERSET_ROWS,
+    SUPERSET_DATABASE,
+    SUPERSET_UNREACHABLE,
+    SUPERSET_NO_SQL_LAB,
+    SUPERSET_WRONG_PASSWORD,
+    UNBOUND,
+    NO_IMAGE,
+    BROKEN_SCOPE,
+    API_DOWN,
+    GRAFANA,
+];
+
+/// A check added without a failing case fails here: every smoke trial (the checks a gate
+/// reads) of the judging suites is one of the cases above or of the platform self test.
+/// (Full-tier trials are round trips that provoke their own failure or compare what they wrote
+/// with what they read; `bench --only unreachable` shows each failing on a dead service.)
+#[test]
+fn every_check_of_the_judging_suites_has_a_failing_case() {
+    use carbon_e2e::nextest::{Runner, plans, suite_binaries};
+    let binaries = suite_binaries(&Runner::Cargo, "selftest", &[]).expect("cargo nextest list");
+    let planned = plans(&binaries, &[]).expect("the suites' plans");
+    let with_case: std::collections::BTreeSet<&str> = ALL_CASES
+        .iter()
+        .flat_map(|cases| cases.iter().map(|c| c.trial))
+        .chain(PLATFORM_SELF_TEST.iter().copied())
+        .collect();
+    let checks: Vec<&str> = planned
+        .iter()
+        .map(|p| p.trial.as_str())
+        .filter(|t| {
+            let mut parts = t.split("::");
+            JUDGING.contains(&parts.next().unwrap_or_default()) && parts.next() == Some("smoke")
+        })
+        .collect();
+    assert!(
+        checks.len() > 30,
+        "the suites' plans list only {} smoke checks: {checks:?}",
+        checks.len()
+    );
+    let missing: Vec<&&str> = checks.iter().filter(|t| !with_case.contains(**t)).collect();
+    assert!(
+        missing.is_empty(),
+        "checks without a failing case (add one to crates/cli/tests/mutation.rs): {missing:?}"
+    );
+    let stale: Vec<&&str> = with_case
+        .iter()
+        .filter(|t| !planned.iter().any(|p| p.trial == **t))
+        .collect();
+    assert!(stale.is_empty(), "cases naming no trial: {stale:?}");
+    eprintln!(
+        "{} of {} smoke checks of {} have a failing case",
+        checks.len() - missing.len(),
+        checks.len(),
+        JUDGING.join(", ")
+    );
 }

@@ -7,7 +7,9 @@
 mod declare;
 pub use declare::leftover;
 mod materialize;
+mod permissions;
 pub mod pods;
+mod probe;
 mod reach;
 mod secrets;
 
@@ -17,9 +19,6 @@ use std::time::Duration;
 
 use carbon_config::Target;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -30,6 +29,7 @@ use kube::{Client, Config, Resource};
 pub use k8s_openapi;
 pub use kube;
 pub use materialize::{Guards, Reach, in_cluster, materialize, rewrite, uses_references};
+pub use permissions::{Permission, REACH_PERMISSIONS, read_permissions};
 pub use reach::{Backend, ServiceRef};
 pub use secrets::SecretRef;
 
@@ -119,97 +119,6 @@ pub fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> KubeErr
 fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
-
-/// One permission a run needs: verb, API group, resource and namespace (`None`: cluster-wide).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Permission {
-    /// `get`, `list`, `watch`, `create`, ...
-    pub verb: &'static str,
-    /// The API group (`""` for core).
-    pub group: &'static str,
-    /// The resource, with subresource after a slash (`pods/log`).
-    pub resource: &'static str,
-    /// The namespace; `None` for all namespaces or cluster-scoped resources.
-    pub namespace: Option<String>,
-}
-
-impl Permission {
-    /// A cluster-wide permission.
-    pub const fn cluster(verb: &'static str, group: &'static str, resource: &'static str) -> Self {
-        Self {
-            verb,
-            group,
-            resource,
-            namespace: None,
-        }
-    }
-}
-
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let group = if self.group.is_empty() {
-            String::new()
-        } else {
-            format!(".{}", self.group)
-        };
-        match &self.namespace {
-            Some(ns) => write!(
-                f,
-                "{} {}{group} in namespace {ns}",
-                self.verb, self.resource
-            ),
-            None => write!(f, "{} {}{group} (all namespaces)", self.verb, self.resource),
-        }
-    }
-}
-
-/// What the `platform` suite reads (kind-config/rbac/readonly.yaml grants them).
-pub const PLATFORM_PERMISSIONS: &[Permission] = &[
-    Permission::cluster("list", "", "nodes"),
-    Permission::cluster("list", "", "namespaces"),
-    Permission::cluster("list", "", "pods"),
-    Permission::cluster("list", "", "events"),
-    Permission::cluster("list", "", "persistentvolumeclaims"),
-    // The dashboards Grafana's sidecar provisions (the `dashboards` suite).
-    Permission::cluster("list", "", "configmaps"),
-    Permission::cluster("list", "apps", "deployments"),
-    Permission::cluster("list", "apps", "statefulsets"),
-    Permission::cluster("list", "apps", "daemonsets"),
-    Permission::cluster("list", "storage.k8s.io", "storageclasses"),
-    Permission::cluster("list", "batch", "jobs"),
-    Permission::cluster("list", "batch", "cronjobs"),
-    Permission::cluster("get", "apiextensions.k8s.io", "customresourcedefinitions"),
-    Permission::cluster("list", "argoproj.io", "applications"),
-    Permission::cluster("list", "kyverno.io", "policyexceptions"),
-];
-
-/// What reading Velero's state needs (with `[velero]`: the `platform` and `velero` suites'
-/// smoke tiers).
-pub const VELERO_PERMISSIONS: &[Permission] = &[
-    Permission::cluster("list", "velero.io", "backupstoragelocations"),
-    Permission::cluster("list", "velero.io", "schedules"),
-    Permission::cluster("list", "velero.io", "backups"),
-];
-
-/// The reads a run needs in the cluster of `target`: the platform checks', and Velero's when
-/// the target has `[velero]`.
-pub fn read_permissions(target: &Target) -> Vec<Permission> {
-    let mut out = PLATFORM_PERMISSIONS.to_vec();
-    if target.velero.is_some() {
-        out.extend_from_slice(VELERO_PERMISSIONS);
-    }
-    out
-}
-
-/// What reaching services through the API server needs.
-pub const REACH_PERMISSIONS: &[Permission] = &[
-    Permission::cluster("list", "discovery.k8s.io", "endpointslices"),
-    Permission::cluster("get", "", "services"),
-    // The WebSocket port-forward kube speaks is an upgraded GET: API servers since 1.30 check
-    // `get` on pods/portforward for it (and `create` for the SPDY one kubectl may use).
-    Permission::cluster("get", "", "pods/portforward"),
-    Permission::cluster("create", "", "pods/portforward"),
-];
 
 /// A custom resource type read dynamically: group, version, kind, plural.
 #[derive(Debug, Clone, Copy)]
@@ -369,116 +278,6 @@ impl KubeClient {
         })
     }
 
-    /// The image of the pods trials create (`[kubernetes] probe_image`).
-    pub fn probe_image(&self) -> &str {
-        &self.probe.image
-    }
-
-    /// A pod spec for a pod a trial creates, completed from `spec` (its containers' names,
-    /// commands, ports, probes, volumes): every container gets `[kubernetes] probe_image`
-    /// unless it names one, small requests and limits, and the restricted Pod Security
-    /// profile's settings (non-root uid 65534, no privilege escalation, read-only root, no
-    /// capabilities, the runtime's seccomp profile), so admission policies let it in; the pod
-    /// gets no service-account token, a 1 s grace period, and the placement of
-    /// `probe_node_selector`/`probe_tolerations` (none when unset). Fields `spec` sets win.
-    pub fn probe_spec(&self, spec: serde_json::Value) -> serde_json::Value {
-        use serde_json::{Value, json};
-        let mut pod = serde_json::Map::new();
-        pod.insert("automountServiceAccountToken".into(), json!(false));
-        pod.insert("terminationGracePeriodSeconds".into(), json!(1));
-        pod.insert(
-            "securityContext".into(),
-            json!({"runAsNonRoot": true, "runAsUser": 65534,
-                   "seccompProfile": {"type": "RuntimeDefault"}}),
-        );
-        if !self.probe.node_selector.is_empty() {
-            pod.insert("nodeSelector".into(), json!(self.probe.node_selector));
-        }
-        if !self.probe.tolerations.is_empty() {
-            let t: Vec<Value> = self
-                .probe
-                .tolerations
-                .iter()
-                .map(|k| json!({"key": k, "operator": "Exists", "effect": "NoSchedule"}))
-                .collect();
-            pod.insert("tolerations".into(), Value::Array(t));
-        }
-        if let Value::Object(given) = spec {
-            pod.extend(given);
-        }
-        if let Some(Value::Array(containers)) = pod.get_mut("containers") {
-            for c in containers.iter_mut().filter_map(Value::as_object_mut) {
-                for (k, v) in [
-                    ("image", json!(self.probe.image)),
-                    (
-                        "resources",
-                        json!({"requests": {"cpu": "5m", "memory": "8Mi"},
-                               "limits": {"cpu": "50m", "memory": "32Mi"}}),
-                    ),
-                    (
-                        "securityContext",
-                        json!({"allowPrivilegeEscalation": false,
-                               "readOnlyRootFilesystem": true,
-                               "capabilities": {"drop": ["ALL"]}}),
-                    ),
-                ] {
-                    c.entry(k).or_insert(v);
-                }
-            }
-        }
-        Value::Object(pod)
-    }
-
-    /// Creates the pod `name` in `namespace` from `spec` completed by [`Self::probe_spec`],
-    /// labelled `labels` plus `app=<name>`, and waits as [`Self::wait_pod`] does until
-    /// `condition`; returns the pod as then seen ([`pods::node_name`] says where it ran).
-    ///
-    /// # Errors
-    /// The API server's refusal ([`KubeError::Api`]), [`KubeError::Stuck`] or
-    /// [`KubeError::Timeout`].
-    pub async fn run_probe_pod(
-        &self,
-        namespace: &str,
-        name: &str,
-        mut labels: std::collections::BTreeMap<String, String>,
-        spec: serde_json::Value,
-        condition: fn(&k8s_openapi::api::core::v1::Pod) -> bool,
-        what: &str,
-    ) -> Result<k8s_openapi::api::core::v1::Pod, KubeError> {
-        use k8s_openapi::api::core::v1::Pod;
-        labels.insert("app".into(), name.into());
-        let pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": name, "labels": labels},
-            "spec": self.probe_spec(spec),
-        }))
-        .map_err(|e| KubeError::Config(format!("pod {namespace}/{name}: {e}")))?;
-        let pods: Api<Pod> = Api::namespaced(self.client(), namespace);
-        pods.create(&PostParams::default(), &pod)
-            .await
-            .map_err(api_err(format!("create pod {namespace}/{name}")))?;
-        self.wait_pod(
-            pods,
-            name,
-            &format!("pod {namespace}/{name} {what}"),
-            self.wait_timeout(),
-            condition,
-        )
-        .await
-    }
-
-    /// Deletes the namespace `name`, its objects with it; one already gone is fine.
-    ///
-    /// # Errors
-    /// The API server's refusal ([`KubeError::Api`]).
-    pub async fn delete_namespace(&self, name: &str) -> Result<(), KubeError> {
-        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client());
-        match api.delete(name, &kube::api::DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_status(&e, 404) => Ok(()),
-            Err(e) => Err(api_err(format!("delete namespace {name}"))(e)),
-        }
-    }
-
     /// The underlying `kube` client.
     pub fn client(&self) -> Client {
         self.client.clone()
@@ -569,51 +368,6 @@ impl KubeClient {
             info.username.unwrap_or_default(),
             info.groups.unwrap_or_default(),
         ))
-    }
-
-    /// Whether we may do `p` (SelfSubjectAccessReview).
-    ///
-    /// # Errors
-    /// When the review cannot be created.
-    pub async fn can(&self, p: &Permission) -> Result<bool, KubeError> {
-        let (resource, subresource) = match p.resource.split_once('/') {
-            Some((r, s)) => (r, Some(s.to_string())),
-            None => (p.resource, None),
-        };
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(p.verb.to_string()),
-                    group: Some(p.group.to_string()),
-                    resource: Some(resource.to_string()),
-                    subresource,
-                    namespace: p.namespace.clone(),
-                    ..ResourceAttributes::default()
-                }),
-                ..SelfSubjectAccessReviewSpec::default()
-            },
-            ..SelfSubjectAccessReview::default()
-        };
-        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
-        let out = api
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(api_err(format!("ask whether we may {p}")))?;
-        Ok(out.status.is_some_and(|s| s.allowed))
-    }
-
-    /// The permissions of `needed` we lack.
-    ///
-    /// # Errors
-    /// When a review cannot be created.
-    pub async fn missing(&self, needed: &[Permission]) -> Result<Vec<Permission>, KubeError> {
-        let mut out = Vec::new();
-        for p in needed {
-            if !self.can(p).await? {
-                out.push(p.clone());
-            }
-        }
-        Ok(out)
     }
 
     /// Lists objects of `K` in `namespace` (`None`: all namespaces).
@@ -721,51 +475,6 @@ impl KubeClient {
                 secs: timeout.as_secs(),
                 last: format!("{name} was deleted"),
             })
-    }
-
-    /// Waits, through a watch, until the pod `name` meets `condition` (running, Ready...), and
-    /// fails at once when it is stuck instead ([`pods::pod_stuck`]: an image that cannot be
-    /// pulled, a crash loop, phase Failed), naming its node and the kubelet's reason rather
-    /// than running out the timeout.
-    ///
-    /// # Errors
-    /// [`KubeError::Stuck`], [`KubeError::Timeout`] with the last state seen, or
-    /// [`KubeError::Api`].
-    pub async fn wait_pod(
-        &self,
-        api: Api<k8s_openapi::api::core::v1::Pod>,
-        name: &str,
-        what: &str,
-        timeout: Duration,
-        condition: fn(&k8s_openapi::api::core::v1::Pod) -> bool,
-    ) -> Result<k8s_openapi::api::core::v1::Pod, KubeError> {
-        let pod = self
-            .wait_for(
-                api,
-                name,
-                what,
-                timeout,
-                move |p: Option<&k8s_openapi::api::core::v1::Pod>| {
-                    p.is_some_and(|p| condition(p) || pods::pod_stuck(p).is_some())
-                },
-            )
-            .await?;
-        if condition(&pod) {
-            return Ok(pod);
-        }
-        Err(KubeError::Stuck {
-            what: what.to_string(),
-            pod: format!(
-                "{}/{}",
-                pod.metadata.namespace.as_deref().unwrap_or_default(),
-                name
-            ),
-            node: Some(pods::node_name(&pod))
-                .filter(|n| !n.is_empty())
-                .unwrap_or("none")
-                .to_string(),
-            state: pods::pod_stuck(&pod).unwrap_or_default(),
-        })
     }
 
     /// Waits, through a watch, until the object `name` is gone (at once if it does not exist);

@@ -16,6 +16,9 @@ pub(crate) const PG_PASSWORD: &str = "CARBON_STACK_PG_PASSWORD";
 pub(crate) const DS_PASSWORD: &str = "CARBON_STACK_DS_PASSWORD";
 /// The password of Superset's `admin` user.
 pub(crate) const SUPERSET_PASSWORD: &str = "CARBON_STACK_SUPERSET_PASSWORD";
+/// The password of Superset's `carbon-e2e-viewer` user (dashboards and the `trino` connection,
+/// no SQL Lab: the saved-query trial's failing case).
+pub(crate) const SUPERSET_VIEWER_PASSWORD: &str = "CARBON_STACK_SUPERSET_VIEWER_PASSWORD";
 /// Superset's `SECRET_KEY` (signs sessions, encrypts stored database passwords).
 pub(crate) const SUPERSET_SECRET_KEY: &str = "CARBON_STACK_SUPERSET_SECRET_KEY";
 /// A `postgres://` URL of DolphinScheduler's metadata database, for the suite's SQL trial.
@@ -111,6 +114,7 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
         (PG_PASSWORD, random_hex(16)?),
         (DS_PASSWORD, random_hex(12)?),
         (SUPERSET_PASSWORD, random_hex(12)?),
+        (SUPERSET_VIEWER_PASSWORD, random_hex(12)?),
         (SUPERSET_SECRET_KEY, random_hex(32)?),
     ];
     // Derived from the values above, whichever of them already existed.

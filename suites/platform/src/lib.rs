@@ -276,11 +276,19 @@ pub fn node_problem(n: &Node) -> Option<String> {
 /// One node as the evidence shows it: name, kubelet and runtime versions, and what sets it
 /// apart (simulated by kwok, cordoned, tainted).
 pub fn node_summary(n: &Node) -> String {
-    let info = n.status.as_ref().and_then(|s| s.node_info.as_ref());
-    let mut notes = vec![format!(
-        "kubelet {}, {}",
-        info.map_or("?", |i| i.kubelet_version.as_str()),
-        info.map_or("?", |i| i.container_runtime_version.as_str())
+    let info = n
+        .status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .filter(|i| !i.kubelet_version.is_empty());
+    let mut notes = vec![info.map_or_else(
+        || "no kubelet has reported".to_string(),
+        |i| {
+            format!(
+                "kubelet {}, {}",
+                i.kubelet_version, i.container_runtime_version
+            )
+        },
     )];
     if n.annotations()
         .get("kwok.x-k8s.io/node")
@@ -298,18 +306,35 @@ pub fn node_summary(n: &Node) -> String {
     format!("{} ({})", n.name_any(), notes.join(", "))
 }
 
-/// Every node is Ready and under no pressure; there is at least one. Reports per node.
+/// Every node in scope (`[platform] node_selector`, default every node) is Ready and under no
+/// pressure; there is at least one. Reports per node.
 ///
 /// # Errors
-/// Listing each node in trouble ([`node_problem`]) beside the others' summaries.
-pub async fn nodes_ready(kube: &KubeClient) -> Result<String> {
+/// Listing each node in trouble ([`node_problem`]) beside the others' summaries; no node in
+/// scope, naming the selector.
+pub async fn nodes_ready(kube: &KubeClient, cfg: &PlatformConfig) -> Result<String> {
     let api: Api<Node> = Api::all(kube.client());
+    let mut params = ListParams::default();
+    if let Some(selector) = &cfg.node_selector {
+        params = params.labels(selector);
+    }
     let nodes = api
-        .list(&ListParams::default())
+        .list(&params)
         .await
-        .context("list nodes")?
+        .map_err(api_err("list nodes"))?
         .items;
-    nodes_verdict(&nodes)
+    let Some(selector) = &cfg.node_selector else {
+        return nodes_verdict(&nodes);
+    };
+    ensure!(
+        !nodes.is_empty(),
+        "no node matches `{selector}`: check `[platform] node_selector`"
+    );
+    let scope = format!("nodes matching `{selector}` (`[platform] node_selector`)");
+    Ok(format!(
+        "{scope}: {}",
+        nodes_verdict(&nodes).context(scope.clone())?
+    ))
 }
 
 /// [`nodes_ready`] over a list of nodes already read.

@@ -112,12 +112,7 @@ macro_rules! check {
     };
 }
 
-async fn nodes(ctx: Ctx) -> Result<()> {
-    let kube = kube(&ctx).await?;
-    ctx.step(suite_platform::nodes_ready(&kube).await?);
-    Ok(())
-}
-
+check!(nodes, suite_platform::nodes_ready);
 check!(unhealthy, suite_platform::unhealthy_pods_below_maximum);
 check!(share, suite_platform::running_share_meets_minimum);
 check!(critical, suite_platform::critical_workloads_available);

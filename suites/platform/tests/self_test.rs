@@ -23,6 +23,7 @@ fn scope_of(namespace: &str) -> PlatformConfig {
         namespaces: vec![namespace.into()],
         cluster_wide: false,
         exclude_namespaces: Vec::new(),
+        node_selector: Some("carbon-e2e.io/pool=broken".into()),
         required_kinds: vec!["DaemonSet".into(), "PersistentVolumeClaim".into()],
         max_unhealthy_pods: 1,
         min_running_percent: 100.0,
@@ -351,63 +352,79 @@ async fn an_absent_crd_is_a_failure_naming_it() {
     }
 }
 
-/// The nodes check on the local mixed cluster: kwok's simulated node and the real node (a
-/// kubelet with containerd) both pass and are reported each with what it is. Its failing case:
-/// the same nodes, read from the cluster, with the real node's Ready condition as a kubelet
-/// reports a dead runtime and kwok's under DiskPressure; the check fails naming both. (A real
-/// NotReady needs the kubelet gone for the controller's 50 s grace period, which would disturb
-/// every other trial on the node.)
+/// The nodes check on the local mixed cluster. The platform's pool (kwok's simulated node and
+/// the real node, a kubelet with containerd) passes, each node reported with what it is. The
+/// broken pool's node, which no kubelet ever reports for, fails it, named; a selector that
+/// matches no node fails naming the key. Pressure has no real case here (it would take filling
+/// the machine's disk or memory): it is shown on the platform's nodes as read, with a
+/// condition set as a kubelet reports it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nodes_check_reports_each_node_and_names_one_in_trouble() {
     use carbon_kube::k8s_openapi::api::core::v1::{Node, NodeCondition};
     use carbon_kube::kube::api::{Api, ListParams};
     let kube = client().await;
-    let nodes = Api::<Node>::all(kube.client())
-        .list(&ListParams::default())
+    let pool = |selector: &str| PlatformConfig {
+        node_selector: Some(selector.into()),
+        ..scope_of(BROKEN)
+    };
+    let evidence = suite_platform::nodes_ready(&kube, &pool("carbon-e2e.io/pool=platform"))
         .await
-        .expect("listing nodes")
-        .items;
-    let evidence = suite_platform::nodes_verdict(&nodes).expect("the local nodes are Ready");
+        .expect("the platform's nodes are Ready");
     for needle in [
+        "2 node(s) Ready",
         "carbon-kwok-0 (",
         "simulated by kwok",
         "carbon-node-0 (kubelet v1.34.4, containerd://",
         "taint carbon-e2e.io/real-node:NoSchedule",
+        "nodes matching `carbon-e2e.io/pool=platform` (`[platform] node_selector`): ",
     ] {
         assert!(
             evidence.contains(needle),
             "`{needle}` missing from: {evidence}"
         );
     }
-    let mut broken = nodes.clone();
-    for n in &mut broken {
-        let name = n.metadata.name.clone().unwrap_or_default();
-        let conditions = n
-            .status
+    assert_fails_naming(
+        "nodes",
+        suite_platform::nodes_ready(&kube, &scope_of(BROKEN)).await,
+        &[
+            "nodes matching `carbon-e2e.io/pool=broken`",
+            "1 of 1 node(s) not Ready or under pressure",
+            // No Ready condition at first, then the node lifecycle controller's Ready=Unknown.
+            "carbon-e2e-broken-node: ",
+            "carbon-e2e-broken-node (no kubelet has reported, taint carbon-e2e.io/broken-node:NoSchedule",
+        ],
+    );
+    assert_fails_naming(
+        "nodes, a selector matching none",
+        suite_platform::nodes_ready(&kube, &pool("carbon-e2e.io/pool=platfrom")).await,
+        &[
+            "no node matches `carbon-e2e.io/pool=platfrom`",
+            "check `[platform] node_selector`",
+        ],
+    );
+    let mut pressed = Api::<Node>::all(kube.client())
+        .list(&ListParams::default().labels("carbon-e2e.io/pool=platform"))
+        .await
+        .expect("listing nodes")
+        .items;
+    for n in &mut pressed {
+        n.status
             .get_or_insert_with(Default::default)
             .conditions
-            .get_or_insert_with(Vec::new);
-        if name == "carbon-node-0" {
-            for c in conditions.iter_mut().filter(|c| c.type_ == "Ready") {
-                c.status = "False".into();
-                c.reason = Some("KubeletNotReady".into());
-                c.message = Some("container runtime is down".into());
-            }
-        } else {
-            conditions.push(NodeCondition {
+            .get_or_insert_with(Vec::new)
+            .push(NodeCondition {
                 type_: "DiskPressure".into(),
                 status: "True".into(),
                 message: Some("kubelet has disk pressure".into()),
                 ..Default::default()
             });
-        }
     }
     assert_fails_naming(
-        "nodes",
-        suite_platform::nodes_verdict(&broken),
+        "nodes under pressure",
+        suite_platform::nodes_verdict(&pressed),
         &[
             "2 of 2 node(s) not Ready or under pressure",
-            "carbon-node-0: Ready=False (KubeletNotReady: container runtime is down)",
+            "carbon-node-0: DiskPressure (kubelet has disk pressure)",
             "carbon-kwok-0: DiskPressure (kubelet has disk pressure)",
         ],
     );

@@ -174,6 +174,15 @@ pub(super) fn check_thresholds(
                 (section.as_str(), key.as_str()),
                 ("platform", "critical_workloads") | ("dashboards", "required")
             );
+            if (section.as_str(), key.as_str()) == ("platform", "node_selector")
+                && value.as_str().is_some_and(|v| v.trim().is_empty())
+            {
+                return Err(origins.error(
+                    &dotted,
+                    "is empty: remove the key to check every node, or name the platform's nodes \
+                     with a label selector",
+                ));
+            }
             if listed && value.as_array().is_some_and(Vec::is_empty) {
                 return Err(origins.error(
                     &dotted,

@@ -610,6 +610,11 @@ window_minutes = 60
         "critical_workloads = []",
         "[platform] critical_workloads"
     )]
+    #[case::empty_node_selector(
+        "min_argocd_healthy = 5",
+        "node_selector = \"\"",
+        "[platform] node_selector"
+    )]
     #[case::empty_required_dashboards(
         "window_minutes = 60",
         "required = []",

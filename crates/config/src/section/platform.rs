@@ -30,6 +30,11 @@ pub struct PlatformConfig {
     pub cluster_wide: bool,
     /// Namespaces they skip.
     pub exclude_namespaces: Vec<String>,
+    /// The nodes the nodes check looks at, as a Kubernetes label selector (e.g. a node pool:
+    /// `cloud.google.com/gke-nodepool=data-platform`). Default: none, every node of the
+    /// cluster. A selector that matches no node fails the check naming this key; an empty
+    /// string is refused at load time (remove the key to check every node).
+    pub node_selector: Option<String>,
     /// Object kinds the scope must hold at least one of (`DaemonSet`, `PersistentVolumeClaim`,
     /// `Job`): a check over a kind listed here fails when the scope has none. A kind not
     /// listed may be absent; the check then passes saying so. Default: `DaemonSet` (Fluent
@@ -106,6 +111,7 @@ impl Default for PlatformConfig {
                 .to_vec(),
             cluster_wide: false,
             exclude_namespaces: Vec::new(),
+            node_selector: None,
             required_kinds: vec!["DaemonSet".into(), "PersistentVolumeClaim".into()],
             max_unhealthy_pods: 15,
             min_running_percent: 85.0,

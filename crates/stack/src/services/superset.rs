@@ -29,7 +29,7 @@ use futures::future::BoxFuture;
 
 use super::trino;
 use crate::install::{LOCAL_STEP_TIMEOUT, run_logged};
-use crate::secrets::{SUPERSET_PASSWORD, SUPERSET_SECRET_KEY};
+use crate::secrets::{SUPERSET_PASSWORD, SUPERSET_SECRET_KEY, SUPERSET_VIEWER_PASSWORD};
 use crate::{LocalServer, Readiness, Stack, StackError, io_err};
 
 pub(crate) const PORT: u16 = 18088;
@@ -57,6 +57,32 @@ with app.app_context():
                            password=os.environ["CARBON_SUPERSET_PASSWORD"])
         if not user:
             raise SystemExit("could not create the admin user " + name)
+"#;
+/// A user who may read the dashboards and use the `trino` connection but has no SQL Lab rights
+/// (Superset's `Gamma` role plus access to that one database): the saved-query trial's
+/// failing case, as a platform identity without SQL Lab would see it. Its password is
+/// `CARBON_STACK_SUPERSET_VIEWER_PASSWORD`.
+pub(crate) const VIEWER: &str = "carbon-e2e-viewer";
+/// Creates [`VIEWER`] and its role once the `trino` connection exists (idempotent).
+const CREATE_VIEWER: &str = r#"
+import os
+from superset import db
+from superset.app import create_app
+app = create_app()
+with app.app_context():
+    from superset.models.core import Database
+    sm = app.appbuilder.sm
+    name = os.environ["CARBON_SUPERSET_VIEWER"]
+    role = sm.find_role(name) or sm.add_role(name)
+    for pv in sm.find_role("Gamma").permissions:
+        sm.add_permission_role(role, pv)
+    trino = db.session.query(Database).filter_by(database_name="trino").one()
+    sm.add_permission_role(role, sm.find_permission_view_menu("database_access", trino.perm))
+    if sm.find_user(username=name) is None:
+        user = sm.add_user(name, "carbon", "viewer", name + "@localhost", role,
+                           password=os.environ["CARBON_SUPERSET_PASSWORD"])
+        if not user:
+            raise SystemExit("could not create the user " + name)
 "#;
 const REQUIREMENTS: &str = include_str!("../../assets/superset/requirements.txt");
 /// `pip install` of about 150 packages (~850 MB installed).
@@ -284,46 +310,73 @@ DB_POLL_INTERVAL_SECONDS = {{\"trino\": 0.1}}
                 .dashboards()
                 .await
                 .map_err(|e| err("list dashboards", e))?;
-            if dashboards.iter().any(|d| d.dashboard_title == DASHBOARD)
+            if !(dashboards.iter().any(|d| d.dashboard_title == DASHBOARD)
                 && dashboards
                     .iter()
-                    .any(|d| d.dashboard_title == BROKEN_DASHBOARD)
+                    .any(|d| d.dashboard_title == BROKEN_DASHBOARD))
             {
+                create_dashboards(&s).await?;
+            }
+            let viewer = stack.data_dir("superset").join(".viewer");
+            if viewer.exists() {
                 return Ok(());
             }
-            let databases = s.databases().await.map_err(|e| err("list databases", e))?;
-            let db = match databases.iter().find(|d| d.database_name == "trino") {
-                Some(d) => d.id,
-                None => s
-                    .create_database("trino", &trino_uri(trino::PORT))
-                    .await
-                    .map_err(|e| err("create the trino database", e))?,
-            };
-            let dataset = s
-                .create_dataset(db, Some("tpch"), "tiny", "nation")
-                .await
-                .map_err(|e| err("create the dataset tpch.tiny.nation", e))?;
-            let board = s
-                .create_dashboard(DASHBOARD)
-                .await
-                .map_err(|e| err("create the dashboard", e))?;
-            s.create_table_chart("Nations", dataset, &["nationkey", "name"], 100, board)
-                .await
-                .map_err(|e| err("create the nations chart", e))?;
-            let broken = s
-                .create_dashboard(BROKEN_DASHBOARD)
-                .await
-                .map_err(|e| err("create the broken dashboard", e))?;
-            s.create_table_chart(
-                "Nations by a column that does not exist",
-                dataset,
-                &["n_nationkey"],
-                100,
-                broken,
-            )
-            .await
-            .map_err(|e| err("create the broken chart", e))?;
-            Ok(())
+            let mut cmd = Command::new(venv(stack).join("bin/python"));
+            cmd.args(["-c", CREATE_VIEWER])
+                .env("CARBON_SUPERSET_VIEWER", VIEWER)
+                .env(
+                    "CARBON_SUPERSET_PASSWORD",
+                    stack.var(SUPERSET_VIEWER_PASSWORD),
+                );
+            superset_env(stack, &mut cmd);
+            run_logged(
+                stack,
+                "create Superset's user without SQL Lab",
+                LOCAL_STEP_TIMEOUT,
+                &mut cmd,
+            )?;
+            std::fs::write(&viewer, "created\n").map_err(io_err("write", &viewer))
         })
     }
+}
+
+/// The dashboard the plan counts and the broken one, over `tpch.tiny.nation` of the `trino`
+/// connection (created if missing).
+async fn create_dashboards(s: &SupersetClient) -> Result<(), StackError> {
+    let err = |what: &str, e: carbon_superset::SupersetError| {
+        StackError::Other(format!("Superset: {what}: {e}"))
+    };
+    let databases = s.databases().await.map_err(|e| err("list databases", e))?;
+    let db = match databases.iter().find(|d| d.database_name == "trino") {
+        Some(d) => d.id,
+        None => s
+            .create_database("trino", &trino_uri(trino::PORT))
+            .await
+            .map_err(|e| err("create the trino database", e))?,
+    };
+    let dataset = s
+        .create_dataset(db, Some("tpch"), "tiny", "nation")
+        .await
+        .map_err(|e| err("create the dataset tpch.tiny.nation", e))?;
+    let board = s
+        .create_dashboard(DASHBOARD)
+        .await
+        .map_err(|e| err("create the dashboard", e))?;
+    s.create_table_chart("Nations", dataset, &["nationkey", "name"], 100, board)
+        .await
+        .map_err(|e| err("create the nations chart", e))?;
+    let broken = s
+        .create_dashboard(BROKEN_DASHBOARD)
+        .await
+        .map_err(|e| err("create the broken dashboard", e))?;
+    s.create_table_chart(
+        "Nations by a column that does not exist",
+        dataset,
+        &["n_nationkey"],
+        100,
+        broken,
+    )
+    .await
+    .map_err(|e| err("create the broken chart", e))?;
+    Ok(())
 }

@@ -35,6 +35,13 @@ pub(crate) const NODE_IP: &str = "10.250.0.1";
 pub const TAINT_KEY: &str = "carbon-e2e.io/real-node";
 /// The label pods select it by (`carbon-e2e.io/node: real`).
 pub const NODE_LABEL: &str = "carbon-e2e.io/node";
+/// The label that names the nodes the local platform runs on (kwok's and this one), as a
+/// cluster's node pool label does: the local targets' `[platform] node_selector` is
+/// `carbon-e2e.io/pool=platform`; the broken namespace's node that never reports is in pool
+/// `broken` (kind-config/broken).
+pub const POOL_LABEL: &str = "carbon-e2e.io/pool";
+/// The platform's pool.
+pub const POOL: &str = "platform";
 /// Its pod range: outside kwok's `10.244.0.0/16`.
 const POD_CIDR: &str = "10.245.0.0/24";
 /// The pods' bridge.
@@ -562,8 +569,29 @@ impl LocalServer for Kubelet {
         .arg(format!("--root-dir={}", dirs.path("kubelet").display()))
         .arg(format!("--node-ip={NODE_IP}"))
         .arg(format!("--hostname-override={NODE}"))
-        .arg(format!("--node-labels={NODE_LABEL}=real"));
+        .arg(format!(
+            "--node-labels={NODE_LABEL}=real,{POOL_LABEL}={POOL}"
+        ));
         Ok(cmd)
+    }
+
+    fn after_ready<'a>(&'a self, stack: &'a Stack) -> BoxFuture<'a, Result<(), StackError>> {
+        // A kubelet labels its Node only when it registers it: a Node kept from an older stack
+        // gets the pool label here.
+        Box::pin(async move {
+            run_logged(
+                stack,
+                "label the real node with the platform's pool",
+                Duration::from_secs(30),
+                super::kwok::admin_kubectl(stack).args([
+                    "label",
+                    "node",
+                    NODE,
+                    &format!("{POOL_LABEL}={POOL}"),
+                    "--overwrite",
+                ]),
+            )
+        })
     }
 
     fn readiness(&self, stack: &Stack) -> Readiness {
