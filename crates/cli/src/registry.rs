@@ -44,7 +44,7 @@ impl std::fmt::Debug for Declaration {
 }
 
 /// Every service's declaration, in [`Service::ALL`]'s order.
-pub fn registry() -> [Declaration; 11] {
+pub fn registry() -> [Declaration; 12] {
     [
         declare::<carbon_kube::KubeClient>(),
         declare::<carbon_minio::MinioClient>(),
@@ -57,6 +57,7 @@ pub fn registry() -> [Declaration; 11] {
         declare::<carbon_loki::LokiClient>(),
         declare::<carbon_grafana::GrafanaClient>(),
         declare::<carbon_velero::VeleroClient>(),
+        declare::<carbon_entrypoints::EntryPointsClient>(),
     ]
 }
 

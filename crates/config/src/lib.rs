@@ -35,10 +35,10 @@ pub use secret::{Secret, scrub};
 pub use section::{ServiceSection, Tls};
 pub use target::{
     ArgoCounts, Capability, CriticalWorkload, DashboardsConfig, DolphinSchedulerConfig, DsApi,
-    GrafanaConfig, KubernetesConfig, LokiConfig, MinioConfig, Mode, OPT_INS, PlatformConfig,
-    SERVICE_SECTIONS, Service, Settings, SupersetConfig, Target, TargetKind, TrinoConfig,
-    VeleroConfig, VictoriaMetricsConfig, VmAlertConfig, is_service_ref, is_variable_name,
-    k8s_secret_ref_error, k8s_service_ref_error,
+    EntryPointsConfig, GrafanaConfig, KubernetesConfig, LokiConfig, MinioConfig, Mode, OPT_INS,
+    PlatformConfig, SERVICE_SECTIONS, Service, Settings, SupersetConfig, Target, TargetKind,
+    TrinoConfig, VeleroConfig, VictoriaMetricsConfig, VmAlertConfig, is_service_ref,
+    is_variable_name, k8s_secret_ref_error, k8s_service_ref_error,
 };
 
 /// A service client built from its section of a target. Each client crate implements it once;

@@ -11,6 +11,7 @@ use crate::{ConfigError, Env, Secret};
 
 pub use crate::section::dashboards::DashboardsConfig;
 pub use crate::section::dolphinscheduler::{DolphinSchedulerConfig, DsApi};
+pub use crate::section::entrypoints::EntryPointsConfig;
 pub use crate::section::grafana::GrafanaConfig;
 pub use crate::section::kubernetes::KubernetesConfig;
 pub use crate::section::loki::LokiConfig;
@@ -215,11 +216,13 @@ pub enum Service {
     Kubernetes,
     /// `[velero]` (and `[kubernetes]`): Velero's resources in the cluster.
     Velero,
+    /// `[entrypoints]`: the platform's public URLs.
+    EntryPoints,
 }
 
 impl Service {
     /// All services, in the order `doctor` and the run manifest show them.
-    pub const ALL: [Service; 11] = [
+    pub const ALL: [Service; 12] = [
         Service::Kubernetes,
         Service::Minio,
         Service::VictoriaMetrics,
@@ -231,6 +234,7 @@ impl Service {
         Service::Loki,
         Service::Grafana,
         Service::Velero,
+        Service::EntryPoints,
     ];
 
     /// The section of a target file that configures it.
@@ -246,6 +250,7 @@ impl Service {
             Service::Superset => "superset",
             Service::Kubernetes => "kubernetes",
             Service::Velero => "velero",
+            Service::EntryPoints => "entrypoints",
         }
     }
 
@@ -395,6 +400,8 @@ target_sections! {
         kubernetes: KubernetesConfig,
         /// `[velero]`, when the target has a Velero to validate.
         velero: VeleroConfig,
+        /// `[entrypoints]`, when the target has public URLs to reach.
+        entrypoints: EntryPointsConfig,
     }
     others {
         /// `[platform]`: health thresholds (absent: the staging defaults).

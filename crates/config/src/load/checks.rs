@@ -172,7 +172,9 @@ pub(super) fn check_thresholds(
             }
             let listed = matches!(
                 (section.as_str(), key.as_str()),
-                ("platform", "critical_workloads") | ("dashboards", "required")
+                ("platform", "critical_workloads")
+                    | ("dashboards", "required")
+                    | ("entrypoints", "urls" | "accept_status")
             );
             if (section.as_str(), key.as_str()) == ("platform", "node_selector")
                 && value.as_str().is_some_and(|v| v.trim().is_empty())

@@ -14,6 +14,7 @@ use url::Url;
 
 pub(crate) mod dashboards;
 pub(crate) mod dolphinscheduler;
+pub(crate) mod entrypoints;
 pub(crate) mod grafana;
 pub(crate) mod kubernetes;
 pub(crate) mod loki;
