@@ -21,6 +21,7 @@ const SUITES: &[&str] = &[
     "suite-velero",
     "suite-superset",
     "suite-dashboards",
+    "suite-entrypoints",
 ];
 
 fn run(filter: &str, env: &[(&str, &str)]) -> (bool, String, Report) {
@@ -72,6 +73,18 @@ fn every_local_suite_passes_through_k8s_references_secrets_and_port_forwards() {
         cases.len() >= 52,
         "only {} trials ran:\n{console}",
         cases.len()
+    );
+    // Two references under one key (`entrypoints.urls`) each reach their own Service: the
+    // evidence shows Superset's login page and Trino's, not one of them twice.
+    let entrypoints = cases
+        .iter()
+        .find(|c| c.name.as_str().starts_with("entrypoints::"))
+        .and_then(|c| c.system_out.as_ref())
+        .map(|o| o.as_str().to_string())
+        .unwrap_or_default();
+    assert!(
+        entrypoints.contains("/login/?next=") && entrypoints.contains("/ui/login.html"),
+        "each entry point must reach its own Service:\n{entrypoints}"
     );
 }
 

@@ -155,8 +155,13 @@ pub async fn materialize(target: &Target) -> Result<(Target, Guards), KubeError>
             via,
         });
     }
+    // By key and reference: a key may name a list (`entrypoints.urls`).
     for (key, url) in out.service_urls_mut() {
-        if let Some(reach) = guards.reaches.iter().find(|r| r.key == key) {
+        if let Some(reach) = guards
+            .reaches
+            .iter()
+            .find(|r| r.key == key && r.reference == url.as_str())
+        {
             *url = reach.url.clone();
         }
     }
