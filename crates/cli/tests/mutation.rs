@@ -28,6 +28,7 @@
 //!   Loki) with an image that does not exist: each fails as soon as the kubelet reports the
 //!   pull failing, naming the pod, its node and the image; the kubelet log trial on the empty
 //!   namespace; the nodes check on pool `broken` (a Node no kubelet reports for);
+//! - entrypoints: DolphinScheduler's root, whose redirect ends in a 404 here, and a closed port;
 //! - and each service down (a closed port): its health trial fails naming the endpoint.
 //!
 //! Needs the local stack up (`carbon-e2e stack up`).
@@ -284,6 +285,18 @@ const SUPERSET_WRONG_PASSWORD: &[Case] = &[Case {
     needles: &["api/v1/security/login", "401"],
 }];
 
+/// Public entry points: DolphinScheduler's root, whose redirect ends in a 404 locally (the
+/// local server ships no web UI), and a URL on a closed port.
+const ENTRYPOINTS_DOWN: &[Case] = &[Case {
+    trial: "entrypoints::smoke::every_public_entry_point_answers_as_a_browser_sees_it",
+    needles: &[
+        "2 of 2 entry point(s) not up",
+        "http://127.0.0.1:12345/dolphinscheduler/ → 404 at http://127.0.0.1:12345/dolphinscheduler/ui/",
+        "http://127.0.0.1:9/",
+        "Connection refused",
+    ],
+}];
+
 const UNBOUND: &[Case] = &[Case {
     trial: "platform::smoke::identity_has_every_permission_the_suite_needs",
     needles: &[
@@ -408,6 +421,14 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
             "CARBON_STACK_SUPERSET_VIEWER_PASSWORD",
         )],
         SUPERSET_WRONG_PASSWORD,
+    );
+    shown += run_failing(
+        "entry points down",
+        &[(
+            "E2E_ENTRYPOINTS_URLS",
+            "[\"http://127.0.0.1:12345/dolphinscheduler/\", \"http://127.0.0.1:9/\"]",
+        )],
+        ENTRYPOINTS_DOWN,
     );
     shown += run_failing(
         "down",
@@ -556,6 +577,7 @@ const JUDGING: &[&str] = &[
     "grafana",
     "superset",
     "dashboards",
+    "entrypoints",
 ];
 
 /// The platform checks whose failing cases are in suites/platform/tests/self_test.rs (the
@@ -580,6 +602,7 @@ const ALL_CASES: &[&[Case]] = &[
     SUPERSET_UNREACHABLE,
     SUPERSET_NO_SQL_LAB,
     SUPERSET_WRONG_PASSWORD,
+    ENTRYPOINTS_DOWN,
     UNBOUND,
     NO_IMAGE,
     BROKEN_SCOPE,
