@@ -6,9 +6,10 @@
 //! stack keeps for that user alone) gives its verbs. The run must pass (or refuse what writes),
 //! reach every service, and send nothing but reads. The reads that HTTP spells as something
 //! else are allowed by name and printed: Trino's `POST /v1/statement` of a read-only statement
-//! (Trino's protocol has no other way to run a query), cancelling the run's own statement, and
+//! (Trino's protocol has no other way to run a query), cancelling the run's own statement,
 //! DolphinScheduler's session login (the one write a read-only run makes with a password; a
-//! token avoids it); in the cluster, SelfSubjectReview/SelfSubjectAccessReview `create`s (asked,
+//! token avoids it), and Superset's JWT login, connection test and chart queries (posted,
+//! nothing stored); in the cluster, SelfSubjectReview/SelfSubjectAccessReview `create`s (asked,
 //! never stored) and opening port-forwards. `reap` and `bench` on the same read-only target are
 //! refused (exit 2, naming the mode) before they send anything.
 
@@ -93,6 +94,15 @@ fn read_by_name(r: &Seen) -> Option<&'static str> {
         }
         ("dolphinscheduler", "POST") if r.path == "/dolphinscheduler/login" => {
             Some("DolphinScheduler session login")
+        }
+        ("superset", "POST") if r.path == "/api/v1/security/login" => {
+            Some("Superset login (a JWT, nothing stored)")
+        }
+        ("superset", "POST") if r.path == "/api/v1/database/test_connection/" => {
+            Some("Superset tests a connection it is sent (nothing stored)")
+        }
+        ("superset", "POST") if r.path.starts_with("/api/v1/chart/data") => {
+            Some("Superset runs a chart's query")
         }
         _ => None,
     }
@@ -282,7 +292,7 @@ fn a_read_only_run_of_every_suite_sends_no_write() {
     let audit_from = std::fs::metadata(&audit).map(|m| m.len()).unwrap_or(0);
 
     let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
-    let services: [(&str, &str, &str, &str); 6] = [
+    let services: [(&str, &str, &str, &str); 9] = [
         ("minio", "E2E_MINIO_ENDPOINT", "127.0.0.1:17070", ""),
         (
             "victoriametrics",
@@ -299,6 +309,20 @@ fn a_read_only_run_of_every_suite_sends_no_write() {
             "127.0.0.1:12345",
             "/dolphinscheduler",
         ),
+        ("superset", "E2E_SUPERSET_URL", "127.0.0.1:18088", ""),
+        (
+            "iceberg-rest",
+            "E2E_TRINO_REST_CATALOG_URL",
+            "127.0.0.1:18181",
+            "",
+        ),
+        // A list of URLs: the one entry point, Superset's root, through its own forwarder.
+        (
+            "entrypoints",
+            "E2E_ENTRYPOINTS_URLS",
+            "127.0.0.1:18088",
+            "/",
+        ),
     ];
     // Every suite's trials; not the platform self test, which creates a node of its own.
     let mut cmd = common::nextest(
@@ -314,7 +338,15 @@ fn a_read_only_run_of_every_suite_sends_no_write() {
     let mut pointed = Vec::new();
     for (service, var, upstream, path) in services {
         let port = recording_forwarder(service, upstream.to_string(), Arc::clone(&seen));
-        pointed.push((var, format!("http://127.0.0.1:{port}{path}")));
+        let url = format!("http://127.0.0.1:{port}{path}");
+        pointed.push((
+            var,
+            if var.ends_with("_URLS") {
+                format!("[\"{url}\"]")
+            } else {
+                url
+            },
+        ));
     }
     cmd.envs(pointed.iter().map(|(k, v)| (*k, v.as_str())));
     let out = cmd.output().expect("cargo nextest runs");
