@@ -10,7 +10,7 @@ mod declare;
 use std::time::{Duration, Instant};
 
 use carbon_config::{ConfigError, EntryPointsConfig, Target};
-use carbon_core::http::{HttpClient, HttpError};
+use carbon_core::http::{HttpClient, HttpError, redact_url};
 use reqwest::Method;
 use url::Url;
 
@@ -41,16 +41,17 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// One line for the evidence: `https://x/ 200 (0.012 s)`, with where a redirect led.
+    /// One line for the evidence: `https://x/ → 200 (0.012 s)`, with where a redirect led;
+    /// user info and secret query values redacted.
     pub fn summary(&self) -> String {
         let landed = if self.landed == self.url {
             String::new()
         } else {
-            format!(" at {}", self.landed)
+            format!(" at {}", redact_url(&self.landed))
         };
         format!(
             "{} → {}{landed} ({:.3} s)",
-            self.url,
+            redact_url(&self.url),
             self.status,
             self.elapsed.as_secs_f64()
         )
@@ -175,5 +176,49 @@ impl carbon_core::failure::Classify for EntryPointsError {
             EntryPointsError::Http(e) => e.kind(),
             EntryPointsError::Config(e) => e.kind(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(url: &str, landed: &str, status: u16) -> Answer {
+        Answer {
+            url: Url::parse(url).unwrap(),
+            status,
+            landed: Url::parse(landed).unwrap(),
+            elapsed: Duration::from_millis(12),
+            excerpt: None,
+        }
+    }
+
+    #[test]
+    fn a_summary_says_where_the_redirects_led_and_hides_user_info() {
+        assert_eq!(
+            answer(
+                "https://superset.example.com/",
+                "https://superset.example.com/login/",
+                200
+            )
+            .summary(),
+            "https://superset.example.com/ → 200 at https://superset.example.com/login/ (0.012 s)"
+        );
+        assert_eq!(
+            answer(
+                "https://trino.example.com/ui/",
+                "https://trino.example.com/ui/",
+                503
+            )
+            .summary(),
+            "https://trino.example.com/ui/ → 503 (0.012 s)"
+        );
+        let secret = answer(
+            "https://me:hunter2@grafana.example.com/",
+            "https://me:hunter2@grafana.example.com/login",
+            200,
+        )
+        .summary();
+        assert!(!secret.contains("hunter2"), "{secret}");
     }
 }
