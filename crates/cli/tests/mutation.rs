@@ -29,6 +29,7 @@
 //!   pull failing, naming the pod, its node and the image; the kubelet log trial on the empty
 //!   namespace; the nodes check on pool `broken` (a Node no kubelet reports for);
 //! - entrypoints: DolphinScheduler's root, whose redirect ends in a 404 here, and a closed port;
+//!   the https entry point (the stack's TLS front) held to a certificate that lasts 400 days;
 //! - and each service down (a closed port): its health trial fails naming the endpoint.
 //!
 //! Needs the local stack up (`carbon-e2e stack up`).
@@ -297,6 +298,17 @@ const ENTRYPOINTS_DOWN: &[Case] = &[Case {
     ],
 }];
 
+/// The https entry point (the stack's TLS front, its certificate valid for a year) held to a
+/// certificate that must last 400 more days.
+const ENTRYPOINTS_CERTIFICATE: &[Case] = &[Case {
+    trial: "entrypoints::smoke::every_public_entry_point_answers_as_a_browser_sees_it",
+    needles: &[
+        "https://127.0.0.1:17443/minio/health/live → 200",
+        "the certificate of 127.0.0.1 (CN=carbon-e2e stack TLS front) expires",
+        "[entrypoints] min_certificate_days = 400",
+    ],
+}];
+
 const UNBOUND: &[Case] = &[Case {
     trial: "platform::smoke::identity_has_every_permission_the_suite_needs",
     needles: &[
@@ -429,6 +441,11 @@ fn every_velero_loki_and_alerts_check_fails_on_its_case_naming_the_offender() {
             "[\"http://127.0.0.1:12345/dolphinscheduler/\", \"http://127.0.0.1:9/\"]",
         )],
         ENTRYPOINTS_DOWN,
+    );
+    shown += run_failing(
+        "an entry point's certificate too close to its expiry",
+        &[("E2E_ENTRYPOINTS_MIN_CERTIFICATE_DAYS", "400")],
+        ENTRYPOINTS_CERTIFICATE,
     );
     shown += run_failing(
         "down",
@@ -603,6 +620,7 @@ const ALL_CASES: &[&[Case]] = &[
     SUPERSET_NO_SQL_LAB,
     SUPERSET_WRONG_PASSWORD,
     ENTRYPOINTS_DOWN,
+    ENTRYPOINTS_CERTIFICATE,
     UNBOUND,
     NO_IMAGE,
     BROKEN_SCOPE,

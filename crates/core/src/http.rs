@@ -44,6 +44,16 @@ impl fmt::Display for RequestLine {
     }
 }
 
+/// The server's certificate (DER) of the connection `response` came over; `None` over plain
+/// HTTP.
+pub fn peer_certificate(response: &Response) -> Option<Vec<u8>> {
+    response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .map(<[u8]>::to_vec)
+}
+
 /// Removes user info and secret query values from a URL.
 pub fn redact_url(url: &Url) -> String {
     let mut url = url.clone();
@@ -480,7 +490,10 @@ impl HttpClient {
         let mut builder = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("carbon-e2e/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("carbon-e2e/", env!("CARGO_PKG_VERSION")))
+            // Each response over TLS keeps the server's certificate (a few hundred bytes) for
+            // the checks that judge it ([`peer_certificate`]).
+            .tls_info(true);
         if let Some(ca) = options.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| setup(format!("failed to read CA file {}: {e}", ca.display())))?;

@@ -26,6 +26,9 @@ pub(crate) const DS_DATABASE_URL: &str = "CARBON_STACK_DS_DATABASE_URL";
 /// The directory the stack's log shipper (promtail) watches, as an override of the `local`
 /// target's `loki.shipper_dir` (it depends on the stack dir, which the target file cannot know).
 pub(crate) const LOKI_SHIPPER_DIR: &str = "E2E_LOKI_SHIPPER_DIR";
+/// The stack's private CA, as an override of the `local` target's `entrypoints.ca_file` (its
+/// https entry point is the TLS front).
+pub(crate) const ENTRYPOINTS_CA_FILE: &str = "E2E_ENTRYPOINTS_CA_FILE";
 
 /// Writes `bytes` to `path` readable by its owner only: the file is 0600 from its creation (an
 /// existing one is narrowed before a byte is written), so there is no window in which another
@@ -137,6 +140,12 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Env, StackError> {
     if let Some(stack_dir) = path.parent() {
         let dir = crate::services::loki_shipper_dir(stack_dir);
         wanted.push((LOKI_SHIPPER_DIR, dir.display().to_string()));
+        wanted.push((
+            ENTRYPOINTS_CA_FILE,
+            crate::services::tls_front::ca_file(stack_dir)
+                .display()
+                .to_string(),
+        ));
         wanted.push((
             KUBECONFIG,
             stack_dir.join("kubeconfig").display().to_string(),

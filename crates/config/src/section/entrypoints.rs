@@ -20,6 +20,11 @@ pub struct EntryPointsConfig {
     /// entry point behind HTTP authentication the runner has no credentials for.
     #[serde(default = "default_accept_status")]
     pub accept_status: Vec<u16>,
+    /// Days an `https://` entry point's certificate must still be valid (the certificate of
+    /// the server the redirects ended at, as a browser sees it). Default 14: a certificate
+    /// that expires during the migration window fails the check, naming its expiry.
+    #[serde(default = "default_min_certificate_days")]
+    pub min_certificate_days: u64,
     /// A PEM file of extra CA certificates this service's client trusts (TLS verification stays
     /// on; the system store and the bundled roots are trusted too). Default: `target.ca_file`.
     #[serde(default)]
@@ -28,6 +33,10 @@ pub struct EntryPointsConfig {
 
 fn default_accept_status() -> Vec<u16> {
     vec![200]
+}
+
+fn default_min_certificate_days() -> u64 {
+    14
 }
 
 impl super::ServiceSection for EntryPointsConfig {

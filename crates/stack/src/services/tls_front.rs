@@ -3,7 +3,8 @@
 //! CI proves the clients' TLS settings against a real server: trusted with `ca_file` (or with
 //! the CA in the system store), refused clearly without.
 //!
-//! The CA and the server certificate are made with `rcgen` on first start, into
+//! The CA and the server certificate (valid for a year, made anew a month before it expires)
+//! are made with `rcgen` on first start, into
 //! `<stack>/tls/` (directory 0700, files 0600 from creation): `ca.pem` (the CA certificate a
 //! target names in `ca_file`), `server.pem` and `server.key`. The CA's key is never written: it
 //! signs the server certificate and is dropped. The forwarder is `carbon-e2e stack tls-forward`
@@ -41,8 +42,25 @@ fn rcgen_err(e: rcgen::Error) -> StackError {
     StackError::Other(format!("cannot generate the TLS front's certificates: {e}"))
 }
 
+/// How long the server certificate is valid: a year, as public certificates are (the entry
+/// points check reads how many days it has left).
+const SERVER_VALIDITY_DAYS: i64 = 365;
+/// A server certificate with fewer days left than this, or more than a year and a month (one
+/// made before certificates had a year), is made anew with its CA.
+const RENEW_BEFORE_DAYS: i64 = 30;
+
+/// Days the PEM certificate at `path` has left, if it can be read.
+fn days_left(path: &Path) -> Option<i64> {
+    let pem = std::fs::read(path).ok()?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
+    let cert = pem.parse_x509().ok()?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Some((cert.validity().not_after.timestamp() - now) / 86_400)
+}
+
 /// Generates the CA and the server certificate (for `127.0.0.1` and `localhost`) unless all
-/// three files exist.
+/// three files exist and the server certificate has between a month and a year and a month
+/// left.
 fn ensure_certificates(stack: &Stack) -> Result<(), StackError> {
     let dir = tls_dir(&stack.dir);
     let (ca_pem, cert_pem, key_pem) = (
@@ -51,7 +69,9 @@ fn ensure_certificates(stack: &Stack) -> Result<(), StackError> {
         dir.join("server.key"),
     );
     create_private_dir(&dir)?;
-    if [&ca_pem, &cert_pem, &key_pem].iter().all(|p| p.exists()) {
+    let current = days_left(&cert_pem)
+        .is_some_and(|d| (RENEW_BEFORE_DAYS..=SERVER_VALIDITY_DAYS + 31).contains(&d));
+    if current && [&ca_pem, &key_pem].iter().all(|p| p.exists()) {
         return Ok(());
     }
     println!(
@@ -74,6 +94,9 @@ fn ensure_certificates(stack: &Stack) -> Result<(), StackError> {
     server
         .distinguished_name
         .push(DnType::CommonName, "carbon-e2e stack TLS front");
+    let now = time::OffsetDateTime::now_utc();
+    server.not_before = now - time::Duration::days(1);
+    server.not_after = now + time::Duration::days(SERVER_VALIDITY_DAYS);
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let cert = server
