@@ -20,6 +20,9 @@ fn run_minio_suite(env: &[(&str, &str)]) -> (String, Report) {
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let junit = root.join("target/nextest/selftest/junit.xml");
+    // A run that wrote no report must not be judged by an older one.
+    let _ = std::fs::remove_file(&junit);
     let out = cmd.output().expect("cargo nextest runs");
     let console = format!(
         "{}{}",
@@ -30,7 +33,6 @@ fn run_minio_suite(env: &[(&str, &str)]) -> (String, Report) {
         !out.status.success(),
         "the suite must fail against a broken target:\n{console}"
     );
-    let junit = root.join("target/nextest/selftest/junit.xml");
     let xml = std::fs::read_to_string(&junit)
         .unwrap_or_else(|e| panic!("no JUnit at {}: {e}\n{console}", junit.display()));
     assert!(

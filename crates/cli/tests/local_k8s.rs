@@ -30,13 +30,7 @@ fn run(filter: &str, env: &[(&str, &str)]) -> (bool, String, Report) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("cargo nextest runs");
-    let console = common::console(&out);
-    let junit = carbon_config::workspace_root().join("target/nextest/selftest/junit.xml");
-    let xml = std::fs::read_to_string(&junit)
-        .unwrap_or_else(|e| panic!("no JUnit at {}: {e}\n{console}", junit.display()));
-    let report = Report::deserialize_from_str(&xml).expect("valid JUnit");
-    (out.status.success(), console, report)
+    common::run_with_junit(cmd)
 }
 
 #[test]

@@ -40,7 +40,7 @@ use std::time::Duration;
 use carbon_core::wait::{Check, wait_until};
 use carbon_kube::{CustomKind, KubeClient};
 
-use quick_junit::{Report, TestCaseStatus};
+use quick_junit::TestCaseStatus;
 
 mod common;
 mod grafana_stand_in;
@@ -61,16 +61,11 @@ fn run_failing(label: &str, env: &[(&str, &str)], cases: &[Case]) -> usize {
         .join(" | ");
     let mut cmd = common::nextest(&filter, &common::run_id("mut"));
     cmd.envs(env.iter().copied());
-    let out = cmd.output().expect("cargo nextest runs");
-    let console = common::console(&out);
+    let (passed, console, report) = common::run_with_junit(cmd);
     assert!(
-        !out.status.success(),
+        !passed,
         "{label}: every trial must fail, the run passed:\n{console}"
     );
-    let junit = carbon_config::workspace_root().join("target/nextest/selftest/junit.xml");
-    let xml = std::fs::read_to_string(&junit)
-        .unwrap_or_else(|e| panic!("no JUnit at {}: {e}\n{console}", junit.display()));
-    let report = Report::deserialize_from_str(&xml).expect("valid JUnit");
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for c in report.test_suites.iter().flat_map(|s| &s.test_cases) {
         let name = c.name.as_str().to_string();

@@ -79,6 +79,24 @@ pub fn local_section(name: &str) -> String {
     rest[..end].to_string()
 }
 
+/// Runs `cmd` (a [`nextest`] run) and reads the JUnit report it wrote: whether it passed, both
+/// streams, and the report. The previous run's report is removed first, so a run that wrote
+/// none (it could not build or start) says so rather than being judged by an older report.
+pub fn run_with_junit(mut cmd: Command) -> (bool, String, quick_junit::Report) {
+    let junit = carbon_config::workspace_root().join("target/nextest/selftest/junit.xml");
+    let _ = std::fs::remove_file(&junit);
+    let out = cmd.output().expect("cargo nextest runs");
+    let console = console(&out);
+    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| {
+        panic!(
+            "the run wrote no JUnit at {} ({e}):\n{console}",
+            junit.display()
+        )
+    });
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit");
+    (out.status.success(), console, report)
+}
+
 /// Both streams of a finished command, for assertion messages.
 pub fn console(out: &std::process::Output) -> String {
     format!(

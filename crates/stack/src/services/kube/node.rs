@@ -391,6 +391,16 @@ resolvConf: ""
 # Imported images must never be collected: there is no registry to pull them back from.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
+# The node shares this machine's disk with builds and caches. The default thresholds are
+# shares of the disk (imagefs 15 %, nodefs 10 %): a large disk with 37 GB free reported
+# DiskPressure, tainted the node and kept every trial's pod off it. Absolute floors instead
+# (a set evictionHard replaces all the defaults, so memory keeps its default here).
+evictionHard:
+  memory.available: "100Mi"
+  nodefs.available: "1Gi"
+  imagefs.available: "1Gi"
+  nodefs.inodesFree: "1%"
+  imagefs.inodesFree: "1%"
 maxPods: 40
 registerWithTaints:
   - key: {TAINT_KEY}
