@@ -44,27 +44,17 @@ fn trino_uri(port: u16) -> String {
 
 /// The admin user the stack creates (its password is `CARBON_STACK_SUPERSET_PASSWORD`).
 pub(crate) const ADMIN: &str = "admin";
-/// Creates the admin user once `superset init` made the roles (idempotent).
-const CREATE_ADMIN: &str = r#"
-import os
-from superset.app import create_app
-app = create_app()
-with app.app_context():
-    sm = app.appbuilder.sm
-    name = os.environ["CARBON_SUPERSET_ADMIN"]
-    if sm.find_user(username=name) is None:
-        user = sm.add_user(name, "carbon", "e2e", name + "@localhost", sm.find_role("Admin"),
-                           password=os.environ["CARBON_SUPERSET_PASSWORD"])
-        if not user:
-            raise SystemExit("could not create the admin user " + name)
-"#;
 /// A user who may read the dashboards and use the `trino` connection but has no SQL Lab rights
 /// (Superset's `Gamma` role plus access to that one database): the saved-query trial's
 /// failing case, as a platform identity without SQL Lab would see it. Its password is
 /// `CARBON_STACK_SUPERSET_VIEWER_PASSWORD`.
 pub(crate) const VIEWER: &str = "carbon-e2e-viewer";
-/// Creates [`VIEWER`] and its role once the `trino` connection exists (idempotent).
-const CREATE_VIEWER: &str = r#"
+/// Creates a user (idempotent) with the role `CARBON_SUPERSET_ROLE`: Superset's own (`Admin`,
+/// once `superset init` made the roles) or, when no such role exists, one of the stack's named
+/// so, holding Gamma's permissions and access to the `trino` connection (which must exist).
+/// The password is read from the environment, never from argv (`superset fab create-admin`
+/// takes it there, where `ps` shows it).
+const CREATE_USER: &str = r#"
 import os
 from superset import db
 from superset.app import create_app
@@ -72,14 +62,16 @@ app = create_app()
 with app.app_context():
     from superset.models.core import Database
     sm = app.appbuilder.sm
-    name = os.environ["CARBON_SUPERSET_VIEWER"]
-    role = sm.find_role(name) or sm.add_role(name)
-    for pv in sm.find_role("Gamma").permissions:
-        sm.add_permission_role(role, pv)
-    trino = db.session.query(Database).filter_by(database_name="trino").one()
-    sm.add_permission_role(role, sm.find_permission_view_menu("database_access", trino.perm))
+    name, role_name = os.environ["CARBON_SUPERSET_USER"], os.environ["CARBON_SUPERSET_ROLE"]
+    role = sm.find_role(role_name)
+    if role is None:
+        role = sm.add_role(role_name)
+        for pv in sm.find_role("Gamma").permissions:
+            sm.add_permission_role(role, pv)
+        trino = db.session.query(Database).filter_by(database_name="trino").one()
+        sm.add_permission_role(role, sm.find_permission_view_menu("database_access", trino.perm))
     if sm.find_user(username=name) is None:
-        user = sm.add_user(name, "carbon", "viewer", name + "@localhost", role,
+        user = sm.add_user(name, "carbon", "e2e", name + "@localhost", role,
                            password=os.environ["CARBON_SUPERSET_PASSWORD"])
         if not user:
             raise SystemExit("could not create the user " + name)
@@ -217,12 +209,13 @@ DB_POLL_INTERVAL_SECONDS = {{\"trino\": 0.1}}
             (
                 "create Superset's admin user",
                 "bin/python",
-                vec!["-c", CREATE_ADMIN],
+                vec!["-c", CREATE_USER],
             ),
         ] {
             let mut cmd = Command::new(venv.join(program));
             cmd.args(&args)
-                .env("CARBON_SUPERSET_ADMIN", ADMIN)
+                .env("CARBON_SUPERSET_USER", ADMIN)
+                .env("CARBON_SUPERSET_ROLE", "Admin")
                 .env("CARBON_SUPERSET_PASSWORD", stack.var(SUPERSET_PASSWORD));
             superset_env(stack, &mut cmd);
             run_logged(stack, what, LOCAL_STEP_TIMEOUT, &mut cmd)?;
@@ -322,8 +315,9 @@ DB_POLL_INTERVAL_SECONDS = {{\"trino\": 0.1}}
                 return Ok(());
             }
             let mut cmd = Command::new(venv(stack).join("bin/python"));
-            cmd.args(["-c", CREATE_VIEWER])
-                .env("CARBON_SUPERSET_VIEWER", VIEWER)
+            cmd.args(["-c", CREATE_USER])
+                .env("CARBON_SUPERSET_USER", VIEWER)
+                .env("CARBON_SUPERSET_ROLE", VIEWER)
                 .env(
                     "CARBON_SUPERSET_PASSWORD",
                     stack.var(SUPERSET_VIEWER_PASSWORD),
