@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use carbon_config::Env;
 use carbon_core::naming;
-use carbon_kube::k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use carbon_kube::kube::api::{Api, DeleteParams, PostParams};
+use carbon_kube::k8s_openapi::api::core::v1::ConfigMap;
+use carbon_kube::kube::api::{Api, PostParams};
 use carbon_velero::{
     Backup, BackupSpec, Kind, Restore, RestoreSpec, RunStatus, VeleroClient, new_object, rfc3339,
 };
@@ -94,16 +94,13 @@ async fn measure(
 }
 
 async fn cleanup(v: &VeleroClient, run: &str, ns: &str, repeat: usize) {
-    let namespaces: Api<Namespace> = Api::all(v.kube().client());
     for i in 0..repeat {
         let name = naming::resource(run, &format!("bench-{i}"));
         let _ = v.delete(Kind::Restore, &name).await;
         let _ = v.delete_backup(&name, run, Duration::from_secs(60)).await;
-        let _ = namespaces
-            .delete(&format!("{name}-restored"), &DeleteParams::default())
-            .await;
+        let _ = v.kube().delete_namespace(&format!("{name}-restored")).await;
     }
-    let _ = namespaces.delete(ns, &DeleteParams::default()).await;
+    let _ = v.kube().delete_namespace(ns).await;
 }
 
 pub async fn run(env: &Env, repeat: usize) -> anyhow::Result<()> {
@@ -112,11 +109,9 @@ pub async fn run(env: &Env, repeat: usize) -> anyhow::Result<()> {
     let v = VeleroClient::from_target(&target).await?;
     let run = format!("bench{:05x}", std::process::id() & 0xfffff);
     let ns = naming::resource(&run, "source");
-    let namespaces: Api<Namespace> = Api::all(v.kube().client());
-    let mut obj = Namespace::default();
-    obj.metadata.name = Some(ns.clone());
-    obj.metadata.labels = Some(naming::kube_labels(&run));
-    namespaces.create(&PostParams::default(), &obj).await?;
+    v.kube()
+        .create_namespace(&ns, naming::kube_labels(&run))
+        .await?;
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("bench".into());
     cm.data = Some(BTreeMap::from([("run".to_string(), run.clone())]));

@@ -8,7 +8,7 @@
 
 mod declare;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use carbon_config::{ConfigError, EntryPointsConfig, Target};
 use carbon_core::http::{HttpClient, HttpError, peer_certificate, redact_url};
@@ -166,9 +166,7 @@ impl EntryPointsClient {
     /// A message naming each entry point that is down, with its status and body excerpt or
     /// the transport error.
     pub async fn check(&self) -> Result<Vec<String>, String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let mut up = Vec::new();
         let mut down = Vec::new();
         let mut https = 0;
@@ -220,9 +218,7 @@ impl EntryPointsClient {
             ))
         }
     }
-}
 
-impl EntryPointsClient {
     /// What is wrong with the certificate of an answer over `https://`, if anything: none
     /// seen, unreadable, or valid for fewer than `min_certificate_days` more days from `now`.
     pub fn certificate_problem(&self, answer: &Answer, now: i64) -> Option<String> {
@@ -348,10 +344,7 @@ mod tests {
 
     #[test]
     fn a_certificate_is_judged_by_the_days_it_has_left() {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap())
-            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let over_https = |days: i64| Answer {
             certificate: Some(Certificate::from_der(&certificate(days))),
             ..answer(

@@ -98,20 +98,13 @@ impl Ctx {
         kube: &carbon_kube::KubeClient,
         what: &str,
     ) -> anyhow::Result<String> {
-        use carbon_kube::k8s_openapi::api::core::v1::Namespace;
-        use carbon_kube::kube::api::{Api, PostParams};
         let name = self.run_name(what);
-        let mut ns = Namespace::default();
-        ns.metadata.name = Some(name.clone());
-        ns.metadata.labels = Some(naming::kube_labels(self.run_id()));
         let (cleanup, gone) = (kube.clone(), name.clone());
         self.defer(format!("delete namespace {name}"), async move {
             Ok(cleanup.delete_namespace(&gone).await?)
         });
-        Api::<Namespace>::all(kube.client())
-            .create(&PostParams::default(), &ns)
-            .await
-            .with_context(|| format!("create namespace {name}"))?;
+        kube.create_namespace(&name, naming::kube_labels(self.run_id()))
+            .await?;
         Ok(name)
     }
 

@@ -1,9 +1,10 @@
 //! The pods trials create (the Velero restore, the kubelet trials, a pod whose log goes to
 //! Loki): their spec from `[kubernetes] probe_image` and placement, creating one and waiting
-//! until it is Ready or stuck, and removing the namespace it ran in.
+//! until it is Ready or stuck, and the namespace of the run it runs in (created, then removed).
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, PostParams};
 
 use crate::{KubeClient, KubeError, api_err, is_status, pods};
@@ -82,10 +83,9 @@ impl KubeClient {
         name: &str,
         mut labels: std::collections::BTreeMap<String, String>,
         spec: serde_json::Value,
-        condition: fn(&k8s_openapi::api::core::v1::Pod) -> bool,
+        condition: fn(&Pod) -> bool,
         what: &str,
-    ) -> Result<k8s_openapi::api::core::v1::Pod, KubeError> {
-        use k8s_openapi::api::core::v1::Pod;
+    ) -> Result<Pod, KubeError> {
         labels.insert("app".into(), name.into());
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": name, "labels": labels},
@@ -106,12 +106,31 @@ impl KubeClient {
         .await
     }
 
+    /// Creates the namespace `name` with `labels` (a run's ownership labels).
+    ///
+    /// # Errors
+    /// The API server's refusal ([`KubeError::Api`], a 403 naming the RBAC manifest).
+    pub async fn create_namespace(
+        &self,
+        name: &str,
+        labels: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), KubeError> {
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.to_string());
+        ns.metadata.labels = Some(labels);
+        Api::<Namespace>::all(self.client())
+            .create(&PostParams::default(), &ns)
+            .await
+            .map_err(api_err(format!("create namespace {name}")))?;
+        Ok(())
+    }
+
     /// Deletes the namespace `name`, its objects with it; one already gone is fine.
     ///
     /// # Errors
     /// The API server's refusal ([`KubeError::Api`]).
     pub async fn delete_namespace(&self, name: &str) -> Result<(), KubeError> {
-        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client());
+        let api: Api<Namespace> = Api::all(self.client());
         match api.delete(name, &kube::api::DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 404) => Ok(()),
@@ -129,22 +148,16 @@ impl KubeClient {
     /// [`KubeError::Api`].
     pub async fn wait_pod(
         &self,
-        api: Api<k8s_openapi::api::core::v1::Pod>,
+        api: Api<Pod>,
         name: &str,
         what: &str,
         timeout: Duration,
-        condition: fn(&k8s_openapi::api::core::v1::Pod) -> bool,
-    ) -> Result<k8s_openapi::api::core::v1::Pod, KubeError> {
+        condition: fn(&Pod) -> bool,
+    ) -> Result<Pod, KubeError> {
         let pod = self
-            .wait_for(
-                api,
-                name,
-                what,
-                timeout,
-                move |p: Option<&k8s_openapi::api::core::v1::Pod>| {
-                    p.is_some_and(|p| condition(p) || pods::pod_stuck(p).is_some())
-                },
-            )
+            .wait_for(api, name, what, timeout, move |p: Option<&Pod>| {
+                p.is_some_and(|p| condition(p) || pods::pod_stuck(p).is_some())
+            })
             .await?;
         if condition(&pod) {
             return Ok(pod);
